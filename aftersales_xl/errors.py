@@ -1,0 +1,34 @@
+"""The few exceptions that mean "cannot proceed". Data problems are findings, not exceptions."""
+
+from __future__ import annotations
+
+
+class XlcheckError(Exception):
+    """Base class: the CLI prints the message on one line and exits 2."""
+
+    exit_code = 2
+
+
+class ConfigError(XlcheckError):
+    """The policy file is malformed or names an unknown key or a bad value."""
+
+
+class UnreadableError(XlcheckError):
+    """A workbook could not be read at all (not a workbook, corrupt, encrypted, too big).
+
+    ``reason`` is a short stable word (``not-a-workbook``, ``encrypted``, ``truncated``,
+    ``too-big``, ``unsafe-xml``, ``empty``...) and the message says what to do.
+    """
+
+    def __init__(self, path: str, reason: str, message: str):
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+
+class LockedError(XlcheckError):
+    """Another process holds the file (Excel's ~$ lock, or a merge already running)."""
+
+
+class WriteError(XlcheckError):
+    """An output could not be written safely; the original is untouched."""

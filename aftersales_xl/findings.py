@@ -1,0 +1,131 @@
+"""Findings are data: one record per problem, one report per run; ``to_dict()`` is the JSON contract."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .messages import message
+
+ERROR = "error"
+WARNING = "warning"
+
+# code -> default severity. Stable kebab-case codes (see BRIEF contracts); add, never rename.
+CODES: dict[str, str] = {
+    "missing-column": ERROR,
+    "unknown-column": WARNING,
+    "required-value": ERROR,
+    "not-in-list": ERROR,
+    "bad-format": ERROR,
+    "bad-date": ERROR,
+    "out-of-range": ERROR,
+    "duplicate-id": ERROR,
+    "unmasked-contact": ERROR,
+    "pii-in-text": WARNING,
+    "time-order": ERROR,
+    "status-inconsistent": ERROR,
+    "sla-breach": WARNING,
+    "unreadable": ERROR,
+    "hidden-data": WARNING,
+    "formula-no-value": ERROR,
+    "conflict": ERROR,
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str
+    code: str
+    sheet: str | None
+    cell: str | None
+    row: int | None
+    column: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def make_finding(
+    code: str,
+    lang: str = "zh",
+    *,
+    sheet: str | None = None,
+    cell: str | None = None,
+    row: int | None = None,
+    column: str | None = None,
+    severity: str | None = None,
+    **params: Any,
+) -> Finding:
+    """Build a finding whose message comes from the catalogue in ``messages.py``.
+
+    ``params`` fill the message template; never pass a raw contact value or PII here.
+    """
+    text = message(code, lang, sheet=sheet, cell=cell, column=column, **params)
+    return Finding(severity or CODES[code], code, sheet, cell, row, column, text)
+
+
+@dataclass
+class FileReport:
+    path: str
+    form: str | None = "record"
+    rows: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    sheet: str | None = None
+    unreadable: bool = False
+    notes: list[str] = field(default_factory=list)  # e.g. "macros are not carried over"
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity == WARNING)
+
+    @property
+    def valid(self) -> bool:
+        return self.errors == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "form": self.form,
+            "rows": self.rows,
+            "valid": self.valid,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass
+class Report:
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return sum(f.errors for f in self.files)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.warnings for f in self.files)
+
+    @property
+    def any_unreadable(self) -> bool:
+        return any(f.unreadable for f in self.files)
+
+    def exit_code(self) -> int:
+        """0 = no error findings; 1 = error findings; 2 = an input could not be read at all."""
+        if self.any_unreadable:
+            return 2
+        return 1 if self.errors else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": [f.to_dict() for f in self.files],
+            "summary": {
+                "files": len(self.files),
+                "valid": sum(1 for f in self.files if f.valid),
+                "errors": self.errors,
+                "warnings": self.warnings,
+            },
+        }

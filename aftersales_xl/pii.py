@@ -1,0 +1,124 @@
+"""Personal data detection: mainland phones, emails, ID-card numbers; "is this masked?" tests.
+
+Detection lives here so that validation (``unmasked-contact``, ``pii-in-text``), masking
+(``mask.py``) and every message (:func:`redact`) agree on what counts as personal data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+MOBILE = r"(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}"
+LANDLINE = r"(?:\(0\d{2,3}\)|0\d{2,3}[\s-]?)[2-9]\d{6,7}(?:-\d{1,5})?"
+EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+IDCARD = r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+
+# order matters: ID cards before phones so an ID number is not read as digits+phone
+_PATTERN = re.compile(
+    rf"(?P<idcard>(?<![0-9A-Za-z]){IDCARD}(?![0-9A-Za-z]))"
+    rf"|(?P<email>{EMAIL})"
+    rf"|(?P<mobile>(?<![0-9]){MOBILE}(?![0-9]))"
+    rf"|(?P<landline>(?<![0-9]){LANDLINE}(?![0-9]))"
+)
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+KIND_LABELS = {
+    "zh": {"mobile": "手机号", "landline": "固定电话", "email": "邮箱", "idcard": "身份证号"},
+    "en": {"mobile": "a mobile number", "landline": "a landline number", "email": "an email address",
+           "idcard": "an ID-card number"},
+}
+
+
+@dataclass(frozen=True)
+class Match:
+    kind: str  # mobile | landline | email | idcard
+    start: int
+    end: int
+    text: str
+
+
+def idcard_valid(number: str) -> bool:
+    """GB 11643 checksum of an 18-character ID-card number."""
+    if len(number) != 18 or not number[:17].isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == number[17].upper()
+
+
+def find_pii(text: str) -> Iterator[Match]:
+    """Unmasked personal data in ``text`` (ID numbers only when their checksum is valid)."""
+    for m in _PATTERN.finditer(text):
+        kind = m.lastgroup or ""
+        if kind == "idcard" and not idcard_valid(m.group()):
+            continue
+        yield Match(kind, m.start(), m.end(), m.group())
+
+
+def mask_match(m: Match, char: str = "*", keep_last: int = 4, email_keep: int = 1) -> str:
+    """The masked form of one match: phones ``****5678``, emails ``z***@example.com``."""
+    if m.kind == "email":
+        local, _, domain = m.text.partition("@")
+        return local[:email_keep] + char * max(3, len(local) - email_keep) + "@" + domain
+    if m.kind == "idcard":
+        return m.text[:1] + char * 13 + m.text[-4:]
+    digits = re.sub(r"\D", "", m.text)
+    return char * 4 + digits[-keep_last:] if keep_last else char * 8
+
+
+def redact(text: str, char: str = "*") -> str:
+    """Mask every phone, email and ID-card number in ``text`` (used on anything echoed)."""
+    if not text or not any(c.isdigit() or c == "@" for c in text):
+        return text
+    out, last = [], 0
+    for m in find_pii(text):
+        out.append(text[last : m.start])
+        out.append(mask_match(m, char))
+        last = m.end
+    out.append(text[last:])
+    return "".join(out)
+
+
+_DIGIT_RUN = re.compile(r"\d(?:[\s\-()]*\d){4,}")
+_EMAIL_ANY = re.compile(EMAIL.replace("[A-Za-z0-9._%+\\-]+@", r"[^\s@,;，；]+@"))
+HONORIFICS = ("先生", "女士", "小姐", "老师", "经理", "总", "工")
+
+
+def contact_unmasked(value: str, char: str = "*", keep_last: int = 4) -> str | None:
+    """Why a 联系方式 value is not masked (``"phone"`` / ``"email"``), or None if it is.
+
+    A phone may show at most ``keep_last`` trailing digits (``****5678``) or the usual
+    middle mask (``138****5678``): any run of more than ``keep_last`` digits, spaces and
+    dashes ignored, is unmasked. An email's local part must contain the mask character.
+    """
+    for m in _EMAIL_ANY.finditer(value):
+        local = m.group().split("@", 1)[0]
+        if char not in local:
+            return "email"
+    stripped = _EMAIL_ANY.sub("", value)
+    for m in _DIGIT_RUN.finditer(stripped):
+        digits = re.sub(r"\D", "", m.group())
+        if len(digits) > max(keep_last, 4):
+            return "phone"
+    return None
+
+
+def name_unmasked(value: str, char: str = "*", keep: int = 1) -> bool:
+    """True when a 联系人 value shows more than ``keep`` characters of the name.
+
+    ``张*``, ``李**``, ``J***``, ``张先生`` (surname + honorific) are masked; ``张三`` is not.
+    """
+    text = "".join(value.split())
+    if not text:
+        return False
+    for h in HONORIFICS:
+        if text.endswith(h) and len(text) > len(h):
+            text = text[: -len(h)]
+            if len(text) <= keep:
+                return False
+            break
+    visible = [c for c in text if c != char and c not in "＊.·"]
+    return len(visible) > keep
