@@ -82,6 +82,122 @@ def cli() -> None:
     """
 
 
+@cli.command("template")
+@click.argument("form_name", metavar="[FORM]", type=click.Choice(["record"]), default="record")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the .xlsx. Default: ./<FORM>_form.xlsx",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it already exists.")
+@common_options
+@guarded
+def template_cmd(
+    form_name: str, output: Path | None, force: bool, config_path: Path | None, lang: str, debug: bool
+) -> None:
+    """Write the blank Excel form: headers, drop-downs, input hints and a 填写说明 sheet.
+
+    Fields come from the form spec (schemas/FORM.toml) and drop-down values from the
+    policy (--config), so a regenerated template always matches what validate checks.
+    OUTPUT is never overwritten without --force.
+
+    \b
+    Example:
+        xlcheck template record -o templates/record_form.xlsx
+        xlcheck template record --lang en -o records_en.xlsx --force
+    """
+    from .forms import load_form
+    from .template import write_template
+
+    out = output or Path(f"{form_name}_form.xlsx")
+    written = write_template(out, load_form(form_name), load(config_path), lang, overwrite=force)
+    click.echo(f"Template written: {written}" if lang == "en" else f"已生成模板：{written}")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Show the policy in force: built-in defaults merged with xlcheck.toml / --config.
+
+    \b
+    Example:
+        xlcheck config show --config xlcheck.toml
+    """
+
+
+@config_group.command("show")
+@common_options
+@guarded
+def config_show(config_path: Path | None, lang: str, debug: bool) -> None:
+    """Print the policy in force as TOML (a starting point for your own xlcheck.toml).
+
+    A bad config file prints one line naming the key and the allowed values, exit 2.
+
+    \b
+    Example:
+        xlcheck config show > policy-in-force.toml
+        xlcheck config show --config team/xlcheck.toml
+    """
+    from .config import policy_to_toml
+
+    click.echo(policy_to_toml(load(config_path)), nl=False)
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for programs (see the README's JSON contract).")
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write NAME.checked.xlsx copies with every finding marked on its cell into this folder.")
+@common_options
+@guarded
+def validate(paths: tuple[Path, ...], fmt: str, annotate_dir: Path | None, config_path: Path | None,
+             lang: str, debug: bool) -> None:
+    """Validate record workbooks (files or folders) against the record form.
+
+    Folders mean every .xlsx/.xlsm/.xls/.ods in them; Excel lock files (~$...) and hidden
+    files are skipped. The originals are never modified.
+
+    \b
+    Example:
+        xlcheck validate submissions/ --annotate checked/
+        xlcheck validate 周报.xlsx --format json > report.json
+    """
+    from datetime import datetime
+
+    from .forms import load_form
+    from .render import render_json, render_text
+    from .validate import validate_paths
+    from .workbook import expand_paths
+
+    policy = load(config_path)
+    files = expand_paths(list(paths))
+    if not files:
+        raise click.UsageError("no workbooks found in the given paths")
+    with _progress(files, lang) as tick:
+        report = validate_paths(files, load_form("record"), policy, lang=lang, now=datetime.now(),
+                                annotate_dir=annotate_dir, on_file=tick, debug=debug)
+    click.echo(render_json(report) if fmt == "json" else render_text(report, lang))
+    sys.exit(report.exit_code())
+
+
+class _progress:
+    """A progress bar on stderr for long runs; silent when stderr is not a terminal."""
+
+    def __init__(self, items: list, lang: str):
+        self.items, self.bar = items, None
+        if len(items) > 3 and sys.stderr.isatty():
+            label = "校验中" if lang != "en" else "checking"
+            self.bar = click.progressbar(length=len(items), label=label, file=sys.stderr)
+
+    def __enter__(self) -> Callable[[Any], None]:
+        if self.bar is None:
+            return lambda _item: None
+        self.bar.__enter__()
+        return lambda _item: self.bar.update(1)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
 def main() -> None:
     cli()
 

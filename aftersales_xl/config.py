@@ -9,10 +9,11 @@ limits — lives here, never as literals in code paths. ``load_policy()`` return
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -90,11 +91,15 @@ class Policy:
 
     @property
     def extra_holidays(self) -> frozenset[date]:
-        return frozenset(_iso_dates(self.raw["calendar"]["extra_holidays"], "calendar.extra_holidays"))
+        return frozenset(
+            _iso_dates(self.raw["calendar"]["extra_holidays"], "calendar.extra_holidays")
+        )
 
     @property
     def extra_workdays(self) -> frozenset[date]:
-        return frozenset(_iso_dates(self.raw["calendar"]["extra_workdays"], "calendar.extra_workdays"))
+        return frozenset(
+            _iso_dates(self.raw["calendar"]["extra_workdays"], "calendar.extra_workdays")
+        )
 
     @property
     def working_hours(self) -> tuple[time, time]:
@@ -102,15 +107,25 @@ class Policy:
         return _hhmm(wh["start"], "working_hours.start"), _hhmm(wh["end"], "working_hours.end")
 
     def sla_target(self, severity: str, kind: str) -> Target | None:
-        """Target for ``kind`` ("respond" | "resolve") at ``severity``, or None (no target)."""
+        """Target for ``kind`` ("respond" | "resolve") at ``severity``, or None (no target).
+
+        A missing key or an empty string (``resolve = ""``, the way to switch a default
+        target off in ``xlcheck.toml``) means no target.
+        """
         spec = self.raw.get("sla", {}).get(severity, {}).get(kind)
         return None if spec in (None, "") else parse_target(spec, f"sla.{severity}.{kind}")
 
 
 def parse_target(spec: Any, key: str = "target") -> Target:
-    """Parse ``"4h"``, ``"72h"``, ``"5wd"`` (or a bare number of hours)."""
+    """Parse ``"4h"``, ``"72h"``, ``"5wd"`` (or a bare number of hours).
+
+    Hours may be fractional (``"0.5h"``); working days are whole days (``"5wd"``), since
+    they are counted on the calendar, not converted to hours.
+    """
     if isinstance(spec, int | float) and not isinstance(spec, bool):
-        return Target(float(spec), "h")
+        if math.isfinite(spec) and spec >= 0:
+            return Target(float(spec), "h")
+        spec = str(spec)
     text = str(spec).strip().lower()
     for unit in ("wd", "h"):
         if text.endswith(unit):
@@ -118,16 +133,24 @@ def parse_target(spec: Any, key: str = "target") -> Target:
                 amount = float(text[: -len(unit)])
             except ValueError:
                 break
-            if amount < 0:
+            if not math.isfinite(amount) or amount < 0:
                 break
+            if unit == "wd" and not amount.is_integer():
+                raise ConfigError(
+                    f'{key} = "{spec}": working days must be a whole number, e.g. "5wd"'
+                )
             return Target(amount, unit)
-    raise ConfigError(f'{key} = "{spec}": use "<N>h" (calendar hours) or "<N>wd" (working days), e.g. "24h" or "5wd"')
+    raise ConfigError(
+        f'{key} = "{spec}": use "<N>h" (calendar hours) or "<N>wd" (working days), e.g. "24h" or "5wd"'
+    )
 
 
 def _iso_dates(values: Any, key: str) -> list[date]:
     out = []
+    if not isinstance(values, list):
+        raise ConfigError(f'{key} must be a list of dates, e.g. ["2027-01-01"]')
     for v in values:
-        if isinstance(v, date):
+        if isinstance(v, date) and not isinstance(v, datetime):
             out.append(v)
             continue
         try:
@@ -150,19 +173,26 @@ def _merge(base: dict, override: Mapping, path: str, defaults: Mapping) -> None:
     """Deep-merge ``override`` into ``base``, refusing keys the defaults do not know.
 
     ``[sla.<severity>]`` tables and ``[lists]`` may gain new keys (new severities/lists).
+    Values inside ``[sla.<severity>]`` are checked by :func:`_check` (they may be text
+    like ``"4h"`` or a bare number of hours), not by the type of the default.
     """
     open_tables = {"sla", "lists"}
     for key, value in override.items():
         where = f"{path}.{key}" if path else key
-        if key not in defaults and path not in open_tables and not path.startswith("sla"):
+        if path == "sla":
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{where} must be a table ([{where}]) with respond/resolve")
+            base.setdefault(key, {}).update(value)
+            continue
+        if key not in defaults and path not in open_tables:
             allowed = ", ".join(sorted(defaults)) or "(none)"
             raise ConfigError(f"unknown setting {where!r}; allowed here: {allowed}")
         known = defaults.get(key)
-        if isinstance(known, Mapping) or (path == "sla" and isinstance(value, Mapping)):
+        if isinstance(known, Mapping):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{where} must be a table ([{where}])")
             base.setdefault(key, {})
-            _merge(base[key], value, where, known or {"respond": 0, "resolve": 0})
+            _merge(base[key], value, where, known)
         else:
             if known is not None and type(known) is not type(value):
                 numeric = isinstance(known, int | float) and isinstance(value, int | float)
@@ -170,34 +200,96 @@ def _merge(base: dict, override: Mapping, path: str, defaults: Mapping) -> None:
                     raise ConfigError(
                         f"{where} must be a {type(known).__name__} like {known!r}, not {value!r}"
                     )
+                if isinstance(known, int) and not float(value).is_integer():
+                    raise ConfigError(
+                        f"{where} must be a whole number like {known!r}, not {value!r}"
+                    )
+                value = int(value) if isinstance(known, int) else float(value)
             base[key] = value
 
 
 def _check(raw: Mapping[str, Any]) -> None:
     """Semantic checks with messages that name the key and the allowed values."""
     if raw["ids"]["scheme"] not in ("daily", "monthly"):
-        raise ConfigError(f'ids.scheme = "{raw["ids"]["scheme"]}": allowed values are "daily", "monthly"')
+        raise ConfigError(
+            f'ids.scheme = "{raw["ids"]["scheme"]}": allowed values are "daily", "monthly"'
+        )
     if not 1 <= int(raw["ids"]["digits"]) <= 9:
         raise ConfigError("ids.digits must be between 1 and 9")
     for name, values in raw["lists"].items():
-        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(isinstance(v, str) for v in values)
+        ):
             raise ConfigError(f"lists.{name} must be a non-empty list of text values")
     for s in raw["status"]["done"] + [raw["status"]["pending"]]:
         if s not in raw["lists"]["status"]:
-            raise ConfigError(f'status: "{s}" is not in lists.status ({", ".join(raw["lists"]["status"])})')
+            raise ConfigError(
+                f'status: "{s}" is not in lists.status ({", ".join(raw["lists"]["status"])})'
+            )
     for sev, table in raw["sla"].items():
         if sev not in raw["lists"]["severity"]:
-            raise ConfigError(f"sla.{sev}: not a severity; allowed: {', '.join(raw['lists']['severity'])}")
+            raise ConfigError(
+                f"sla.{sev}: not a severity; allowed: {', '.join(raw['lists']['severity'])}"
+            )
         for kind, spec in table.items():
             if kind not in ("respond", "resolve"):
-                raise ConfigError(f"unknown setting 'sla.{sev}.{kind}'; allowed here: resolve, respond")
-            parse_target(spec, f"sla.{sev}.{kind}")
-    for key in ("char",):
-        if len(str(raw["mask"][key])) != 1:
-            raise ConfigError("mask.char must be a single character, e.g. \"*\"")
+                raise ConfigError(
+                    f"unknown setting 'sla.{sev}.{kind}'; allowed here: resolve, respond"
+                )
+            if spec != "":
+                parse_target(spec, f"sla.{sev}.{kind}")
+    if len(str(raw["mask"]["char"])) != 1:
+        raise ConfigError('mask.char must be a single character, e.g. "*"')
+    for key in ("name_keep", "phone_keep_last", "email_keep"):
+        if not 0 <= raw["mask"][key] <= 20:
+            raise ConfigError(f"mask.{key} must be a whole number between 0 and 20")
     for key, value in raw["limits"].items():
-        if not isinstance(value, int | float) or value <= 0:
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             raise ConfigError(f"limits.{key} must be a positive number")
+    _check_calendar(raw)
+    _check_satisfaction(raw["satisfaction"])
+    daily = raw["daily"]
+    if daily["first_response_hours"] <= 0:
+        raise ConfigError("daily.first_response_hours must be a positive number of hours")
+    for key in ("closure_rate_min", "csat_min", "bad_review_max"):
+        if not 0 <= daily[key] <= 100:
+            raise ConfigError(f"daily.{key} must be a percentage between 0 and 100")
+
+
+def _check_calendar(raw: Mapping[str, Any]) -> None:
+    start = _hhmm(raw["working_hours"]["start"], "working_hours.start")
+    end = _hhmm(raw["working_hours"]["end"], "working_hours.end")
+    if start >= end:
+        raise ConfigError(
+            f'working_hours: start "{raw["working_hours"]["start"]}" must be earlier than '
+            f'end "{raw["working_hours"]["end"]}"'
+        )
+    holidays = set(_iso_dates(raw["calendar"]["extra_holidays"], "calendar.extra_holidays"))
+    workdays = set(_iso_dates(raw["calendar"]["extra_workdays"], "calendar.extra_workdays"))
+    both = sorted(holidays & workdays)
+    if both:
+        raise ConfigError(
+            f"calendar: {both[0].isoformat()} is in both extra_holidays and extra_workdays; "
+            "keep it in one of them"
+        )
+
+
+def _check_satisfaction(sat: Mapping[str, Any]) -> None:
+    for key in ("good", "bad"):
+        values = sat[key]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5 for v in values):
+            raise ConfigError(f"satisfaction.{key} must be a list of ratings 1-5, e.g. [4, 5]")
+    overlap = sorted(set(sat["good"]) & set(sat["bad"]))
+    if overlap:
+        raise ConfigError(
+            f"satisfaction: rating {overlap[0]} is in both good and bad; keep it in one"
+        )
+    if not 0 <= sat["follow_up_max"] <= 5:
+        raise ConfigError(
+            "satisfaction.follow_up_max must be a rating between 0 and 5 (0 = no follow-up list)"
+        )
 
 
 def load_policy(path: str | Path | None = None, *, search_cwd: bool = True) -> Policy:
@@ -219,6 +311,10 @@ def load_policy(path: str | Path | None = None, *, search_cwd: bool = True) -> P
             _merge(raw, user, "", defaults)
         except ConfigError as e:
             raise ConfigError(f"{p}: {e}") from None
+        # a default [sla.Pn] for a severity the file dropped from lists.severity goes too
+        for sev in list(raw["sla"]):
+            if sev not in raw["lists"]["severity"] and sev not in user.get("sla", {}):
+                del raw["sla"][sev]
         source = str(p)
     try:
         _check(raw)

@@ -74,6 +74,7 @@ class FileReport:
     sheet: str | None = None
     unreadable: bool = False
     notes: list[str] = field(default_factory=list)  # e.g. "macros are not carried over"
+    annotated: str | None = None  # path of the annotated copy, when one was written
 
     @property
     def errors(self) -> int:

@@ -1,0 +1,844 @@
+"""The master register (总台账): write it with every cell explicitly typed, and read it back.
+
+Layout of the workbook written by :func:`write_register` (sheet names are fixed, in Chinese):
+
+``总台账``      one row per 问题编号: the form's columns in the form's order, then the SLA figure
+               columns, then the provenance columns 来源文件 / 来源行 / 合并时间. Header frozen,
+               autofilter, column widths from the form spec, drop-downs on list columns.
+``概览`` … ``满意度跟进``  the summary tabs (:mod:`aftersales_xl.summaries`), computed fresh.
+``待修正``      rows rejected by this run (来源文件, 单元格, 列, 代码, 说明).
+``更新记录``    the history of updates to existing records.
+
+Spreadsheet-injection and type quirks are handled in one place, :class:`_CellWriter`: every
+cell goes through ``write_string`` / ``write_number`` / ``write_datetime`` / ``write_blank``,
+text that Excel would read as a formula (``=``, ``+``, ``-``, ``@``, ``{=``, tab, CR and the
+full-width ``＝＋－＠``) is stored as text with Excel's quote prefix, and URL-like text stays
+plain text. The workbook is written in xlsxwriter's ``constant_memory`` mode (row by row) to a
+temporary file in the target folder and moved into place with ``os.replace``.
+
+:func:`read_register` reads ``总台账`` back with python-calamine into the typed frame the
+merge works on: text as ``str`` (IDs and phones never become numbers), datetimes as pandas
+datetimes (to the second), 客户满意度 and 来源行 as nullable integers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import python_calamine
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from .config import Policy
+from .errors import UnreadableError, WriteError
+from .findings import Finding
+from .forms import FieldSpec, FormSpec, normalise_label
+from .messages import shorten
+from .pii import redact
+from .summaries import Summaries, heading
+
+REGISTER_SHEET = "总台账"
+REJECTED_SHEET = "待修正"
+HISTORY_SHEET = "更新记录"
+LISTS_SHEET = "_lists"  # hidden; only when a drop-down list is too long to inline
+
+#: provenance columns after the form and SLA columns: key -> (zh label, en label)
+PROVENANCE: dict[str, tuple[str, str]] = {
+    "source_file": ("来源文件", "Source file"),
+    "source_row": ("来源行", "Source row"),
+    "merged_at": ("合并时间", "Merged at"),
+}
+#: the 待修正 sheet: attribute of :class:`RejectedRow` -> (zh, en)
+REJECTED_COLUMNS: dict[str, tuple[str, str]] = {
+    "source_file": ("来源文件", "Source file"),
+    "cell": ("单元格", "Cell"),
+    "column": ("列", "Column"),
+    "code": ("代码", "Code"),
+    "message": ("说明", "Message"),
+}
+#: the 更新记录 sheet: column of the history frame -> (zh, en)
+HISTORY_COLUMNS: dict[str, tuple[str, str]] = {
+    "record_id": ("问题编号", "Record ID"),
+    "field": ("字段", "Field"),
+    "old": ("旧值", "Old value"),
+    "new": ("新值", "New value"),
+    "source_file": ("来源文件", "Source file"),
+    "merged_at": ("合并时间", "Merged at"),
+}
+
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+#: text starting with one of these is stored with Excel's quote prefix (never a formula)
+FORMULA_PREFIXES = ("=", "+", "-", "@", "{=", "\t", "\r", "＝", "＋", "－", "＠")
+#: Excel refuses an inline drop-down source longer than this
+_INLINE_LIST_MAX = 255
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+
+_WIDTHS = {"source_file": 28, "source_row": 8, "merged_at": 17}
+_SLA_WIDTH = 13
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """One line of the 待修正 sheet: why a submitted row was not merged."""
+
+    source_file: str
+    cell: str | None
+    column: str | None
+    code: str
+    message: str
+
+    @classmethod
+    def from_finding(cls, source_file: str, finding: Finding) -> RejectedRow:
+        """The 待修正 line for ``finding`` found in ``source_file`` (cell shown as ``sheet!A1``)."""
+        cell = finding.cell
+        if cell and finding.sheet:
+            cell = f"{finding.sheet}!{cell}"
+        return cls(source_file, cell, finding.column, finding.code, finding.message)
+
+
+# --------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------
+
+
+def register_columns(
+    form: FormSpec,
+    sla_columns: Sequence[tuple[str, str]] | Mapping[str, tuple[str, str]] = (),
+    lang: str = "zh",
+) -> list[tuple[str, str]]:
+    """The 总台账 columns in order as ``(key, header label)``: form, SLA figures, provenance.
+
+    ``sla_columns`` is either an ordered list of ``(key, label)`` or a mapping
+    ``key -> (zh label, en label)`` such as ``sla.SLA_COLUMNS`` (the label is picked by ``lang``).
+    """
+    cols = [(f.key, f.title(lang)) for f in form.fields]
+    cols += _sla_pairs(sla_columns, lang)
+    cols += [(key, _pick(labels, lang)) for key, labels in PROVENANCE.items()]
+    return cols
+
+
+def write_register(
+    path: str | Path,
+    frame: pd.DataFrame,
+    *,
+    form: FormSpec,
+    policy: Policy,
+    summaries: Summaries,
+    rejected: Iterable[RejectedRow] = (),
+    history: pd.DataFrame | None = None,
+    sla_columns: Sequence[tuple[str, str]] | Mapping[str, tuple[str, str]] = (),
+    lang: str = "zh",
+) -> None:
+    """Write the whole register workbook to ``path`` atomically.
+
+    ``frame`` holds one row per record with the form keys, every SLA column key and the
+    provenance keys (``source_file``, ``source_row``, ``merged_at``) as columns; rows are
+    written in the frame's order. The workbook is built in a temporary file next to ``path``
+    and moved over it with ``os.replace``, so a crash never leaves a half-written register.
+    Raises :class:`WriteError` if the file cannot be written (the old register is untouched).
+    """
+    path = Path(path)
+    columns = register_columns(form, sla_columns, lang)
+    missing = [key for key, _ in columns if key not in frame.columns]
+    if missing:
+        raise ValueError(f"register frame lacks columns: {', '.join(missing)}")
+    if history is not None:
+        absent = [key for key in HISTORY_COLUMNS if key not in history.columns]
+        if absent:
+            raise ValueError(f"history frame lacks columns: {', '.join(absent)}")
+
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx.tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as e:
+        raise WriteError(_t("cannot-write", lang, path=path.name, detail=e.strerror or e)) from None
+    tmp = Path(tmp_name)
+    try:
+        workbook = xlsxwriter.Workbook(
+            str(tmp),
+            {
+                "constant_memory": True,
+                "strings_to_urls": False,
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "tmpdir": str(path.parent),
+            },
+        )
+        workbook.set_properties({"title": REGISTER_SHEET, "comments": "xlcheck merge"})
+        cells = _CellWriter(workbook)
+        register_ws = workbook.add_worksheet(REGISTER_SHEET)
+        _write_register_sheet(register_ws, cells, frame, form, policy, columns, lang)
+        # summary tabs come right after 总台账, then 待修正 and 更新记录
+        _write_summary_sheets(workbook, cells, summaries, lang)
+        _write_rejected_sheet(workbook.add_worksheet(REJECTED_SHEET), cells, rejected, lang)
+        _write_history_sheet(workbook.add_worksheet(HISTORY_SHEET), cells, history, lang)
+        cells.finish_lists(workbook)
+        register_ws.activate()
+        workbook.close()
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise WriteError(_t("cannot-write", lang, path=path.name, detail=e.strerror or e)) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class _CellWriter:
+    """Every cell of the register goes through here, with an explicit type.
+
+    Holds the workbook's formats. Text starting like a formula gets the quote-prefix format;
+    datetimes get ``yyyy-mm-dd hh:mm``; blanks are written as blanks. Long drop-down lists
+    are collected and written to a hidden sheet at the end (:meth:`finish_lists`).
+    """
+
+    def __init__(self, workbook: xlsxwriter.Workbook):
+        add = workbook.add_format
+        self.text = add({"num_format": "@"})
+        self.quoted = add({"num_format": "@", "quote_prefix": True})
+        self.datetime = add({"num_format": DATETIME_FORMAT})
+        self.integer = add({"num_format": "0"})
+        self.decimal = add({"num_format": "0.0"})
+        self.percent = add({"num_format": "0.0%"})
+        self.header = add(
+            {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "vcenter"}
+        )
+        self.title = add({"bold": True, "font_size": 13})
+        self.note = add({"italic": True, "font_color": "#595959"})
+        self.block = add({"bold": True, "font_size": 11, "bottom": 1})
+        self.long_lists: list[list[str]] = []
+
+    # -- typed writers ------------------------------------------------------------------
+    def string(self, ws: Any, row: int, col: int, value: str) -> None:
+        """Write text as text; formula-like text gets Excel's quote prefix."""
+        if value == "":
+            ws.write_blank(row, col, None)
+        else:
+            ws.write_string(row, col, value, self.quoted if value.startswith(FORMULA_PREFIXES) else self.text)
+
+    def datetime_cell(self, ws: Any, row: int, col: int, value: datetime) -> None:
+        ws.write_datetime(row, col, value, self.datetime)
+
+    def value(self, ws: Any, row: int, col: int, value: Any, number_format: Any = None) -> None:
+        """Write any scalar by its Python type: blank, datetime, number or text."""
+        if _missing(value):
+            ws.write_blank(row, col, None)
+        elif isinstance(value, datetime | date):
+            self.datetime_cell(ws, row, col, _as_datetime(value))
+        elif isinstance(value, bool | np.bool_):
+            self.string(ws, row, col, str(bool(value)))
+        elif isinstance(value, int | float | np.integer | np.floating):
+            ws.write_number(row, col, float(value), number_format)
+        elif isinstance(value, time | timedelta):
+            self.string(ws, row, col, str(value))
+        else:
+            self.string(ws, row, col, _as_text(value))
+
+    def header_row(self, ws: Any, row: int, labels: Sequence[str]) -> None:
+        for col, label in enumerate(labels):
+            ws.write_string(row, col, label, self.header)
+
+    # -- drop-downs -----------------------------------------------------------------------
+    def list_validation(self, ws: Any, first_row: int, last_row: int, col: int, values: list[str], lang: str) -> None:
+        """A drop-down over ``first_row..last_row`` of ``col`` offering ``values``."""
+        options: dict[str, Any] = {
+            "validate": "list",
+            "error_title": _t("dv-title", lang),
+            "error_message": _t("dv-message", lang, values=" / ".join(values))[:255],
+        }
+        if len(",".join(values)) <= _INLINE_LIST_MAX and not any("," in v for v in values):
+            options["source"] = values
+        else:  # Excel limit on inline lists: refer to a column of the hidden lists sheet
+            self.long_lists.append(values)
+            col_letter = xl_rowcol_to_cell(0, len(self.long_lists) - 1, col_abs=True).rstrip("1$")
+            options["source"] = f"='{LISTS_SHEET}'!${col_letter}$1:${col_letter}${len(values)}"
+        ws.data_validation(first_row, col, last_row, col, options)
+
+    def finish_lists(self, workbook: xlsxwriter.Workbook) -> None:
+        """Write the hidden sheet holding drop-down lists too long to inline (if any)."""
+        if not self.long_lists:
+            return
+        ws = workbook.add_worksheet(LISTS_SHEET)
+        for row in range(max(len(v) for v in self.long_lists)):
+            for col, values in enumerate(self.long_lists):
+                if row < len(values):
+                    self.string(ws, row, col, values[row])
+        ws.hide()
+
+
+def _write_register_sheet(
+    ws: Any,
+    cells: _CellWriter,
+    frame: pd.DataFrame,
+    form: FormSpec,
+    policy: Policy,
+    columns: list[tuple[str, str]],
+    lang: str,
+) -> None:
+    """总台账: header, typed cells row by row, widths, freeze, autofilter, drop-downs."""
+    n = len(frame)
+    last_row = max(n, 1)  # at least one data row carries the drop-downs of an empty register
+    fields = {f.key: f for f in form.fields}
+    writers: list[tuple[list[Any], Callable[[Any, int, int, Any], None]]] = []
+    for col, (key, _label) in enumerate(columns):
+        field = fields.get(key)
+        values, put, col_format, width = _column_plan(frame[key], key, field, cells)
+        ws.set_column(col, col, width, col_format)
+        writers.append((values, put))
+        if field is not None and field.type == "list" and field.list:
+            cells.list_validation(ws, 1, last_row, col, policy.allowed(field.list), lang)
+        elif field is not None and field.type == "rating" and field.min is not None and field.max is not None:
+            ws.data_validation(
+                1, col, last_row, col,
+                {"validate": "integer", "criteria": "between", "minimum": field.min, "maximum": field.max,
+                 "error_title": _t("dv-title", lang),
+                 "error_message": _t("dv-rating", lang, min=field.min, max=field.max)},
+            )  # fmt: skip
+    ws.set_row(0, 30)
+    ws.freeze_panes(1, 1)
+    ws.autofilter(0, 0, max(n, 1), len(columns) - 1)
+    cells.header_row(ws, 0, [label for _, label in columns])
+    for i in range(n):
+        row = i + 1
+        for col, (values, put) in enumerate(writers):
+            value = values[i]
+            if value is not None:  # empty cells are left unwritten (blank)
+                put(ws, row, col, value)
+
+
+def _column_plan(
+    series: pd.Series, key: str, field: FieldSpec | None, cells: _CellWriter
+) -> tuple[list[Any], Callable[[Any, int, int, Any], None], Any, float]:
+    """Normalised cell values (None = blank), the typed writer, column format and width."""
+    if field is not None:
+        width = float(field.width)
+        if field.type == "datetime":
+            return _datetimes(series), cells.datetime_cell, cells.datetime, width
+        if field.type == "rating":
+            return _numbers(series), _number_writer(cells.integer), cells.integer, width
+        return _texts(series), cells.string, cells.text, width
+    if key == "merged_at":
+        return _datetimes(series), cells.datetime_cell, cells.datetime, _WIDTHS[key]
+    if key == "source_row":
+        return _numbers(series), _number_writer(cells.integer), cells.integer, _WIDTHS[key]
+    if key == "source_file":
+        return _texts(series), cells.string, cells.text, _WIDTHS[key]
+    # SLA figures: hours are numbers, deadlines datetimes, targets/results text
+    values = [None if _missing(v) else v for v in series.tolist()]
+
+    def put(ws: Any, row: int, col: int, value: Any) -> None:
+        cells.value(ws, row, col, value, cells.decimal)
+
+    fmt = cells.datetime if pd.api.types.is_datetime64_any_dtype(series) else None
+    return values, put, fmt, _SLA_WIDTH
+
+
+def _number_writer(fmt: Any) -> Callable[[Any, int, int, Any], None]:
+    def put(ws: Any, row: int, col: int, value: float) -> None:
+        ws.write_number(row, col, value, fmt)
+
+    return put
+
+
+def _texts(series: pd.Series) -> list[str | None]:
+    return [None if _missing(v) else (_as_text(v) or None) for v in series.tolist()]
+
+
+def _numbers(series: pd.Series) -> list[float | None]:
+    return [None if _missing(v) else float(v) for v in series.tolist()]
+
+
+def _datetimes(series: pd.Series) -> list[datetime | None]:
+    stamps = pd.to_datetime(series)
+    return [None if v is pd.NaT else v.to_pydatetime() for v in stamps.astype(object).tolist()]
+
+
+def _write_rejected_sheet(ws: Any, cells: _CellWriter, rejected: Iterable[RejectedRow], lang: str) -> None:
+    """待修正: one row per reason a submitted row was not merged this run."""
+    widths = {"source_file": 28, "cell": 16, "column": 14, "code": 20, "message": 80}
+    for col, key in enumerate(REJECTED_COLUMNS):
+        ws.set_column(col, col, widths[key], cells.text)
+    ws.freeze_panes(1, 0)
+    cells.header_row(ws, 0, [_pick(labels, lang) for labels in REJECTED_COLUMNS.values()])
+    row = 0
+    for row, item in enumerate(rejected, start=1):
+        for col, key in enumerate(REJECTED_COLUMNS):
+            value = getattr(item, key)
+            cells.value(ws, row, col, redact(value) if key == "message" and value else value)
+    ws.autofilter(0, 0, max(row, 1), len(REJECTED_COLUMNS) - 1)
+
+
+def _write_history_sheet(ws: Any, cells: _CellWriter, history: pd.DataFrame | None, lang: str) -> None:
+    """更新记录: one row per changed field of an existing record (old and new value)."""
+    widths = {"record_id": 17, "field": 14, "old": 30, "new": 30, "source_file": 28, "merged_at": 17}
+    for col, key in enumerate(HISTORY_COLUMNS):
+        ws.set_column(col, col, widths[key], cells.datetime if key == "merged_at" else None)
+    ws.freeze_panes(1, 0)
+    cells.header_row(ws, 0, [_pick(labels, lang) for labels in HISTORY_COLUMNS.values()])
+    n = 0 if history is None else len(history)
+    if n:
+        assert history is not None
+        columns = [history[key].tolist() for key in HISTORY_COLUMNS]
+        for i in range(n):
+            for col, values in enumerate(columns):
+                cells.value(ws, i + 1, col, values[i])
+    ws.autofilter(0, 0, max(n, 1), len(HISTORY_COLUMNS) - 1)
+
+
+# --------------------------------------------------------------------------------------
+# summary tabs
+# --------------------------------------------------------------------------------------
+
+
+def _write_summary_sheets(workbook: xlsxwriter.Workbook, cells: _CellWriter, s: Summaries, lang: str) -> None:
+    """The summary tabs, in order, each with a title line stating when and over what."""
+    from .summaries import (
+        AGING_SHEET,
+        CATEGORY_SHEET,
+        FOLLOW_UP_SHEET,
+        OVERVIEW_SHEET,
+        RECURRING_SHEET,
+        TREND_SHEET,
+    )
+
+    _overview_sheet(workbook.add_worksheet(OVERVIEW_SHEET), cells, s, lang)
+    _category_sheet(workbook.add_worksheet(CATEGORY_SHEET), cells, s, lang)
+    ws = workbook.add_worksheet(RECURRING_SHEET)
+    _title(ws, cells, heading("recurring-title", lang), s, lang)
+    _table(ws, cells, 2, s.recurring, lang, widths={"solution": 36, "record_id": 17})
+    _trend_sheet(workbook, workbook.add_worksheet(TREND_SHEET), cells, s, lang)
+    _aging_sheet(workbook, workbook.add_worksheet(AGING_SHEET), cells, s, lang)
+    ws = workbook.add_worksheet(FOLLOW_UP_SHEET)
+    _title(ws, cells, heading("follow-up-title", lang), s, lang)
+    _table(ws, cells, 2, s.follow_up, lang, widths={"customer": 22, "feedback": 40})
+
+
+def _title(ws: Any, cells: _CellWriter, text: str, s: Summaries, lang: str) -> None:
+    ws.write_string(0, 0, text, cells.title)
+    ws.write_string(1, 0, heading("as-of", lang).format(
+        now=s.now.strftime("%Y-%m-%d %H:%M"),
+        week=f"{s.week_start:%Y-%m-%d} – {(s.week_end - timedelta(days=1)):%Y-%m-%d}",
+        records=s.records,
+    ), cells.note)  # fmt: skip
+
+
+def _table(
+    ws: Any,
+    cells: _CellWriter,
+    top: int,
+    table: pd.DataFrame,
+    lang: str,
+    widths: Mapping[str, float] | None = None,
+    first_col: int = 0,
+) -> int:
+    """Write ``table`` with translated headings at row ``top``; returns the next free row.
+
+    Column kinds come from the column names: ``*_pct`` are percentages (0–100, written as
+    Excel percents, "—" when undefined), ``*_h`` hours; datetimes and integers by dtype.
+    """
+    keys = list(table.columns)
+    for offset, key in enumerate(keys):
+        base = key.rsplit("_", 1)[0] if key[-1:].isdigit() else key
+        width = (widths or {}).get(base, 12 if not key.endswith("_pct") else 10)
+        ws.set_column(first_col + offset, first_col + offset, width)
+    _header_at(ws, cells, top, first_col, [heading(k, lang) for k in keys])
+    columns = [table[k].tolist() for k in keys]
+    for i in range(len(table)):
+        row = top + 1 + i
+        for offset, key in enumerate(keys):
+            _summary_value(ws, cells, row, first_col + offset, key, columns[offset][i])
+    return top + 1 + len(table)
+
+
+def _header_at(ws: Any, cells: _CellWriter, row: int, first_col: int, labels: Sequence[str]) -> None:
+    for offset, label in enumerate(labels):
+        ws.write_string(row, first_col + offset, label, cells.header)
+
+
+def _summary_value(ws: Any, cells: _CellWriter, row: int, col: int, key: str, value: Any) -> None:
+    if key.endswith("_pct"):
+        if _missing(value):
+            ws.write_string(row, col, "—", cells.text)
+        else:
+            ws.write_number(row, col, float(value) / 100.0, cells.percent)
+    elif key.endswith("_h"):
+        if _missing(value):
+            ws.write_string(row, col, "—", cells.text)
+        else:
+            ws.write_number(row, col, float(value), cells.decimal)
+    elif isinstance(value, int | np.integer) and not isinstance(value, bool):
+        ws.write_number(row, col, float(value), cells.integer)
+    else:
+        cells.value(ws, row, col, value, cells.decimal)
+
+
+def _overview_sheet(ws: Any, cells: _CellWriter, s: Summaries, lang: str) -> None:
+    """概览: one row per KPI; value and count for the whole register and the latest week."""
+    _title(ws, cells, heading("overview-title", lang), s, lang)
+    keys = ["metric", "all_value", "all_n", "week_value", "week_n", "basis"]
+    widths = {"metric": 24, "all_value": 12, "all_n": 10, "week_value": 12, "week_n": 10, "basis": 60}
+    for col, key in enumerate(keys):
+        ws.set_column(col, col, widths[key])
+    _header_at(ws, cells, 2, 0, [heading(k, lang) for k in keys])
+    for i, m in enumerate(s.overview.itertuples(index=False), start=3):
+        ws.write_string(i, 0, m.label if lang != "en" else m.label_en, cells.text)
+        for col, (value, count) in ((1, (m.all_value, m.all_n)), (3, (m.week_value, m.week_n))):
+            if _missing(value):
+                ws.write_string(i, col, "—", cells.text)
+            elif m.unit == "pct":
+                ws.write_number(i, col, float(value) / 100.0, cells.percent)
+            elif m.unit == "hours":
+                ws.write_number(i, col, float(value), cells.decimal)
+            else:
+                ws.write_number(i, col, float(value), cells.integer)
+            if _missing(count):
+                ws.write_blank(i, col + 1, None)
+            else:
+                ws.write_number(i, col + 1, float(count), cells.integer)
+        cells.string(ws, i, 5, m.basis if lang != "en" else m.basis_en)
+
+
+def _category_sheet(ws: Any, cells: _CellWriter, s: Summaries, lang: str) -> None:
+    """分类统计: one block per dimension (type, severity, status, owner, module)."""
+    from .summaries import CATEGORY_SHEET
+
+    _title(ws, cells, heading(CATEGORY_SHEET, lang), s, lang)
+    row = 3
+    for dimension, table in s.categories.items():
+        ws.write_string(row, 0, heading(dimension, lang), cells.block)
+        shown = table.assign(value=[heading("(blank)", lang) if _missing(v) else v for v in table["value"]])
+        row = _table(ws, cells, row + 1, shown, lang, widths={"value": 22}) + 1
+
+
+def _trend_sheet(workbook: xlsxwriter.Workbook, ws: Any, cells: _CellWriter, s: Summaries, lang: str) -> None:
+    """周趋势: received vs closed per ISO week, backlog at week end, a column + line chart."""
+    from .summaries import CHART_WEEKS, TREND_SHEET
+
+    _title(ws, cells, heading("trend-title", lang), s, lang)
+    table = s.weekly
+    end = _table(ws, cells, 2, table, lang, widths={"week": 10, "week_start": 12})
+    ws.set_column(1, 1, 12, cells.datetime)
+    if table.empty:
+        return
+    first = max(3, end - CHART_WEEKS)
+    last = end - 1
+    cols = list(table.columns)
+
+    def ref(key: str) -> list[Any]:
+        c = cols.index(key)
+        return [TREND_SHEET, first, c, last, c]
+
+    chart = workbook.add_chart({"type": "column"})
+    for key, colour in (("received", "#5B9BD5"), ("closed", "#70AD47")):
+        chart.add_series({"name": heading(key, lang), "categories": ref("week"), "values": ref(key),
+                          "fill": {"color": colour}})  # fmt: skip
+    line = workbook.add_chart({"type": "line"})
+    line.add_series({"name": heading("backlog", lang), "categories": ref("week"), "values": ref("backlog"),
+                     "line": {"color": "#C00000", "width": 2.25}, "marker": {"type": "circle"}})  # fmt: skip
+    chart.combine(line)
+    chart.set_title({"name": heading("trend-title", lang)})
+    chart.set_x_axis({"name": heading("week", lang)})
+    chart.set_y_axis({"name": heading("count", lang), "major_gridlines": {"visible": True}})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 760, "height": 360})
+    ws.insert_chart(2, len(cols) + 1, chart)
+
+
+def _aging_sheet(workbook: xlsxwriter.Workbook, ws: Any, cells: _CellWriter, s: Summaries, lang: str) -> None:
+    """未结账龄: open records by age bucket (and severity), with a bar chart of the totals."""
+    from .summaries import AGING_SHEET
+
+    _title(ws, cells, heading("aging-title", lang), s, lang)
+    table = s.aging
+    end = _table(ws, cells, 2, table, lang, widths={"bucket": 12})
+    chart = workbook.add_chart({"type": "bar"})
+    count_col = list(table.columns).index("count")
+    chart.add_series({
+        "name": heading("open", lang),
+        "categories": [AGING_SHEET, 3, 0, end - 1, 0],
+        "values": [AGING_SHEET, 3, count_col, end - 1, count_col],
+        "fill": {"color": "#ED7D31"},
+        "data_labels": {"value": True},
+    })  # fmt: skip
+    chart.set_title({"name": heading("aging-title", lang)})
+    chart.set_legend({"none": True})
+    chart.set_y_axis({"reverse": True})
+    chart.set_size({"width": 560, "height": 300})
+    ws.insert_chart(2, len(table.columns) + 1, chart)
+
+
+# --------------------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------------------
+
+
+def read_register(path: str | Path, form: FormSpec, policy: Policy, *, lang: str = "zh") -> pd.DataFrame:
+    """Read ``总台账`` of an existing register into the typed frame the merge works on.
+
+    Columns: the form keys in form order, then ``source_file``, ``source_row``, ``merged_at``
+    (SLA figure columns are derived and not read back). Text columns are ``str`` dtype (a
+    number typed into a text column comes back as its digits, never as a float), datetime
+    columns ``datetime64[us]`` rounded to the second, 客户满意度 and 来源行 ``Int64``.
+    The index is the Excel row number (name ``excel_row``). Headers may be Chinese or English.
+
+    Raises :class:`UnreadableError` if the file is not a workbook, has no ``总台账`` sheet,
+    the header row is not a register's, or a date / rating cell holds something unusable.
+    """
+    path = Path(path)
+    name = path.name
+    try:
+        workbook = python_calamine.load_workbook(str(path))
+    except FileNotFoundError:
+        raise UnreadableError(str(path), "not-found", _t("not-found", lang, path=name)) from None
+    except Exception:  # calamine raises its own error types for zip/xml/format problems
+        raise UnreadableError(str(path), "not-a-workbook", _t("not-a-workbook", lang, path=name)) from None
+    if REGISTER_SHEET not in workbook.sheet_names:
+        raise UnreadableError(str(path), "no-register-sheet", _t("no-sheet", lang, path=name))
+    try:
+        rows = workbook.get_sheet_by_name(REGISTER_SHEET).to_python(skip_empty_area=False)
+    except Exception:
+        raise UnreadableError(str(path), "not-a-workbook", _t("not-a-workbook", lang, path=name)) from None
+    finally:
+        workbook.close()
+
+    header = list(rows[0]) if rows else []
+    positions = form.match_headers(header)
+    provenance = _match_provenance(header)
+    missing = [f.title(lang) for f in form.fields if f.key not in positions]
+    missing += [_pick(labels, lang) for key, labels in PROVENANCE.items() if key not in provenance]
+    if missing:
+        raise UnreadableError(
+            str(path), "unknown-layout", _t("unknown-layout", lang, path=name, columns="、".join(missing))
+        )
+    positions.update(provenance)
+    # empty rows (deleted contents, trailing formatted rows) are not records
+    numbered = [(n, r) for n, r in enumerate(rows[1:], start=2) if any(v not in ("", None) for v in r)]
+    body_rows = [r for _, r in numbered]
+    index = pd.Index([n for n, _ in numbered], dtype="int64", name="excel_row")
+
+    def column(pos: int) -> list[Any]:
+        return [r[pos] if pos < len(r) else "" for r in body_rows]
+
+    kinds = {f.key: f.type for f in form.fields}
+    kinds.update({"source_file": "text", "source_row": "integer", "merged_at": "datetime"})
+    data: dict[str, pd.Series] = {}
+    problems: list[str] = []
+    for key in [*form.keys, *PROVENANCE]:
+        pos = positions[key]
+        label = header[pos]
+        values = column(pos)
+        kind = kinds[key]
+        if kind == "datetime":
+            data[key] = _read_datetimes(values, index, pos, label, problems)
+        elif kind in ("rating", "integer"):
+            data[key] = _read_integers(values, index, pos, label, problems)
+        else:
+            data[key] = pd.Series([_read_text(v) for v in values], index=index, dtype="str")
+    if problems:
+        shown = "；".join(problems[:5]) + ("…" if len(problems) > 5 else "")
+        raise UnreadableError(str(path), "bad-register-value", _t("bad-value", lang, path=name, cells=shown))
+    return pd.DataFrame(data, index=index)
+
+
+def read_history(path: str | Path, *, lang: str = "zh") -> pd.DataFrame:
+    """Read ``更新记录`` back (columns ``record_id, field, old, new, source_file, merged_at``).
+
+    A register without the sheet gives an empty frame, so history can always be appended to.
+    ``old`` / ``new`` keep their cell types (text, number or datetime).
+    """
+    path = Path(path)
+    empty = pd.DataFrame({key: pd.Series(dtype=object) for key in HISTORY_COLUMNS})
+    try:
+        workbook = python_calamine.load_workbook(str(path))
+    except FileNotFoundError:
+        raise UnreadableError(str(path), "not-found", _t("not-found", lang, path=path.name)) from None
+    except Exception:
+        raise UnreadableError(str(path), "not-a-workbook", _t("not-a-workbook", lang, path=path.name)) from None
+    try:
+        if HISTORY_SHEET not in workbook.sheet_names:
+            return empty
+        rows = workbook.get_sheet_by_name(HISTORY_SHEET).to_python(skip_empty_area=False)
+    finally:
+        workbook.close()
+    if not rows:
+        return empty
+    lookup = {normalise_label(label): key for key, pair in HISTORY_COLUMNS.items() for label in pair}
+    positions = {}
+    for pos, cell in enumerate(rows[0]):
+        key = lookup.get(normalise_label(cell))
+        if key and key not in positions:
+            positions[key] = pos
+    if len(positions) < len(HISTORY_COLUMNS):
+        return empty
+    records = [
+        {key: _history_value(r[pos] if pos < len(r) else "") for key, pos in positions.items()}
+        for r in rows[1:]
+        if any(v not in ("", None) for v in r)
+    ]
+    frame = pd.DataFrame.from_records(records, columns=list(HISTORY_COLUMNS)) if records else empty
+    return frame.astype(object)
+
+
+def _history_value(value: Any) -> Any:
+    if value == "" or value is None:
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _match_provenance(header: list[Any]) -> dict[str, int]:
+    lookup = {normalise_label(label): key for key, pair in PROVENANCE.items() for label in pair}
+    found: dict[str, int] = {}
+    for pos, cell in enumerate(header):
+        key = lookup.get(normalise_label(cell))
+        if key is not None and key not in found:
+            found[key] = pos
+    return found
+
+
+def _read_text(value: Any) -> str | float:
+    """A cell of a text column as text: 13800001234.0 → "13800001234"; blank → NaN."""
+    if value == "" or value is None:
+        return np.nan
+    return _as_text(value)
+
+
+def _read_datetimes(values: list[Any], index: pd.Index, pos: int, label: Any, problems: list[str]) -> pd.Series:
+    out: list[Any] = []
+    for row, value in zip(index, values, strict=True):
+        if value == "" or value is None:
+            out.append(pd.NaT)
+        elif isinstance(value, datetime):
+            out.append(value)
+        elif isinstance(value, date):
+            out.append(datetime.combine(value, time()))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(_EXCEL_EPOCH + timedelta(days=float(value)))
+        else:
+            parsed = pd.to_datetime(str(value).strip(), errors="coerce")
+            if pd.isna(parsed):
+                problems.append(f"{xl_rowcol_to_cell(row - 1, pos)} {label}: “{shorten(value)}”")
+            out.append(parsed)
+    series = pd.Series(pd.to_datetime(pd.Series(out, dtype=object)), dtype="datetime64[us]")
+    series.index = index
+    return series.dt.round("s")
+
+
+def _read_integers(values: list[Any], index: pd.Index, pos: int, label: Any, problems: list[str]) -> pd.Series:
+    out: list[Any] = []
+    for row, value in zip(index, values, strict=True):
+        number = value
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                number = float(text) if text else None
+            except ValueError:
+                number = math.nan
+        if number is None or number == "":
+            out.append(pd.NA)
+        elif isinstance(number, int | float) and not isinstance(number, bool) and float(number).is_integer():
+            out.append(int(number))
+        else:
+            problems.append(f"{xl_rowcol_to_cell(row - 1, pos)} {label}: “{shorten(value)}”")
+            out.append(pd.NA)
+    return pd.Series(out, index=index, dtype="Int64")
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+
+
+def _missing(value: Any) -> bool:
+    """True for None, NaN, NaT and pd.NA (scalars only)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and math.isnan(value)
+
+
+def _as_text(value: Any) -> str:
+    """A value of a text column as the text a person typed (never scientific notation)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M" if value.second == 0 else "%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _as_datetime(value: date | datetime) -> datetime:
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time())
+
+
+def _sla_pairs(
+    sla_columns: Sequence[tuple[str, str]] | Mapping[str, tuple[str, str]], lang: str
+) -> list[tuple[str, str]]:
+    if isinstance(sla_columns, Mapping):
+        return [(key, _pick(labels, lang)) for key, labels in sla_columns.items()]
+    return [(key, label) for key, label in sla_columns]
+
+
+def _pick(labels: tuple[str, str], lang: str) -> str:
+    return labels[1] if lang == "en" else labels[0]
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "cannot-write": {
+        "zh": "无法写入总台账 {path}（{detail}）：请确认文件没有在 Excel 中打开、文件夹可写；原台账未改动",
+        "en": "cannot write the register {path} ({detail}): close it in Excel and check the folder is "
+        "writable; the old register is untouched",
+    },
+    "not-found": {
+        "zh": "找不到总台账 {path}：请检查路径，或不带该文件运行以新建台账",
+        "en": "register {path} not found: check the path, or start a new register",
+    },
+    "not-a-workbook": {
+        "zh": "{path} 不是可读取的 Excel 工作簿（.xlsx）：请指定 xlcheck merge 生成的总台账",
+        "en": "{path} is not a readable Excel workbook (.xlsx): give the register written by xlcheck merge",
+    },
+    "no-sheet": {
+        "zh": "{path} 中没有“总台账”工作表：这不是 xlcheck 生成的总台账，请指定正确的文件或新建台账",
+        "en": '{path} has no "总台账" sheet: it is not a register written by xlcheck; give the right file '
+        "or start a new register",
+    },
+    "unknown-layout": {
+        "zh": "{path} 的“总台账”第 1 行不是台账表头，缺少列：{columns}。请恢复原表头（可从备份取回）后重试",
+        "en": '{path}: row 1 of "总台账" is not the register header; missing columns: {columns}. '
+        "Restore the original header (or use the backup) and retry",
+    },
+    "bad-value": {
+        "zh": "{path} 的“总台账”中有无法识别的值：{cells}。请在台账中改正后重试",
+        "en": '{path}: "总台账" holds values that cannot be read: {cells}. Correct them in the register and retry',
+    },
+    "dv-title": {"zh": "请从下拉列表选择", "en": "Pick from the list"},
+    "dv-message": {"zh": "可选值：{values}", "en": "Allowed values: {values}"},
+    "dv-rating": {"zh": "请填写 {min}–{max} 的整数", "en": "Enter a whole number from {min} to {max}"},
+}
+
+
+def _t(key: str, lang: str, **params: Any) -> str:
+    entry = _TEXT[key]
+    return (entry.get(lang) or entry["zh"]).format(**params)

@@ -1,0 +1,443 @@
+"""Service-level figures: per-record response/resolution times against the policy's targets,
+satisfaction rates and the closure rate.
+
+Every figure is defined by the first paragraph of its function's docstring;
+:func:`figures_doc` turns those paragraphs into the README section "How figures are
+computed", so the code and the documentation say the same thing. Nothing here reads the
+clock: "now" is always passed in.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from .config import Policy, Target
+from .workcal import WorkCalendar
+
+DASH = "—"
+HOUR = pd.Timedelta(hours=1)
+
+#: Register columns added by :func:`sla_register_columns`: key -> (Chinese, English) header.
+SLA_COLUMNS: dict[str, tuple[str, str]] = {
+    "response_hours": ("响应时长(小时)", "Response (h)"),
+    "response_target": ("响应目标", "Response target"),
+    "response_status": ("响应结果", "Response result"),
+    "resolve_hours": ("解决时长(小时)", "Resolution (h)"),
+    "resolve_due": ("解决期限", "Resolution due"),
+    "resolve_status": ("解决结果", "Resolution result"),
+    "resolve_over_hours": ("超时(小时)", "Over by (h)"),
+}
+
+#: SLA status values in :func:`sla_frame` -> (Chinese, English) label for people.
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "met": ("达标", "met"),
+    "breached": ("超时", "breached"),
+    "open": ("未解决(未超期)", "open, within target"),
+    "overdue": ("未解决(已超期)", "open, overdue"),
+    DASH: (DASH, DASH),
+}
+
+_KIND_LABELS = {"respond": ("响应", "response"), "resolve": ("解决", "resolution")}
+
+
+# -- formatting --------------------------------------------------------------------------
+
+
+def fmt_pct(value: float | None) -> str:
+    """A percentage is shown with one decimal (`95.0%`); a rate with no denominator
+    (no records, no ratings) is `None` and is shown as `—`, never as 0 %.
+    """
+    return DASH if value is None or pd.isna(value) else f"{value:.1f}%"
+
+
+def fmt_hours(hours: float | None, lang: str = "zh") -> str:
+    """Hours with one decimal: ``3.5 小时`` / ``3.5 h``; missing → ``—``."""
+    if hours is None or pd.isna(hours):
+        return DASH
+    return f"{hours:.1f} h" if lang == "en" else f"{hours:.1f} 小时"
+
+
+def format_target(target: Target | str | None, lang: str = "zh") -> str:
+    """A target for people: ``24 小时`` / ``5 个工作日`` (``24 h`` / ``5 working days``)."""
+    if target is None or (isinstance(target, str) and target in ("", DASH)):
+        return DASH
+    if isinstance(target, str):
+        from .config import parse_target
+
+        target = parse_target(target)
+    n = int(target.amount) if float(target.amount).is_integer() else target.amount
+    if target.unit == "wd":
+        return f"{n} working days" if lang == "en" else f"{n} 个工作日"
+    return f"{n} h" if lang == "en" else f"{n} 小时"
+
+
+def status_label(status: str, lang: str = "zh") -> str:
+    """The person-facing label of an SLA status value (``met`` → ``达标``)."""
+    zh, en = STATUS_LABELS.get(status, (status, status))
+    return en if lang == "en" else zh
+
+
+# -- per-record SLA ----------------------------------------------------------------------
+
+
+def _times(df: pd.DataFrame, column: str) -> pd.Series:
+    if column not in df.columns:
+        return pd.Series(pd.NaT, index=df.index, dtype="datetime64[us]")
+    col = df[column]
+    if not pd.api.types.is_datetime64_any_dtype(col):
+        col = pd.to_datetime(col, errors="coerce")
+    if col.dt.tz is not None:
+        col = col.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    return col
+
+
+def _naive(now: datetime | pd.Timestamp) -> pd.Timestamp:
+    ts = pd.Timestamp(now)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("Asia/Shanghai").tz_localize(None)
+    return ts
+
+
+def _due(start: pd.Series, target: Target, calendar: WorkCalendar) -> pd.Series:
+    if target.unit == "wd":
+        return calendar.add_working_days_series(start, int(target.amount))
+    return start + pd.Timedelta(hours=target.amount)
+
+
+def sla_frame(
+    df: pd.DataFrame,
+    policy: Policy,
+    now: datetime | pd.Timestamp,
+    calendar: WorkCalendar | None = None,
+) -> pd.DataFrame:
+    """Response time = 接收时间 − 问题发生时间 and resolution time = 解决时间 − 接收时间,
+    in calendar hours. Each is compared with the severity's target: an hours target
+    is due that many hours after the start (问题发生时间 for response, 接收时间 for
+    resolution); a working-days target is due as in `add_working_days` below. "met" = finished
+    at or before the due time, "breached" = after it (over by = finish − due, in hours);
+    a record with no 解决时间 is "open" while `now` ≤ due and "overdue" after it (over by
+    = now − due). "—" = no target for the severity, a time missing, or times out of order.
+
+    ``df`` has columns ``occurred_at``, ``received_at``, ``resolved_at`` (datetimes, NaT
+    when blank; text is parsed, unparseable text counts as blank) and ``severity``
+    (normalised, e.g. ``"P1"``); its index (the Excel row number) is kept. ``now`` is
+    naive local time (China), supplied by the caller. Working-day arithmetic uses
+    ``calendar`` (built from the policy if omitted; pass one to collect its warnings).
+
+    Returns columns ``response_hours``, ``response_target``, ``response_due``,
+    ``response_status``, ``response_over_hours``, ``resolve_hours``, ``resolve_target``,
+    ``resolve_due``, ``resolve_status``, ``resolve_over_hours``. Targets are text such as
+    ``"4h"``/``"5wd"`` (``None`` if no target); statuses are ``met``/``breached``/``open``/
+    ``overdue``/``—`` (see :data:`STATUS_LABELS`); hours are floats (NaN when not
+    applicable).
+    """
+    cal = calendar if calendar is not None else WorkCalendar.from_policy(policy)
+    now_ts = _naive(now)
+    occurred = _times(df, "occurred_at")
+    received = _times(df, "received_at")
+    resolved = _times(df, "resolved_at")
+    if "severity" in df.columns:
+        severity = df["severity"].astype("string").str.strip()
+    else:
+        severity = pd.Series(pd.NA, index=df.index, dtype="string")
+
+    out = pd.DataFrame(index=df.index)
+    out["response_hours"] = (received - occurred) / HOUR
+    out["resolve_hours"] = (resolved - received) / HOUR
+
+    for kind, start, finish in (
+        ("respond", occurred, received),
+        ("resolve", received, resolved),
+    ):
+        prefix = "response" if kind == "respond" else "resolve"
+        target_col = pd.Series(None, index=df.index, dtype=object)
+        due = pd.Series(pd.NaT, index=df.index, dtype=start.dtype)
+        targets: dict[Target, list[str]] = {}
+        for sev in policy.allowed("severity"):
+            target = policy.sla_target(sev, kind)
+            if target is not None:
+                targets.setdefault(target, []).append(sev)
+        for target, sevs in targets.items():
+            rows = severity.isin(sevs).fillna(False).astype(bool) & start.notna()
+            if rows.any():
+                due.loc[rows] = _due(start[rows], target, cal)
+                target_col.loc[rows] = str(target)
+
+        has_target = due.notna()
+        done = has_target & finish.notna()
+        in_order = finish >= start
+        met = done & in_order & (finish <= due)
+        breached = done & in_order & (finish > due)
+        status = pd.Series(DASH, index=df.index, dtype=object)
+        status[met] = "met"
+        status[breached] = "breached"
+        over = ((finish - due) / HOUR).where(breached)
+        if kind == "resolve":
+            pending = has_target & finish.isna()
+            status[pending & (due >= now_ts)] = "open"
+            overdue = pending & (due < now_ts)
+            status[overdue] = "overdue"
+            over = over.where(~overdue, (now_ts - due) / HOUR)
+        out[f"{prefix}_target"] = target_col
+        out[f"{prefix}_due"] = due
+        out[f"{prefix}_status"] = status
+        out[f"{prefix}_over_hours"] = over.astype(float)
+
+    return out[
+        [
+            "response_hours",
+            "response_target",
+            "response_due",
+            "response_status",
+            "response_over_hours",
+            "resolve_hours",
+            "resolve_target",
+            "resolve_due",
+            "resolve_status",
+            "resolve_over_hours",
+        ]
+    ]
+
+
+def breaches(sla: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a :func:`sla_frame` result that missed a target: response breached,
+    or resolution breached or overdue."""
+    mask = (sla["response_status"] == "breached") | sla["resolve_status"].isin(
+        ["breached", "overdue"]
+    )
+    return sla[mask]
+
+
+class SlaFinding(NamedTuple):
+    """One SLA miss for the validator: the Excel row, the field whose cell to mark
+    (``received_at`` for response, ``resolved_at`` for resolution) and the parameters of
+    message code ``sla-breach`` (kind, severity, target, actual)."""
+
+    row: Any
+    field: str
+    params: dict[str, str]
+
+
+def sla_findings(
+    df: pd.DataFrame,
+    policy: Policy,
+    calendar: WorkCalendar | None,
+    now: datetime | pd.Timestamp,
+    lang: str = "zh",
+    *,
+    include_open: bool = True,
+) -> list[SlaFinding]:
+    """SLA misses as ``(row, field, params)`` for ``make_finding("sla-breach", ...)``:
+    a breached response at the 接收时间 cell, a breached resolution (and, with
+    ``include_open``, an open record past its due time) at the 解决时间 cell.
+
+    ``df`` is as for :func:`sla_frame`, indexed by Excel row number.
+    """
+    sla = sla_frame(df, policy, now, calendar)
+    severity = (
+        df["severity"].astype("string").str.strip()
+        if "severity" in df.columns
+        else pd.Series("", index=df.index)
+    )
+    out: list[SlaFinding] = []
+    for row in breaches(sla).itertuples():
+        sev = str(severity.loc[row.Index])
+        if row.response_status == "breached":
+            actual = fmt_hours(row.response_hours, lang)
+            if str(row.response_target).endswith("wd"):
+                actual += _due_note(row.response_due, lang)
+            out.append(
+                SlaFinding(
+                    row.Index,
+                    "received_at",
+                    _params("respond", sev, row.response_target, actual, lang),
+                )
+            )
+        wanted = ("breached", "overdue") if include_open else ("breached",)
+        if row.resolve_status in wanted:
+            if row.resolve_status == "overdue":
+                over = fmt_hours(row.resolve_over_hours, lang)
+                actual = (
+                    f"still open, {over} past due" if lang == "en" else f"仍未解决，已超期 {over}"
+                )
+            else:
+                actual = fmt_hours(row.resolve_hours, lang)
+            if str(row.resolve_target).endswith("wd") or row.resolve_status == "overdue":
+                actual += _due_note(row.resolve_due, lang)
+            out.append(
+                SlaFinding(
+                    row.Index,
+                    "resolved_at",
+                    _params("resolve", sev, row.resolve_target, actual, lang),
+                )
+            )
+    return out
+
+
+def _params(kind: str, severity: str, target: str, actual: str, lang: str) -> dict[str, str]:
+    zh, en = _KIND_LABELS[kind]
+    return {
+        "kind": en if lang == "en" else zh,
+        "severity": severity,
+        "target": format_target(target, lang),
+        "actual": actual,
+    }
+
+
+def _due_note(due: Any, lang: str) -> str:
+    when = pd.Timestamp(due).strftime("%Y-%m-%d %H:%M")
+    return f" (due {when})" if lang == "en" else f"（期限 {when}）"
+
+
+def sla_register_columns(sla: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """The :data:`SLA_COLUMNS` of a :func:`sla_frame` result, ready to write beside the
+    register: headers in ``lang``, hours rounded to 0.1, targets and statuses as words."""
+    out = pd.DataFrame(index=sla.index)
+    i = 1 if lang == "en" else 0
+    for key, labels in SLA_COLUMNS.items():
+        col = sla[key]
+        if key.endswith("_hours"):
+            col = col.round(1)
+        elif key.endswith("_target"):
+            col = col.map(lambda t: format_target(t, lang) if isinstance(t, str) else DASH)
+        elif key.endswith("_status"):
+            col = col.map(lambda s: status_label(s, lang))
+        out[labels[i]] = col
+    return out
+
+
+# -- satisfaction and closure ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    """Satisfaction figures; every rate is ``None`` when its denominator is 0."""
+
+    count: int  # valid ratings (whole numbers 1-5)
+    good: int  # ratings in policy satisfaction.good
+    bad: int  # ratings in policy satisfaction.bad
+    rated_resolved: int  # finished records that have a rating
+    resolved: int  # finished records (status in status.done)
+    csat_pct: float | None
+    bad_pct: float | None
+    response_rate_pct: float | None
+    follow_up_rows: tuple[Any, ...]  # index labels (Excel rows) with rating <= follow_up_max
+
+
+@dataclass(frozen=True)
+class Closure:
+    """Closure rate of one cohort: records received from ``period_start`` to ``period_end``."""
+
+    received: int
+    closed: int
+    rate_pct: float | None
+    period_start: date
+    period_end: date
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return None if whole == 0 else part / whole * 100
+
+
+def satisfaction_figures(df: pd.DataFrame, policy: Policy) -> Satisfaction:
+    """CSAT % = ratings in `satisfaction.good` (default 4–5) ÷ all ratings × 100;
+    bad-review % = ratings in `satisfaction.bad` (default 1–2) ÷ all ratings × 100;
+    response rate % = finished records (处理进度 in `status.done`, default 已解决/已关闭)
+    that have a rating ÷ finished records × 100; the follow-up list is every record rated
+    ≤ `satisfaction.follow_up_max` (default 3). A rating is a whole number 1–5 in
+    客户满意度; anything else is not counted. Each rate is shown with its count; with no
+    ratings the rates are "—".
+
+    ``df`` has columns ``satisfaction`` (numbers, NaN when blank) and ``status``.
+    """
+    sat = policy.satisfaction
+    if "satisfaction" in df.columns:
+        ratings = pd.to_numeric(df["satisfaction"], errors="coerce")
+    else:
+        ratings = pd.Series(float("nan"), index=df.index)
+    valid = ratings.isin([1, 2, 3, 4, 5])
+    rated = ratings[valid]
+    count = int(valid.sum())
+    good = int(rated.isin(list(sat["good"])).sum())
+    bad = int(rated.isin(list(sat["bad"])).sum())
+    if "status" in df.columns:
+        finished = df["status"].astype("string").str.strip().isin(policy.done_statuses)
+        finished = finished.fillna(False).astype(bool)
+    else:
+        finished = pd.Series(False, index=df.index)
+    resolved = int(finished.sum())
+    rated_resolved = int((finished & valid).sum())
+    follow_up = tuple(rated.index[rated <= sat["follow_up_max"]].tolist())
+    return Satisfaction(
+        count=count,
+        good=good,
+        bad=bad,
+        rated_resolved=rated_resolved,
+        resolved=resolved,
+        csat_pct=_pct(good, count),
+        bad_pct=_pct(bad, count),
+        response_rate_pct=_pct(rated_resolved, resolved),
+        follow_up_rows=follow_up,
+    )
+
+
+def closure_figures(
+    df: pd.DataFrame, policy: Policy, period_start: date, period_end: date
+) -> Closure:
+    """Closure rate % = records received in the period (接收时间 on a date from
+    `period_start` to `period_end`, both included) whose 处理进度 is in `status.done`
+    (default 已解决/已关闭) ÷ records received in the period × 100; "—" if none was received.
+
+    ``df`` has columns ``received_at`` and ``status``; the status is as written in the
+    records, so a record closed after the period still counts as closed.
+    """
+    start, end = _as_date(period_start), _as_date(period_end)
+    day = _times(df, "received_at").dt.normalize()
+    in_period = (day >= pd.Timestamp(start)) & (day <= pd.Timestamp(end))
+    if "status" in df.columns:
+        finished = df["status"].astype("string").str.strip().isin(policy.done_statuses)
+        finished = finished.fillna(False).astype(bool)
+    else:
+        finished = pd.Series(False, index=df.index)
+    received = int(in_period.sum())
+    closed = int((in_period & finished).sum())
+    return Closure(received, closed, _pct(closed, received), start, end)
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+# -- documentation -----------------------------------------------------------------------
+
+_DOCUMENTED: list[tuple[str, Callable[..., Any]]] = [
+    ("Response and resolution time, SLA status (`sla_frame`)", sla_frame),
+    ("Working days (`WorkCalendar.is_workday`)", WorkCalendar.is_workday),
+    ("Working-day due time (`add_working_days`)", WorkCalendar.add_working_days),
+    ("Satisfaction (`satisfaction_figures`)", satisfaction_figures),
+    ("Closure rate (`closure_figures`)", closure_figures),
+    ("Percentages (`fmt_pct`)", fmt_pct),
+]
+
+
+def figures_doc() -> str:
+    """The Markdown section "How figures are computed", built from the first paragraph of
+    the docstring of each function that defines a figure."""
+    lines = [
+        "## How figures are computed",
+        "",
+        "Defaults shown; every target, bucket and status list comes from the policy "
+        "(`xlcheck config show`).",
+        "",
+    ]
+    for title, func in _DOCUMENTED:
+        doc = inspect.getdoc(func) or ""
+        first = " ".join(doc.split("\n\n", 1)[0].split())
+        lines.append(f"- **{title}**: {first}")
+    return "\n".join(lines) + "\n"

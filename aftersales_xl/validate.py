@@ -1,0 +1,329 @@
+"""Validate record workbooks: pandera for per-column rules, vectorised pandas for cross-field rules.
+
+Pipeline for one file: :func:`workbook.read_form` (safe open, sheet, header, raw values) →
+:func:`coerce.coerce_frame` (typed values, cells that could not be typed) → the pandera schema
+built from the spec (:func:`build_schema`, ``lazy=True``) → cross-field rules → findings with the
+physical cell. Every rule's failure is translated into a :class:`Finding` in this module only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from . import pii
+from .coerce import Coerced, coerce_frame
+from .config import Policy
+from .errors import UnreadableError
+from .findings import ERROR, WARNING, FileReport, Finding, Report, make_finding
+from .forms import FormSpec
+from .ids import id_pattern
+from .messages import shorten
+from .sla import sla_findings
+from .workbook import FormSheet, expand_paths, read_form
+from .workcal import WorkCalendar
+
+REQUIRED_ALWAYS = ("yes",)
+
+
+@dataclass
+class Checked:
+    """Everything one file's check produced: the report, the sheet read and its typed values."""
+
+    report: FileReport
+    sheet: FormSheet | None = None
+    typed: pd.DataFrame | None = None
+    error_rows: set[int] = field(default_factory=set)
+
+
+# -- schema -----------------------------------------------------------------------------------
+def build_schema(form: FormSpec, policy: Policy, keys: Iterable[str]) -> tuple[pa.DataFrameSchema, dict]:
+    """The pandera schema for the columns present, and ``{(key, check_number): code}``."""
+    columns: dict[str, pa.Column] = {}
+    codes: dict[tuple[str, int], str] = {}
+    for key in keys:
+        spec = form.field(key)
+        checks: list[pa.Check] = []
+        if spec.type == "list":
+            checks.append(pa.Check.isin(policy.allowed(spec.list or key)))
+            codes[(key, 0)] = "not-in-list"
+        elif spec.type == "rating":
+            checks.append(pa.Check.in_range(spec.min or 1, spec.max or 5))
+            codes[(key, 0)] = "out-of-range"
+        elif spec.check == "record-id":
+            checks.append(pa.Check.str_matches(id_pattern(policy)))
+            codes[(key, 0)] = "bad-format"
+        columns[key] = pa.Column(None, nullable=spec.required not in REQUIRED_ALWAYS, checks=checks)
+    return pa.DataFrameSchema(columns, strict=False, coerce=False), codes
+
+
+def _schema_failures(typed: pd.DataFrame, form: FormSpec, policy: Policy) -> list[tuple[int, str, str, object]]:
+    """Run pandera lazily; return ``(row, key, code, value)`` per failing cell."""
+    schema, codes = build_schema(form, policy, typed.columns)
+    try:
+        schema.validate(typed, lazy=True)
+    except pa.errors.SchemaErrors as e:
+        out = []
+        for rec in e.failure_cases.itertuples(index=False):
+            if rec.index is None or rec.column is None or pd.isna(rec.index):
+                continue
+            if rec.check == "not_nullable":
+                code = "required-value"
+            else:
+                code = codes.get((rec.column, int(rec.check_number)), "bad-format")
+            out.append((int(rec.index), rec.column, code, rec.failure_case))
+        return out
+    return []
+
+
+# -- one file ---------------------------------------------------------------------------------
+def check_file(
+    path: str | Path,
+    form: FormSpec,
+    policy: Policy,
+    *,
+    lang: str = "zh",
+    now: datetime | None = None,
+) -> Checked:
+    """Validate one workbook. Never raises for bad input: unreadable files give an ``unreadable``
+    finding with ``cell: null``."""
+    path = Path(path)
+    report = FileReport(path=str(path), form=form.name)
+    try:
+        sheet, structural = read_form(path, form, policy, lang)
+    except UnreadableError as e:
+        report.unreadable = True
+        report.form = None
+        report.findings.append(make_finding("unreadable", lang, detail=str(e)))
+        return Checked(report)
+    report.sheet = sheet.sheet
+    if sheet.kind in ("xlsm", "xls", "ods"):
+        from .annotate import not_carried_over
+
+        report.notes.extend(not_carried_over(sheet.kind, lang))
+    coerced = coerce_frame(sheet.frame, form, policy, sheet.date1904)
+    # whitespace-only rows are not records either
+    typed = coerced.typed
+    blank = typed.isna().all(axis=1) if len(typed.columns) else pd.Series(True, index=typed.index)
+    if blank.any():
+        typed = typed[~blank]
+        sheet.frame = sheet.frame[~blank]
+    report.rows = len(typed)
+    findings = structural + rule_findings(sheet, Coerced(typed, coerced.failures), form, policy, lang, now,
+                                            report.notes)
+    findings.sort(key=lambda f: (f.row is not None, f.row or 0, _col_order(f.cell)))
+    report.findings = findings
+    error_rows = {f.row for f in findings if f.severity == ERROR and f.row and f.cell}
+    return Checked(report, sheet, typed, error_rows)
+
+
+def _col_order(cell: str | None) -> tuple[int, str]:
+    if not cell:
+        return (0, "")
+    letters = "".join(c for c in cell if c.isalpha())
+    return (len(letters), letters)
+
+
+def rule_findings(
+    sheet: FormSheet,
+    coerced: Coerced,
+    form: FormSpec,
+    policy: Policy,
+    lang: str = "zh",
+    now: datetime | None = None,
+    notes: list[str] | None = None,
+) -> list[Finding]:
+    """All cell findings for a typed record table: coercion failures, schema, cross-field rules."""
+    typed = coerced.typed
+    notes = notes if notes is not None else []
+    out: list[Finding] = []
+    seen: set[tuple[int, str]] = set()
+    en = lang == "en"
+
+    def add(code: str, row: int, key: str, severity: str | None = None, **params) -> None:
+        if (row, key) in seen and severity != WARNING:
+            return
+        seen.add((row, key))
+        out.append(make_finding(code, lang, sheet=sheet.sheet, cell=sheet.cell(key, row), row=row,
+                                column=sheet.label(key, form, lang), severity=severity, **params))
+
+    # 1. cells that could not be typed (bad-date, not-in-list, rating format)
+    for (row, key), (code, params) in coerced.failures.items():
+        if row in typed.index:
+            add(code, row, key, **params, expected=_expected(form, policy, key, lang))
+
+    # 2. pandera: required, list membership, ID format, rating range
+    for row, key, code, value in _schema_failures(typed, form, policy):
+        params = {"value": shorten(value) if value is not None else ""}
+        if code == "required-value":
+            params["why"] = ""
+        add(code, row, key, **params, expected=_expected(form, policy, key, lang))
+
+    # 3. cross-field rules
+    cols = set(typed.columns)
+    status = typed["status"] if "status" in cols else pd.Series(None, index=typed.index, dtype=object)
+    done = status.isin(policy.done_statuses)
+    known_status = status.notna()
+
+    def conditional_required(key: str, mask: pd.Series, why_zh: str, why_en: str, severity=None):
+        if key not in cols:
+            return
+        for row in typed.index[mask & typed[key].isna()]:
+            add("required-value", row, key, severity=severity, why=why_en if en else why_zh)
+
+    for spec in form.fields:
+        if spec.required == "unless-pending":
+            conditional_required(spec.key, known_status & (status != policy.pending_status),
+                                 f"（处理进度不是“{policy.pending_status}”时必填）",
+                                 f" (required unless the status is {policy.pending_status})")
+        elif spec.required == "when-done":
+            conditional_required(spec.key, done, "（已解决/已关闭时必填）", " (required once resolved or closed)")
+        elif spec.required == "expected-when-done":
+            conditional_required(spec.key, done, "（已解决/已关闭时应填写）", " (expected once resolved or closed)",
+                                 severity=WARNING)
+
+    if "status" in cols:
+        open_ = known_status & ~done
+        if "resolved_at" in cols:
+            for row in typed.index[open_ & typed["resolved_at"].notna()]:
+                add("status-inconsistent", row, "status", detail=(
+                    f"处理进度为“{status[row]}”却已填写解决时间：已解决请改为已解决/已关闭，否则清空解决时间"
+                    if not en else f'status is "{status[row]}" but a resolution time is filled in: '
+                    "set the status to resolved/closed, or clear the resolution time"))
+        if "satisfaction" in cols:
+            for row in typed.index[open_ & typed["satisfaction"].notna()]:
+                add("status-inconsistent", row, "satisfaction", detail=(
+                    "问题尚未解决就填写了客户满意度：解决后再回访评分" if not en else
+                    "a satisfaction rating is given before the problem is resolved: rate it after resolution"))
+
+    _time_order(typed, cols, add, form, lang)
+    _duplicate_ids(typed, cols, add)
+    _masking(typed, form, policy, add, lang)
+
+    if {"severity", "occurred_at", "received_at"} <= cols:
+        calendar = WorkCalendar.from_policy(policy)
+        for row, key, params in sla_findings(typed, policy, calendar, now or datetime.now(), lang,
+                                             include_open=now is not None):
+            add("sla-breach", row, key, severity=WARNING, **params)
+        notes.extend(calendar.warning_messages(lang))
+    return out
+
+
+def _expected(form: FormSpec, policy: Policy, key: str, lang: str) -> str:
+    spec = form.field(key)
+    if spec.check == "record-id":
+        example = policy.id_prefix + ("20240521" if policy.id_scheme == "daily" else "202405") + "001"
+        return (f"应为 {example} 这样的编号（前缀+日期+流水号）；也可留空，合并时自动编号" if lang != "en"
+                else f"use an ID like {example} (prefix + date + sequence), or leave it blank to be assigned")
+    if spec.type == "rating":
+        return f"{spec.min}–{spec.max} 的整数" if lang != "en" else f"a whole number {spec.min}–{spec.max}"
+    return ""
+
+
+def _time_order(typed: pd.DataFrame, cols: set[str], add: Callable, form: FormSpec, lang: str) -> None:
+    pairs = (("received_at", "occurred_at"), ("resolved_at", "received_at"))
+    for later, earlier in pairs:
+        if later not in cols or earlier not in cols:
+            continue
+        bad = typed[later] < typed[earlier]
+        for row in typed.index[bad.fillna(False)]:
+            add("time-order", row, later,
+                this=form.field(later).title(lang), other=form.field(earlier).title(lang),
+                value=f"{typed.at[row, later]:%Y-%m-%d %H:%M}",
+                other_value=f"{typed.at[row, earlier]:%Y-%m-%d %H:%M}")
+
+
+def _duplicate_ids(typed: pd.DataFrame, cols: set[str], add: Callable) -> None:
+    if "record_id" not in cols:
+        return
+    ids = typed["record_id"].dropna()
+    dup = ids[ids.duplicated(keep=False)]
+    if dup.empty:
+        return
+    first = dup.groupby(dup, sort=False).apply(lambda s: s.index[0])
+    for row, value in dup.items():
+        if row != first[value]:
+            add("duplicate-id", row, "record_id", value=value, other=int(first[value]))
+
+
+_PII_HINT = r"\d{5}|@"
+
+
+def _masking(typed: pd.DataFrame, form: FormSpec, policy: Policy, add: Callable, lang: str) -> None:
+    mask = policy.mask
+    labels = pii.KIND_LABELS["en" if lang == "en" else "zh"]
+    for spec in form.by_check("masked-name"):
+        if spec.key not in typed.columns:
+            continue
+        col = typed[spec.key].dropna()
+        flags = col.map(lambda v: pii.name_unmasked(v, mask["char"], mask["name_keep"]))
+        for row in col.index[flags.astype(bool)]:
+            add("unmasked-contact", row, spec.key, what=spec.title(lang),
+                fix="只保留姓，其余用*代替，如 张*" if lang != "en" else "keep the first letter only, e.g. Z*")
+    for spec in form.by_check("masked-contact"):
+        if spec.key not in typed.columns:
+            continue
+        col = typed[spec.key].dropna()
+        kinds = col.map(lambda v: pii.contact_unmasked(v, mask["char"], mask["phone_keep_last"]))
+        for row, kind in kinds.dropna().items():
+            if kind == "email":
+                fix = "邮箱只留首字母和域名，如 z***@example.com" if lang != "en" else "show only the first letter and the domain, e.g. z***@example.com"
+            else:
+                fix = "电话只留后4位，如 ****5678" if lang != "en" else "show only the last 4 digits, e.g. ****5678"
+            add("unmasked-contact", row, spec.key, what=spec.title(lang), fix=fix)
+    for spec in form.by_check("pii-text"):
+        if spec.key not in typed.columns:
+            continue
+        col = typed[spec.key].dropna()
+        col = col[col.astype(str).str.contains(_PII_HINT, regex=True)]
+        for row, text in col.items():
+            kinds = sorted({m.kind for m in pii.find_pii(str(text))})
+            if kinds:
+                sep = ", " if lang == "en" else "、"
+                add("pii-in-text", row, spec.key, severity=WARNING, what=sep.join(labels[k] for k in kinds))
+
+
+# -- many files -------------------------------------------------------------------------------
+def validate_paths(
+    paths: Iterable[str | Path],
+    form: FormSpec,
+    policy: Policy,
+    *,
+    lang: str = "zh",
+    now: datetime | None = None,
+    annotate_dir: Path | None = None,
+    on_file: Callable[[Path], None] | None = None,
+    debug: bool = False,
+) -> Report:
+    """Validate every workbook (folders expanded); optionally write annotated copies.
+
+    One file's failure never stops the others: an unexpected error in one file is reported
+    as ``unreadable`` for that file (re-raised with ``debug=True``).
+    """
+    report = Report()
+    for path in expand_paths(list(paths)):
+        if on_file:
+            on_file(path)
+        try:
+            checked = check_file(path, form, policy, lang=lang, now=now)
+        except Exception as e:  # noqa: BLE001 - isolate one file's surprise from the run
+            if debug:
+                raise
+            checked = Checked(FileReport(path=str(path), form=None, unreadable=True, findings=[
+                make_finding("unreadable", lang, detail=(
+                    f"内部错误（{type(e).__name__}），请加 --debug 重跑并报告" if lang != "en"
+                    else f"internal error ({type(e).__name__}); rerun with --debug and report it"))]))
+        report.files.append(checked.report)
+        if annotate_dir is not None and checked.sheet is not None:
+            from .annotate import write_annotated
+
+            annotate_dir.mkdir(parents=True, exist_ok=True)
+            out = write_annotated(path, checked.report.findings, annotate_dir, lang=lang,
+                                  checked_at=now)
+            checked.report.annotated = str(out)
+    return report

@@ -1,0 +1,376 @@
+"""Annotated copies: real workbooks written to tmp_path, annotated, and read back with openpyxl."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import zipfile
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Font
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from aftersales_xl.annotate import (
+    SheetValues,
+    annotated_name,
+    not_carried_over,
+    write_annotated,
+)
+from aftersales_xl.errors import WriteError
+from aftersales_xl.findings import Finding
+
+SHEET = "问题记录表"
+CHECKED_AT = datetime(2024, 5, 21, 9, 30)
+RED, YELLOW = "FFC7CE", "FFEB9C"
+
+BAD_SEVERITY = Finding(
+    "error",
+    "not-in-list",
+    SHEET,
+    "E4",
+    4,
+    "严重程度",
+    "问题记录表!E4 严重程度: “P5”不在可选值 P0/P1/P2/P3 中：请从下拉列表选择",
+)
+SLOW = Finding(
+    "warning", "sla-breach", SHEET, "E4", 4, "严重程度", "响应超时：P1 目标 4 小时，实际 6 小时"
+)
+LATE_DATE = Finding(
+    "warning", "time-order", SHEET, "D3", 3, "问题发生时间", "问题发生时间晚于接收时间"
+)
+BAD_CUSTOMER = Finding("error", "required-value", SHEET, "B3", 3, "客户名称/编号", "必填，不能为空")
+ROW_ONLY = Finding(
+    "error", "status-inconsistent", SHEET, None, 5, None, "第 5 行状态与解决时间不符"
+)
+WHOLE_FILE = Finding("error", "missing-column", None, None, None, None, "缺少必需的列“解决时间”")
+FINDINGS = [BAD_SEVERITY, SLOW, LATE_DATE, BAD_CUSTOMER, ROW_ONLY, WHOLE_FILE]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def record_book(tmp_path: Path) -> Path:
+    """A staff workbook: title row, header on row 2, dates, bold text, a comment, a drop-down."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = SHEET
+    ws["A1"] = "售后服务问题记录表（2024 年 5 月）"
+    ws.merge_cells("A1:E1")
+    ws.append(["问题编号", "客户名称/编号", "联系人", "问题发生时间", "严重程度"])
+    ws.append(["FW20240521001", "C-1001", "张*", datetime(2024, 5, 21, 14, 30), "P1"])
+    ws.append(["FW20240521002", "C-1002", "李**", datetime(2024, 5, 21, 15, 0), "P5"])
+    ws.append(["FW20240521003", "C-1003", "王*", datetime(2024, 5, 22, 8, 5), "P2"])
+    for row in range(3, 6):
+        ws.cell(row=row, column=4).number_format = "yyyy-mm-dd hh:mm"
+    ws["B3"].font = Font(bold=True, color="1F4E79")
+    ws["E4"].comment = Comment("客户说是紧急问题", "主管")
+    ws.column_dimensions["D"].width = 18
+    dv = DataValidation(type="list", formula1='"P0,P1,P2,P3"', allow_blank=True)
+    dv.add("E3:E100")
+    ws.add_data_validation(dv)
+    notes = wb.create_sheet("填写说明")
+    notes["A1"] = "严重程度"
+    notes["B1"] = "P0 紧急 / P1 重要 / P2 一般 / P3 轻微"
+    notes["A2"] = date(2024, 1, 1)
+    path = tmp_path / "in" / "周报.xlsx"
+    path.parent.mkdir()
+    wb.save(path)
+    return path
+
+
+@pytest.fixture
+def annotated(record_book: Path, tmp_path: Path) -> Path:
+    return write_annotated(record_book, FINDINGS, tmp_path / "checked", checked_at=CHECKED_AT)
+
+
+def results_rows(path: Path) -> list[tuple]:
+    ws = load_workbook(path).worksheets[0]
+    return [tuple(c.value for c in row) for row in ws.iter_rows(min_row=3, max_col=5)]
+
+
+@pytest.mark.parametrize(
+    ("src", "name"),
+    [
+        ("周报.xlsx", "周报.checked.xlsx"),
+        ("a.xls", "a.checked.xlsx"),
+        ("a.xlsm", "a.checked.xlsx"),
+        ("a.ods", "a.checked.xlsx"),
+        ("dir/v1.2.XLSX", "v1.2.checked.xlsx"),
+        ("a.checked.xlsx", "a.checked.xlsx"),
+    ],
+)
+def test_annotated_name_adds_checked_and_always_ends_in_xlsx(src: str, name: str) -> None:
+    assert annotated_name(Path(src)) == name
+
+
+def test_copy_is_written_into_out_dir_under_the_checked_name(record_book, tmp_path, annotated):
+    assert annotated == tmp_path / "checked" / "周报.checked.xlsx"
+    assert annotated.is_file()
+    assert sorted(p.name for p in annotated.parent.iterdir()) == ["周报.checked.xlsx"]
+
+
+def test_results_sheet_is_first_and_active_with_one_row_per_finding(annotated):
+    wb = load_workbook(annotated)
+    assert wb.sheetnames == ["校验结果", SHEET, "填写说明"]
+    assert wb.active.title == "校验结果"
+    ws = wb["校验结果"]
+    assert [c.value for c in ws[2]] == ["严重程度", "单元格", "列", "代码", "说明"]
+    assert ws.freeze_panes == "A3"
+    assert results_rows(annotated) == [
+        ("错误", "问题记录表!E4", "严重程度", "not-in-list", BAD_SEVERITY.message),
+        ("警告", "问题记录表!E4", "严重程度", "sla-breach", SLOW.message),
+        ("警告", "问题记录表!D3", "问题发生时间", "time-order", LATE_DATE.message),
+        ("错误", "问题记录表!B3", "客户名称/编号", "required-value", BAD_CUSTOMER.message),
+        ("错误", "问题记录表 第 5 行", None, "status-inconsistent", ROW_ONLY.message),
+        ("错误", "（整个文件）", None, "missing-column", WHOLE_FILE.message),
+    ]
+
+
+def test_summary_line_names_file_counts_and_check_time(annotated):
+    summary = load_workbook(annotated).worksheets[0]["A1"].value
+    assert "周报.xlsx" in summary
+    assert "错误 4 项" in summary and "警告 2 项" in summary
+    assert "2024-05-21 09:30" in summary
+
+
+def test_cell_references_link_to_the_flagged_cell_and_file_level_has_no_link(annotated):
+    ws = load_workbook(annotated).worksheets[0]
+    links = [ws.cell(row=r, column=2).hyperlink for r in range(3, 9)]
+    assert [h.location if h else None for h in links] == [
+        "'问题记录表'!E4",
+        "'问题记录表'!E4",
+        "'问题记录表'!D3",
+        "'问题记录表'!B3",
+        "'问题记录表'!A5",
+        None,
+    ]
+
+
+def test_flagged_cells_are_filled_by_worst_severity(annotated):
+    ws = load_workbook(annotated)[SHEET]
+    assert ws["E4"].fill.fgColor.rgb.endswith(RED)  # error + warning -> error colour
+    assert ws["B3"].fill.fgColor.rgb.endswith(RED)
+    assert ws["D3"].fill.fgColor.rgb.endswith(YELLOW)
+    assert ws["C3"].fill.fill_type is None
+    assert ws["A5"].fill.fill_type is None  # row-level findings mark no cell
+
+
+def test_one_comment_per_cell_keeps_existing_comment_and_lists_each_message(annotated):
+    ws = load_workbook(annotated)[SHEET]
+    text = ws["E4"].comment.text
+    assert text.startswith("客户说是紧急问题")
+    assert text.index("客户说是紧急问题") < text.index("xlcheck") < text.index(BAD_SEVERITY.message)
+    assert f"[错误] {BAD_SEVERITY.message}" in text.splitlines()
+    assert f"[警告] {SLOW.message}" in text.splitlines()
+    assert ws["D3"].comment.text == f"[警告] {LATE_DATE.message}"
+    assert ws["D3"].comment.author == "xlcheck"
+    assert ws["C3"].comment is None
+
+
+def test_values_formats_fonts_and_validation_survive(record_book, annotated):
+    before, after = load_workbook(record_book), load_workbook(annotated)
+    for name in before.sheetnames:
+        old = [[c.value for c in row] for row in before[name].iter_rows()]
+        new = [[c.value for c in row] for row in after[name].iter_rows()]
+        assert new == old, name
+    ws = after[SHEET]
+    assert ws["D3"].number_format == "yyyy-mm-dd hh:mm"  # flagged, format kept
+    assert ws["D5"].number_format == "yyyy-mm-dd hh:mm"  # unflagged
+    assert ws["B3"].font.b and ws["B3"].font.color.rgb.endswith("1F4E79")
+    assert ws.column_dimensions["D"].width == 18
+    assert [str(r) for r in ws.merged_cells.ranges] == ["A1:E1"]
+    (dv,) = ws.data_validations.dataValidation
+    assert dv.formula1 == '"P0,P1,P2,P3"' and str(dv.sqref) == "E3:E100"
+
+
+def test_original_file_bytes_are_unchanged(record_book, tmp_path):
+    digest = sha256(record_book)
+    write_annotated(record_book, FINDINGS, tmp_path / "checked", checked_at=CHECKED_AT)
+    assert sha256(record_book) == digest
+
+
+def test_annotating_into_the_source_folder_writes_beside_it(record_book):
+    out = write_annotated(record_book, FINDINGS, record_book.parent, checked_at=CHECKED_AT)
+    assert out == record_book.parent / "周报.checked.xlsx"
+    assert load_workbook(record_book).sheetnames == [SHEET, "填写说明"]
+
+
+def test_refuses_to_write_over_the_source(record_book):
+    src = record_book.with_name("周报.checked.xlsx")
+    shutil.copy(record_book, src)
+    digest = sha256(src)
+    with pytest.raises(WriteError, match="覆盖原文件"):
+        write_annotated(src, FINDINGS, src.parent)
+    assert sha256(src) == digest
+    assert sorted(p.name for p in src.parent.iterdir()) == ["周报.checked.xlsx", "周报.xlsx"]
+
+
+def test_english_labels(record_book, tmp_path):
+    out = write_annotated(record_book, FINDINGS, tmp_path / "o", lang="en", checked_at=CHECKED_AT)
+    wb = load_workbook(out)
+    ws = wb.worksheets[0]
+    assert ws.title == "Check results"
+    assert [c.value for c in ws[2]] == ["Severity", "Cell", "Column", "Code", "Message"]
+    assert "2 warnings" in ws["A1"].value and "4 errors" in ws["A1"].value
+    assert [ws.cell(row=r, column=1).value for r in (3, 4)] == ["Error", "Warning"]
+    assert ws["B7"].value == "问题记录表 row 5"
+    assert ws["B8"].value == "(whole file)"
+    assert "[Warning] " + LATE_DATE.message == wb[SHEET]["D3"].comment.text
+
+
+def test_text_that_looks_like_a_formula_stays_text(record_book, tmp_path):
+    sneaky = Finding("error", "bad-format", SHEET, "C3", 3, "联系人", '=HYPERLINK("x")')
+    out = write_annotated(record_book, [sneaky], tmp_path / "o", checked_at=CHECKED_AT)
+    cell = load_workbook(out).worksheets[0]["E3"]
+    assert cell.value == '=HYPERLINK("x")' and cell.data_type == "s"
+
+
+def test_unknown_sheet_bad_cell_and_merged_cell_findings(record_book, tmp_path):
+    findings = [
+        Finding("error", "bad-format", "别的表", "A1", 1, None, "no such sheet"),
+        Finding("error", "bad-format", SHEET, "ZZZZ0", None, None, "not a cell"),
+        Finding("warning", "pii-in-text", SHEET, "C1", 1, None, "inside the merged title"),
+    ]
+    out = write_annotated(record_book, findings, tmp_path / "o", checked_at=CHECKED_AT)
+    wb = load_workbook(out)
+    links = [wb.worksheets[0].cell(row=r, column=2).hyperlink for r in (3, 4, 5)]
+    assert [h.location if h else None for h in links] == [None, None, "'问题记录表'!C1"]
+    title = wb[SHEET]["A1"]  # the merged area's top-left carries the mark
+    assert title.value.startswith("售后服务问题记录表")
+    assert title.fill.fgColor.rgb.endswith(YELLOW)
+    assert "inside the merged title" in title.comment.text
+
+
+def test_existing_results_sheet_name_is_not_reused(record_book, tmp_path):
+    first = write_annotated(record_book, FINDINGS, tmp_path / "one", checked_at=CHECKED_AT)
+    again = write_annotated(first, [LATE_DATE], tmp_path / "two", checked_at=CHECKED_AT)
+    assert load_workbook(again).sheetnames == ["校验结果 (2)", "校验结果", SHEET, "填写说明"]
+
+
+def test_xlsm_is_saved_as_plain_xlsx_and_reports_lost_macros(record_book, tmp_path):
+    src = tmp_path / "宏表.xlsm"
+    with zipfile.ZipFile(record_book) as zin, zipfile.ZipFile(src, "w") as zout:
+        for item in zin.infolist():
+            zout.writestr(item, zin.read(item.filename))
+        zout.writestr("xl/vbaProject.bin", b"not really vba")
+    out = write_annotated(src, FINDINGS, tmp_path / "o", checked_at=CHECKED_AT)
+    assert out.name == "宏表.checked.xlsx"
+    with zipfile.ZipFile(out) as z:
+        assert not any("vbaProject" in n for n in z.namelist())
+        assert b"macroEnabled" not in z.read("[Content_Types].xml")
+    assert load_workbook(out)[SHEET]["E4"].value == "P5"
+    assert not_carried_over("xlsm", "zh") == ["宏（VBA）"]
+    assert not_carried_over("xlsm", "en", src=src) == ["macros (VBA)"]
+
+
+def test_not_carried_over_is_honest_per_kind(record_book):
+    assert not_carried_over("xlsx") == []
+    assert not_carried_over("xlsx", src=record_book) == []
+    xls = not_carried_over("xls", "en")
+    for lost in ("macros (VBA)", "existing comments", "data validation (drop-downs)"):
+        assert lost in xls
+    assert any(item.startswith("formatting") for item in xls)
+    assert any(item.startswith("formulas") for item in xls)
+    assert "合并单元格" in not_carried_over("ods") and "合并单元格" not in not_carried_over("xls")
+
+
+def test_values_from_a_reader_land_at_their_physical_cells(tmp_path):
+    src = tmp_path / "旧表.xls"
+    src.write_bytes(b"placeholder: the reader below supplies the values")
+    sheets = [
+        SheetValues(
+            SHEET,
+            [
+                ["问题编号", "", "问题发生时间"],
+                ["FW20240521001", "=1+1", datetime(2024, 5, 21, 14, 30)],
+            ],
+            first_row=3,
+            first_col=2,
+            merged=("B1:D1",),
+        ),
+        SheetValues("隐藏", [[date(2024, 1, 2)]], hidden=True),
+    ]
+    finding = Finding("error", "bad-date", SHEET, "D4", 4, "问题发生时间", "bad")
+    out = write_annotated(src, [finding], tmp_path / "o", fallback_rows=lambda p: sheets)
+    wb = load_workbook(out)
+    ws = wb[SHEET]
+    assert (ws["B3"].value, ws["D3"].value, ws["B4"].value) == (
+        "问题编号",
+        "问题发生时间",
+        "FW20240521001",
+    )
+    assert ws["C3"].value is None and ws["A1"].value is None
+    assert ws["C4"].value == "=1+1" and ws["C4"].data_type == "s"
+    assert ws["D4"].value == datetime(2024, 5, 21, 14, 30)
+    assert ws["D4"].number_format == "yyyy-mm-dd hh:mm"
+    assert ws["D4"].fill.fgColor.rgb.endswith(RED) and "bad" in ws["D4"].comment.text
+    assert wb["隐藏"].sheet_state == "hidden"
+    assert wb["隐藏"]["A1"].value == datetime(2024, 1, 2) and wb["隐藏"]["A1"].is_date
+
+
+SOFFICE = shutil.which("soffice") or (
+    "/usr/bin/soffice" if Path("/usr/bin/soffice").exists() else None
+)
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed")
+@pytest.mark.parametrize("kind", ["ods", "xls"])
+def test_xls_and_ods_values_keep_their_a1_coordinates(tmp_path, kind):
+    wb = Workbook()
+    ws = wb.active
+    ws.title = SHEET
+    ws["C1"] = "售后服务问题记录表"  # title row; the table itself starts at B3
+    for col, row in zip(
+        "BCDEF",
+        (
+            ("问题编号", "FW20240521001", "FW20240521002"),
+            ("客户名称/编号", "C-1001", "C-1002"),
+            ("联系人", "张*", "李**"),
+            ("问题发生时间", datetime(2024, 5, 21, 14, 30), None),
+            ("严重程度", "P1", "P5"),
+        ),
+        strict=True,
+    ):
+        for r, value in enumerate(row, start=3):
+            ws[f"{col}{r}"] = value
+    ws["E4"].number_format = "yyyy-mm-dd hh:mm"
+    wb.create_sheet("填写说明")["A2"] = date(2024, 1, 1)
+    staged = tmp_path / "stage" / "旧表.xlsx"
+    staged.parent.mkdir()
+    wb.save(staged)
+    subprocess.run(
+        [
+            SOFFICE,
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--headless",
+            "--convert-to",
+            kind,
+            "--outdir",
+            str(tmp_path / "in2"),
+            str(staged),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    src = tmp_path / "in2" / f"旧表.{kind}"
+    finding = Finding("error", "not-in-list", SHEET, "F5", 5, "严重程度", "“P5”不在可选值中")
+    out = write_annotated(src, [finding], tmp_path / "o", checked_at=CHECKED_AT)
+    assert out.name == "旧表.checked.xlsx"
+    got = load_workbook(out)
+    assert got.sheetnames == ["校验结果", SHEET, "填写说明"]
+    ws = got[SHEET]
+    assert ws["A1"].value is None and ws["B2"].value is None
+    assert ws["B3"].value == "问题编号" and ws["F3"].value == "严重程度"
+    assert ws["C4"].value == "C-1001" and ws["F5"].value == "P5"
+    assert ws["E4"].value == datetime(2024, 5, 21, 14, 30) and ws["E4"].is_date
+    assert ws["F5"].fill.fgColor.rgb.endswith(RED)
+    assert got.worksheets[0]["B3"].hyperlink.location == "'问题记录表'!F5"
+    assert got["填写说明"]["A2"].value.date() == date(2024, 1, 1)

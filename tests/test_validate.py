@@ -1,0 +1,308 @@
+"""xlcheck validate on real workbooks: every finding code, the header search, dates, the contract."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import openpyxl
+import pytest
+from builders import cell_ref, excel_serial, record_row, record_rows, write_record_xlsx
+from click.testing import CliRunner
+
+from aftersales_xl.cli import cli
+from aftersales_xl.validate import check_file, validate_paths
+
+NOW = datetime(2024, 6, 1, 9, 0)
+
+
+def codes(report, *, severity=None):
+    """Compact ``[(cell, code)]`` of a FileReport's findings."""
+    return [(f.cell, f.code) for f in report.findings if severity in (None, f.severity)]
+
+
+def check(path, form, policy, **kw):
+    return check_file(path, form, policy, now=NOW, **kw).report
+
+
+def test_clean_workbook_has_no_findings(make_workbook, form, policy):
+    report = check(make_workbook(record_rows(5)), form, policy)
+    assert report.findings == []
+    assert report.rows == 5 and report.valid and report.sheet == "问题记录表"
+
+
+@pytest.mark.parametrize("engine", ["openpyxl", "xlsxwriter"])
+def test_header_found_under_title_rows_and_offset_columns(tmp_path, form, policy, engine):
+    path = write_record_xlsx(tmp_path / "t.xlsx", record_rows(2, severity="P5"), engine=engine,
+                             title_rows=3, start_col=2)
+    report = check(path, form, policy)
+    # physical coordinates: header on row 4, data from row 5, table starting in column C
+    assert codes(report) == [(cell_ref("severity", 0, title_rows=3, start_col=2), "not-in-list"),
+                             (cell_ref("severity", 1, title_rows=3, start_col=2), "not-in-list")]
+    assert report.findings[0].row == 5
+
+
+def test_decorated_and_renamed_headers_match(make_workbook, form, policy):
+    headers = {"contact_name": "联系人*", "contact": "联系方式（脱敏）", "channel": " 反馈渠道 (必填)",
+               "severity": "优先级", "customer": "客户名称／编号"}
+    report = check(make_workbook(record_rows(2), headers=headers), form, policy)
+    assert report.findings == []
+
+
+def test_missing_and_unknown_columns(make_workbook, form, policy):
+    rows = record_rows(1)
+    path = make_workbook(rows, headers={"module": None, "remarks": "随便写的列"})
+    report = check(path, form, policy)
+    got = [(f.code, f.cell, f.severity) for f in report.findings]
+    assert ("missing-column", None, "error") in got
+    assert any(code == "unknown-column" and sev == "warning" for code, _, sev in got)
+    missing = next(f for f in report.findings if f.code == "missing-column")
+    assert "产品/服务模块" in missing.message
+
+
+def test_blank_and_formatted_empty_rows_are_not_records(tmp_path, form, policy):
+    rows = record_rows(3)
+    rows.insert(1, {k: None for k in rows[0]})
+    rows.insert(2, {k: ("   " if k == "remarks" else None) for k in rows[0]})
+    path = write_record_xlsx(tmp_path / "b.xlsx", rows, formatted_empty_rows=50)
+    report = check(path, form, policy)
+    assert report.rows == 3 and report.findings == []
+
+
+@pytest.mark.parametrize("text", ["2024-05-21 14:30", "2024/5/21 14:30", "2024年5月21日 14:30",
+                                  "2024-05-2114:30", "２０２４年５月２１日 14:30", "2024.5.21 14:30"])
+def test_every_text_date_form_is_accepted(make_workbook, form, policy, text):
+    row = record_row(occurred_at=text, received_at="2024-05-21 15:00", resolved_at="2024-05-21 16:00")
+    report = check(make_workbook([row]), form, policy)
+    assert report.findings == []
+
+
+def test_serial_numbers_and_1904_date_system(tmp_path, form, policy):
+    occurred = datetime(2024, 5, 21, 9, 10)
+    for date1904 in (False, True):
+        row = record_row(occurred_at=excel_serial(occurred, date1904=date1904),
+                         received_at=datetime(2024, 5, 21, 9, 30))
+        path = write_record_xlsx(tmp_path / f"s{date1904}.xlsx", [row], date1904=date1904)
+        checked = check_file(path, form, policy, now=NOW)
+        assert checked.report.findings == []
+        assert checked.typed["occurred_at"].iloc[0] == occurred
+
+
+@pytest.mark.parametrize("bad", ["2024/13/45", "明天上午", "2024-02-30 10:00", 5.0])
+def test_impossible_dates_are_bad_date(make_workbook, form, policy, bad):
+    report = check(make_workbook([record_row(due_at=bad)]), form, policy)
+    assert codes(report) == [(cell_ref("due_at", 0), "bad-date")]
+
+
+def test_required_values_and_conditional_requirements(make_workbook, form, policy):
+    rows = [
+        record_row(customer=None),
+        record_row(status="处理中", owner=None, solution=None, resolved_at=None, satisfaction=None),
+        record_row(status="待处理", owner=None, solution=None, resolved_at=None, satisfaction=None,
+                   analysis=None),
+        record_row(status="已解决", solution=None, resolved_at=None, analysis=None),
+    ]
+    report = check(make_workbook(rows), form, policy)
+    assert codes(report) == [
+        (cell_ref("customer", 0), "required-value"),
+        (cell_ref("owner", 1), "required-value"),
+        # 待处理 may leave the owner blank
+        (cell_ref("analysis", 3), "required-value"),
+        (cell_ref("solution", 3), "required-value"),
+        (cell_ref("resolved_at", 3), "required-value"),
+    ]
+    analysis = next(f for f in report.findings if f.cell == cell_ref("analysis", 3))
+    assert analysis.severity == "warning"
+
+
+def test_list_values_are_normalised_or_reported(make_workbook, form, policy):
+    rows = [record_row(severity=v) for v in ("p1", "P1重要", "P1-重要", "Ｐ２", "P5", "紧急")]
+    rows.append(record_row(channel="微信群"))
+    report = check(make_workbook(rows), form, policy)
+    assert codes(report) == [(cell_ref("severity", 4), "not-in-list"), (cell_ref("severity", 5), "not-in-list"),
+                             (cell_ref("channel", 6), "not-in-list")]
+    msg = report.findings[0].message
+    assert msg.startswith(f"问题记录表!{cell_ref('severity', 4)} 严重程度:")
+    assert "P5" in msg and "P0/P1/P2/P3" in msg
+
+
+def test_satisfaction_forms_and_range(make_workbook, form, policy):
+    rows = [record_row(satisfaction=v) for v in (5, "5分", "5分(满意)", 7, 4.5, "满意")]
+    report = check(make_workbook(rows), form, policy)
+    assert codes(report) == [(cell_ref("satisfaction", 3), "out-of-range"),
+                             (cell_ref("satisfaction", 4), "bad-format"),
+                             (cell_ref("satisfaction", 5), "bad-format")]
+
+
+def test_record_id_format_and_duplicates(make_workbook, form, policy):
+    rows = [record_row(record_id="FW20240521001"), record_row(record_id="FW20240521001"),
+            record_row(record_id="FW2024052101"), record_row(record_id="fw20240521002"),
+            record_row(record_id="FW202405211000")]
+    report = check(make_workbook(rows), form, policy)
+    assert codes(report) == [(cell_ref("record_id", 1), "duplicate-id"), (cell_ref("record_id", 2), "bad-format")]
+    assert "第 2 行" in report.findings[0].message
+
+
+def test_time_order_and_status_consistency(make_workbook, form, policy):
+    rows = [
+        record_row(received_at=datetime(2024, 5, 21, 8, 0)),  # before occurred 09:10
+        record_row(resolved_at=datetime(2024, 5, 21, 9, 0)),  # before received 09:30
+        record_row(status="处理中", satisfaction=None),  # resolution time while still open
+        record_row(status="处理中", resolved_at=None, solution=None),  # rated while open
+    ]
+    report = check(make_workbook(rows), form, policy)
+    assert codes(report) == [(cell_ref("received_at", 0), "time-order"),
+                             (cell_ref("resolved_at", 1), "time-order"),
+                             (cell_ref("status", 2), "status-inconsistent"),
+                             (cell_ref("satisfaction", 3), "status-inconsistent")]
+
+
+def test_unmasked_contacts_and_pii_in_text(make_workbook, form, policy):
+    rows = [
+        record_row(contact_name="张三丰", contact="13800138000"),
+        record_row(contact=13800138000),  # phone stored as a number
+        record_row(contact="zhangsan@example.com"),
+        record_row(contact_name="李**", contact="138****8000 / z***@example.com"),
+        record_row(description="客户留了电话 139 1234 5678，身份证 11010519491231002X"),
+        record_row(description="订单号 110105194912310021 无法支付"),  # checksum fails: not an ID
+    ]
+    path = make_workbook(rows)
+    report = check(path, form, policy)
+    assert codes(report) == [(cell_ref("contact_name", 0), "unmasked-contact"),
+                             (cell_ref("contact", 0), "unmasked-contact"),
+                             (cell_ref("contact", 1), "unmasked-contact"),
+                             (cell_ref("contact", 2), "unmasked-contact"),
+                             (cell_ref("description", 4), "pii-in-text")]
+    pii = report.findings[-1]
+    assert pii.severity == "warning" and "手机号" in pii.message and "身份证号" in pii.message
+    text = json.dumps(validate_paths([path], form, policy, now=NOW).to_dict(), ensure_ascii=False)
+    for secret in ("13800138000", "zhangsan", "张三丰", "1234 5678", "11010519491231002X"):
+        assert secret not in text
+
+
+def test_sla_breach_is_a_warning_at_the_time_cell(make_workbook, form, policy):
+    row = record_row(severity="P0", occurred_at=datetime(2024, 5, 21, 9, 0),
+                     received_at=datetime(2024, 5, 21, 12, 0), resolved_at=datetime(2024, 5, 21, 13, 0))
+    report = check(make_workbook([row]), form, policy)
+    assert codes(report) == [(cell_ref("received_at", 0), "sla-breach")]
+    assert report.valid and "P0" in report.findings[0].message
+
+
+def test_hidden_rows_are_checked_and_reported(make_workbook, form, policy):
+    path = make_workbook(record_rows(3), hidden_rows=[3])
+    report = check(path, form, policy)
+    assert report.rows == 3
+    assert [(f.row, f.code, f.severity) for f in report.findings] == [(3, "hidden-data", "warning")]
+
+
+def test_formula_without_cached_value_is_a_finding(make_workbook, form, policy):
+    path = make_workbook(record_rows(2))
+    wb = openpyxl.load_workbook(path)
+    ws = wb["问题记录表"]
+    ref = cell_ref("module", 1)
+    ws[ref] = '=CONCAT("登录","模块")'
+    wb.save(path)
+    report = check(path, form, policy)
+    assert (ref, "formula-no-value") in codes(report)
+
+
+def test_sheet_found_by_headers_when_not_named_like_the_template(tmp_path, form, policy):
+    path = write_record_xlsx(tmp_path / "x.xlsx", record_rows(2), sheet="五月",
+                             extra_sheets={"说明": [["这是说明"]]}, extra_sheets_first=True)
+    report = check(path, form, policy)
+    assert report.sheet == "五月" and report.findings == []
+
+
+def test_english_messages(make_workbook, form, policy):
+    report = check(make_workbook([record_row(severity="P5")]), form, policy, lang="en")
+    assert report.findings[0].message.startswith(f"问题记录表!{cell_ref('severity', 0)} Severity:")
+    assert "not one of P0/P1/P2/P3" in report.findings[0].message
+
+
+# -- bad input ----------------------------------------------------------------------------------
+def test_unreadable_file_does_not_stop_the_run(tmp_path, make_workbook, form, policy):
+    good = make_workbook(record_rows(2))
+    csv = tmp_path / "renamed.xlsx"
+    csv.write_text("问题编号,客户\nFW1,a\n", encoding="utf-8")
+    report = validate_paths([csv, good], form, policy, now=NOW)
+    bad, ok = report.files
+    assert bad.findings[0].code == "unreadable" and bad.findings[0].cell is None
+    assert "renamed.xlsx" in bad.findings[0].message
+    assert ok.valid and ok.rows == 2
+    assert report.exit_code() == 2
+
+
+def test_workbook_without_the_form_is_unreadable(tmp_path, form, policy):
+    path = tmp_path / "other.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["姓名", "年龄"])
+    wb.save(path)
+    report = check(path, form, policy)
+    assert codes(report) == [(None, "unreadable")]
+
+
+def test_folder_skips_lock_and_hidden_files(tmp_path, form, policy):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_record_xlsx(folder / "a.xlsx", record_rows(1))
+    (folder / "~$a.xlsx").write_bytes(b"lock")
+    (folder / ".hidden.xlsx").write_bytes(b"x")
+    (folder / "notes.txt").write_text("x")
+    report = validate_paths([folder], form, policy, now=NOW)
+    assert [p.path.split("/")[-1] for p in report.files] == ["a.xlsx"]
+
+
+# -- the CLI contract ---------------------------------------------------------------------------
+def run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_json_contract_and_exit_codes(make_workbook, form, policy):
+    good = make_workbook(record_rows(2), name="good.xlsx")
+    bad = make_workbook([record_row(severity="P5")], name="bad.xlsx")
+    warn = make_workbook([record_row(analysis=None)], name="warn.xlsx")
+
+    res = run("validate", str(good), str(warn), "--format", "json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["summary"] == {"files": 2, "valid": 2, "errors": 0, "warnings": 1}
+
+    res = run("validate", str(good), str(bad), "--format", "json")
+    assert res.exit_code == 1
+    doc = json.loads(res.stdout)
+    assert set(doc) == {"files", "summary"}
+    f = doc["files"][1]
+    assert set(f) == {"path", "form", "rows", "valid", "findings"}
+    assert f["form"] == "record" and f["rows"] == 1 and f["valid"] is False
+    (finding,) = f["findings"]
+    assert set(finding) == {"severity", "code", "sheet", "cell", "row", "column", "message"}
+    assert finding["code"] == "not-in-list" and finding["cell"] == cell_ref("severity", 0)
+    assert finding["row"] == 2 and finding["column"] == "严重程度" and finding["sheet"] == "问题记录表"
+    # the JSON is exactly the library's report
+    lib = validate_paths([good, bad], form, policy, now=NOW).to_dict()
+    assert [x["findings"] for x in lib["files"]] == [x["findings"] for x in doc["files"]]
+
+
+def test_cli_unreadable_exit_2_one_line_no_traceback(tmp_path):
+    html = tmp_path / "page.xls"
+    html.write_text("<html><body>not a workbook</body></html>")
+    res = run("validate", str(html))
+    assert res.exit_code == 2
+    assert "Traceback" not in res.output and "page.xls" in res.stdout
+
+
+def test_cli_text_output_and_annotate(make_workbook, tmp_path):
+    bad = make_workbook([record_row(severity="P5")], name="bad.xlsx")
+    out = tmp_path / "checked"
+    res = run("validate", str(bad), "--annotate", str(out))
+    assert res.exit_code == 1
+    assert "bad.xlsx" in res.stdout and "not-in-list" in res.stdout
+    annotated = out / "bad.checked.xlsx"
+    wb = openpyxl.load_workbook(annotated)
+    assert wb.sheetnames[0] == "校验结果"
+    assert wb["问题记录表"][cell_ref("severity", 0)].comment is not None
+
+
+def test_cli_bad_usage_is_exit_2(tmp_path):
+    assert run("validate").exit_code == 2
+    assert run("validate", str(tmp_path / "nope.xlsx")).exit_code == 2
