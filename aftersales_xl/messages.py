@@ -63,8 +63,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "{detail}",
     },
     "sla-breach": {
-        "zh": "{kind}超时：{severity} 目标 {target}，实际 {actual}",
-        "en": "{kind} missed its target: {severity} target {target}, took {actual}",
+        "zh": "{kind}超时：{priority} 目标 {target}，实际 {actual}",
+        "en": "{kind} missed its target: {priority} target {target}, took {actual}",
     },
     "unreadable": {
         "zh": "无法读取：{detail}",

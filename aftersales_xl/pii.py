@@ -87,6 +87,11 @@ _EMAIL_ANY = re.compile(EMAIL.replace("[A-Za-z0-9._%+\\-]+@", r"[^\s@,;，；]+@
 HONORIFICS = ("先生", "女士", "小姐", "老师", "经理", "总", "工")
 
 
+def loose_emails(text: str) -> Iterator[re.Match[str]]:
+    """Email-like addresses as :func:`contact_unmasked` sees them (any local part)."""
+    return _EMAIL_ANY.finditer(text)
+
+
 def contact_unmasked(value: str, char: str = "*", keep_last: int = 4) -> str | None:
     """Why a 联系方式 value is not masked (``"phone"`` / ``"email"``), or None if it is.
 

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 import python_calamine
 import xlsxwriter
-from xlsxwriter.utility import xl_rowcol_to_cell
+import xlsxwriter.exceptions
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from .config import Policy
 from .errors import UnreadableError, WriteError
@@ -44,7 +45,20 @@ from .findings import Finding
 from .forms import FieldSpec, FormSpec, normalise_label
 from .messages import shorten
 from .pii import redact
-from .summaries import Summaries, heading
+from .safety import inspect
+from .sla import SLA_COLUMNS, sla_frame, sla_register_columns
+from .summaries import (
+    AGING_SHEET,
+    CATEGORY_SHEET,
+    CHART_WEEKS,
+    FOLLOW_UP_SHEET,
+    OVERVIEW_SHEET,
+    RECURRING_SHEET,
+    TREND_SHEET,
+    Summaries,
+    heading,
+)
+from .workcal import WorkCalendar
 
 REGISTER_SHEET = "总台账"
 REJECTED_SHEET = "待修正"
@@ -81,6 +95,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "{=", "\t", "\r", "＝", "＋", "－", "
 #: Excel refuses an inline drop-down source longer than this
 _INLINE_LIST_MAX = 255
 _EXCEL_EPOCH = datetime(1899, 12, 30)
+_EXCEL_EPOCH_1904 = datetime(1904, 1, 1)
 
 _WIDTHS = {"source_file": 28, "source_row": 8, "merged_at": 17}
 _SLA_WIDTH = 13
@@ -126,6 +141,21 @@ def register_columns(
     return cols
 
 
+def with_sla_columns(
+    frame: pd.DataFrame,
+    policy: Policy,
+    now: datetime,
+    *,
+    calendar: WorkCalendar | None = None,
+    lang: str = "zh",
+) -> pd.DataFrame:
+    """``frame`` plus the :data:`~aftersales_xl.sla.SLA_COLUMNS` (keys as column names) as
+    people read them: hours to 0.1, targets like ``24 小时``, results like ``达标``."""
+    shown = sla_register_columns(sla_frame(frame, policy, now, calendar), lang)
+    shown.columns = list(SLA_COLUMNS)
+    return frame.join(shown)
+
+
 def write_register(
     path: str | Path,
     frame: pd.DataFrame,
@@ -135,7 +165,7 @@ def write_register(
     summaries: Summaries,
     rejected: Iterable[RejectedRow] = (),
     history: pd.DataFrame | None = None,
-    sla_columns: Sequence[tuple[str, str]] | Mapping[str, tuple[str, str]] = (),
+    sla_columns: Sequence[tuple[str, str]] | Mapping[str, tuple[str, str]] = SLA_COLUMNS,
     lang: str = "zh",
 ) -> None:
     """Write the whole register workbook to ``path`` atomically.
@@ -156,38 +186,49 @@ def write_register(
         if absent:
             raise ValueError(f"history frame lacks columns: {', '.join(absent)}")
 
+    planned = _plan_columns(frame, form, columns)
+
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx.tmp", dir=path.parent)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.stem}.", suffix=".xlsx.tmp", dir=path.parent
+        )
         os.close(fd)
     except OSError as e:
         raise WriteError(_t("cannot-write", lang, path=path.name, detail=e.strerror or e)) from None
     tmp = Path(tmp_name)
     try:
-        workbook = xlsxwriter.Workbook(
-            str(tmp),
-            {
-                "constant_memory": True,
-                "strings_to_urls": False,
-                "strings_to_formulas": False,
-                "strings_to_numbers": False,
-                "tmpdir": str(path.parent),
-            },
-        )
-        workbook.set_properties({"title": REGISTER_SHEET, "comments": "xlcheck merge"})
-        cells = _CellWriter(workbook)
-        register_ws = workbook.add_worksheet(REGISTER_SHEET)
-        _write_register_sheet(register_ws, cells, frame, form, policy, columns, lang)
-        # summary tabs come right after 总台账, then 待修正 and 更新记录
-        _write_summary_sheets(workbook, cells, summaries, lang)
-        _write_rejected_sheet(workbook.add_worksheet(REJECTED_SHEET), cells, rejected, lang)
-        _write_history_sheet(workbook.add_worksheet(HISTORY_SHEET), cells, history, lang)
-        cells.finish_lists(workbook)
-        register_ws.activate()
-        workbook.close()
+        # constant_memory keeps one row in memory; its scratch files live in a private folder
+        # that is removed whatever happens
+        with tempfile.TemporaryDirectory(prefix="xlcheck-", ignore_cleanup_errors=True) as scratch:
+            workbook = xlsxwriter.Workbook(
+                str(tmp),
+                {
+                    "constant_memory": True,
+                    "strings_to_urls": False,
+                    "strings_to_formulas": False,
+                    "strings_to_numbers": False,
+                    "tmpdir": scratch,
+                },
+            )
+            workbook.set_properties(
+                {"title": REGISTER_SHEET, "comments": "xlcheck merge", "created": summaries.now}
+            )
+            cells = _CellWriter(workbook)
+            register_ws = workbook.add_worksheet(REGISTER_SHEET)
+            _write_register_sheet(register_ws, cells, planned, len(frame), policy, lang)
+            # summary tabs come right after 总台账, then 待修正 and 更新记录
+            _write_summary_sheets(workbook, cells, summaries, lang)
+            _write_rejected_sheet(workbook.add_worksheet(REJECTED_SHEET), cells, rejected, lang)
+            _write_history_sheet(workbook.add_worksheet(HISTORY_SHEET), cells, history, lang)
+            cells.finish_lists(workbook)
+            register_ws.activate()
+            workbook.close()
+        _copy_mode(path, tmp)
         os.replace(tmp, path)
-    except OSError as e:
+    except (OSError, xlsxwriter.exceptions.XlsxWriterException) as e:
         tmp.unlink(missing_ok=True)
-        raise WriteError(_t("cannot-write", lang, path=path.name, detail=e.strerror or e)) from None
+        detail = getattr(e, "strerror", None) or e
+        raise WriteError(_t("cannot-write", lang, path=path.name, detail=detail)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -206,11 +247,18 @@ class _CellWriter:
         self.text = add({"num_format": "@"})
         self.quoted = add({"num_format": "@", "quote_prefix": True})
         self.datetime = add({"num_format": DATETIME_FORMAT})
+        self.date = add({"num_format": "yyyy-mm-dd"})
         self.integer = add({"num_format": "0"})
         self.decimal = add({"num_format": "0.0"})
         self.percent = add({"num_format": "0.0%"})
         self.header = add(
-            {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "vcenter"}
+            {
+                "bold": True,
+                "bg_color": "#DDEBF7",
+                "border": 1,
+                "text_wrap": True,
+                "valign": "vcenter",
+            }
         )
         self.title = add({"bold": True, "font_size": 13})
         self.note = add({"italic": True, "font_color": "#595959"})
@@ -223,7 +271,9 @@ class _CellWriter:
         if value == "":
             ws.write_blank(row, col, None)
         else:
-            ws.write_string(row, col, value, self.quoted if value.startswith(FORMULA_PREFIXES) else self.text)
+            ws.write_string(
+                row, col, value, self.quoted if value.startswith(FORMULA_PREFIXES) else self.text
+            )
 
     def datetime_cell(self, ws: Any, row: int, col: int, value: datetime) -> None:
         ws.write_datetime(row, col, value, self.datetime)
@@ -248,7 +298,9 @@ class _CellWriter:
             ws.write_string(row, col, label, self.header)
 
     # -- drop-downs -----------------------------------------------------------------------
-    def list_validation(self, ws: Any, first_row: int, last_row: int, col: int, values: list[str], lang: str) -> None:
+    def list_validation(
+        self, ws: Any, first_row: int, last_row: int, col: int, values: list[str], lang: str
+    ) -> None:
         """A drop-down over ``first_row..last_row`` of ``col`` offering ``values``."""
         options: dict[str, Any] = {
             "validate": "list",
@@ -259,7 +311,7 @@ class _CellWriter:
             options["source"] = values
         else:  # Excel limit on inline lists: refer to a column of the hidden lists sheet
             self.long_lists.append(values)
-            col_letter = xl_rowcol_to_cell(0, len(self.long_lists) - 1, col_abs=True).rstrip("1$")
+            col_letter = xl_col_to_name(len(self.long_lists) - 1)
             options["source"] = f"='{LISTS_SHEET}'!${col_letter}$1:${col_letter}${len(values)}"
         ws.data_validation(first_row, col, last_row, col, options)
 
@@ -275,28 +327,71 @@ class _CellWriter:
         ws.hide()
 
 
+@dataclass(frozen=True)
+class _Column:
+    """One 总台账 column, its cell values already normalised (None = blank)."""
+
+    key: str
+    label: str
+    kind: str  # text | datetime | integer | auto (SLA figures: by value type)
+    width: float
+    values: list[Any]
+    field: FieldSpec | None
+
+
+def _plan_columns(
+    frame: pd.DataFrame, form: FormSpec, columns: list[tuple[str, str]]
+) -> list[_Column]:
+    """Normalise every column before any file is created, so bad data fails early and cleanly.
+
+    Form fields follow their spec type; 合并时间 is a datetime, 来源行 an integer, 来源文件
+    text; SLA figures are written by value type (hours numbers, 解决期限 datetimes, words text).
+    """
+    fields = {f.key: f for f in form.fields}
+    kinds = {"datetime": "datetime", "rating": "integer", "text": "text", "list": "text"}
+    extra = {"merged_at": "datetime", "source_row": "integer", "source_file": "text"}
+    planned = []
+    for key, label in columns:
+        field = fields.get(key)
+        kind = kinds[field.type] if field is not None else extra.get(key, "auto")
+        width = float(field.width) if field is not None else _WIDTHS.get(key, _SLA_WIDTH)
+        series = frame[key]
+        try:
+            if kind == "datetime":
+                values: list[Any] = _datetimes(series)
+            elif kind == "integer":
+                values = _numbers(series)
+            elif kind == "text":
+                values = _texts(series)
+            else:
+                values = [None if _missing(v) else v for v in series.tolist()]
+        except (ValueError, TypeError) as e:
+            raise ValueError(
+                f"register column {key!r} ({label}) has a value of the wrong type: {e}"
+            ) from None
+        planned.append(_Column(key, label, kind, width, values, field))
+    return planned
+
+
 def _write_register_sheet(
     ws: Any,
     cells: _CellWriter,
-    frame: pd.DataFrame,
-    form: FormSpec,
+    planned: list[_Column],
+    n: int,
     policy: Policy,
-    columns: list[tuple[str, str]],
     lang: str,
 ) -> None:
     """总台账: header, typed cells row by row, widths, freeze, autofilter, drop-downs."""
-    n = len(frame)
     last_row = max(n, 1)  # at least one data row carries the drop-downs of an empty register
-    fields = {f.key: f for f in form.fields}
     writers: list[tuple[list[Any], Callable[[Any, int, int, Any], None]]] = []
-    for col, (key, _label) in enumerate(columns):
-        field = fields.get(key)
-        values, put, col_format, width = _column_plan(frame[key], key, field, cells)
-        ws.set_column(col, col, width, col_format)
-        writers.append((values, put))
+    for col, column in enumerate(planned):
+        put, col_format = _writer(column, cells)
+        ws.set_column(col, col, column.width, col_format)
+        writers.append((column.values, put))
+        field = column.field
         if field is not None and field.type == "list" and field.list:
             cells.list_validation(ws, 1, last_row, col, policy.allowed(field.list), lang)
-        elif field is not None and field.type == "rating" and field.min is not None and field.max is not None:
+        elif field is not None and field.type == "rating" and None not in (field.min, field.max):
             ws.data_validation(
                 1, col, last_row, col,
                 {"validate": "integer", "criteria": "between", "minimum": field.min, "maximum": field.max,
@@ -305,8 +400,8 @@ def _write_register_sheet(
             )  # fmt: skip
     ws.set_row(0, 30)
     ws.freeze_panes(1, 1)
-    ws.autofilter(0, 0, max(n, 1), len(columns) - 1)
-    cells.header_row(ws, 0, [label for _, label in columns])
+    ws.autofilter(0, 0, last_row, len(planned) - 1)
+    cells.header_row(ws, 0, [column.label for column in planned])
     for i in range(n):
         row = i + 1
         for col, (values, put) in enumerate(writers):
@@ -315,38 +410,26 @@ def _write_register_sheet(
                 put(ws, row, col, value)
 
 
-def _column_plan(
-    series: pd.Series, key: str, field: FieldSpec | None, cells: _CellWriter
-) -> tuple[list[Any], Callable[[Any, int, int, Any], None], Any, float]:
-    """Normalised cell values (None = blank), the typed writer, column format and width."""
-    if field is not None:
-        width = float(field.width)
-        if field.type == "datetime":
-            return _datetimes(series), cells.datetime_cell, cells.datetime, width
-        if field.type == "rating":
-            return _numbers(series), _number_writer(cells.integer), cells.integer, width
-        return _texts(series), cells.string, cells.text, width
-    if key == "merged_at":
-        return _datetimes(series), cells.datetime_cell, cells.datetime, _WIDTHS[key]
-    if key == "source_row":
-        return _numbers(series), _number_writer(cells.integer), cells.integer, _WIDTHS[key]
-    if key == "source_file":
-        return _texts(series), cells.string, cells.text, _WIDTHS[key]
-    # SLA figures: hours are numbers, deadlines datetimes, targets/results text
-    values = [None if _missing(v) else v for v in series.tolist()]
+def _writer(
+    column: _Column, cells: _CellWriter
+) -> tuple[Callable[[Any, int, int, Any], None], Any]:
+    """The typed write call for a column's cells, and the column's default format."""
+    if column.kind == "datetime":
+        return cells.datetime_cell, cells.datetime
+    if column.kind == "integer":
+        fmt = cells.integer
 
-    def put(ws: Any, row: int, col: int, value: Any) -> None:
+        def put_number(ws: Any, row: int, col: int, value: float) -> None:
+            ws.write_number(row, col, value, fmt)
+
+        return put_number, fmt
+    if column.kind == "text":
+        return cells.string, cells.text
+
+    def put_value(ws: Any, row: int, col: int, value: Any) -> None:
         cells.value(ws, row, col, value, cells.decimal)
 
-    fmt = cells.datetime if pd.api.types.is_datetime64_any_dtype(series) else None
-    return values, put, fmt, _SLA_WIDTH
-
-
-def _number_writer(fmt: Any) -> Callable[[Any, int, int, Any], None]:
-    def put(ws: Any, row: int, col: int, value: float) -> None:
-        ws.write_number(row, col, value, fmt)
-
-    return put
+    return put_value, None
 
 
 def _texts(series: pd.Series) -> list[str | None]:
@@ -358,11 +441,17 @@ def _numbers(series: pd.Series) -> list[float | None]:
 
 
 def _datetimes(series: pd.Series) -> list[datetime | None]:
-    stamps = pd.to_datetime(series)
+    stamps = (
+        series
+        if pd.api.types.is_datetime64_any_dtype(series)
+        else pd.to_datetime(series, format="ISO8601")
+    )
     return [None if v is pd.NaT else v.to_pydatetime() for v in stamps.astype(object).tolist()]
 
 
-def _write_rejected_sheet(ws: Any, cells: _CellWriter, rejected: Iterable[RejectedRow], lang: str) -> None:
+def _write_rejected_sheet(
+    ws: Any, cells: _CellWriter, rejected: Iterable[RejectedRow], lang: str
+) -> None:
     """待修正: one row per reason a submitted row was not merged this run."""
     widths = {"source_file": 28, "cell": 16, "column": 14, "code": 20, "message": 80}
     for col, key in enumerate(REJECTED_COLUMNS):
@@ -377,9 +466,18 @@ def _write_rejected_sheet(ws: Any, cells: _CellWriter, rejected: Iterable[Reject
     ws.autofilter(0, 0, max(row, 1), len(REJECTED_COLUMNS) - 1)
 
 
-def _write_history_sheet(ws: Any, cells: _CellWriter, history: pd.DataFrame | None, lang: str) -> None:
+def _write_history_sheet(
+    ws: Any, cells: _CellWriter, history: pd.DataFrame | None, lang: str
+) -> None:
     """更新记录: one row per changed field of an existing record (old and new value)."""
-    widths = {"record_id": 17, "field": 14, "old": 30, "new": 30, "source_file": 28, "merged_at": 17}
+    widths = {
+        "record_id": 17,
+        "field": 14,
+        "old": 30,
+        "new": 30,
+        "source_file": 28,
+        "merged_at": 17,
+    }
     for col, key in enumerate(HISTORY_COLUMNS):
         ws.set_column(col, col, widths[key], cells.datetime if key == "merged_at" else None)
     ws.freeze_panes(1, 0)
@@ -399,22 +497,18 @@ def _write_history_sheet(ws: Any, cells: _CellWriter, history: pd.DataFrame | No
 # --------------------------------------------------------------------------------------
 
 
-def _write_summary_sheets(workbook: xlsxwriter.Workbook, cells: _CellWriter, s: Summaries, lang: str) -> None:
+def _write_summary_sheets(
+    workbook: xlsxwriter.Workbook, cells: _CellWriter, s: Summaries, lang: str
+) -> None:
     """The summary tabs, in order, each with a title line stating when and over what."""
-    from .summaries import (
-        AGING_SHEET,
-        CATEGORY_SHEET,
-        FOLLOW_UP_SHEET,
-        OVERVIEW_SHEET,
-        RECURRING_SHEET,
-        TREND_SHEET,
-    )
-
     _overview_sheet(workbook.add_worksheet(OVERVIEW_SHEET), cells, s, lang)
     _category_sheet(workbook.add_worksheet(CATEGORY_SHEET), cells, s, lang)
     ws = workbook.add_worksheet(RECURRING_SHEET)
     _title(ws, cells, heading("recurring-title", lang), s, lang)
-    _table(ws, cells, 2, s.recurring, lang, widths={"solution": 36, "record_id": 17})
+    _table(
+        ws, cells, 2, s.recurring, lang,
+        widths={"rank": 6, "module": 16, "example_id": 17, "example_solution": 36},
+    )  # fmt: skip
     _trend_sheet(workbook, workbook.add_worksheet(TREND_SHEET), cells, s, lang)
     _aging_sheet(workbook, workbook.add_worksheet(AGING_SHEET), cells, s, lang)
     ws = workbook.add_worksheet(FOLLOW_UP_SHEET)
@@ -438,30 +532,28 @@ def _table(
     table: pd.DataFrame,
     lang: str,
     widths: Mapping[str, float] | None = None,
-    first_col: int = 0,
 ) -> int:
     """Write ``table`` with translated headings at row ``top``; returns the next free row.
 
-    Column kinds come from the column names: ``*_pct`` are percentages (0–100, written as
-    Excel percents, "—" when undefined), ``*_h`` hours; datetimes and integers by dtype.
+    ``*_pct`` columns are percentages 0–100, written as Excel percentages ("—" when
+    undefined); other cells by value type. ``widths`` is keyed by column name without a
+    trailing ``_<n>`` (``example_id`` covers ``example_id_1`` …).
     """
     keys = list(table.columns)
-    for offset, key in enumerate(keys):
+    for col, key in enumerate(keys):
         base = key.rsplit("_", 1)[0] if key[-1:].isdigit() else key
-        width = (widths or {}).get(base, 12 if not key.endswith("_pct") else 10)
-        ws.set_column(first_col + offset, first_col + offset, width)
-    _header_at(ws, cells, top, first_col, [heading(k, lang) for k in keys])
+        ws.set_column(col, col, (widths or {}).get(base, 10 if key.endswith("_pct") else 12))
+    _header_at(ws, cells, top, [heading(k, lang) for k in keys])
     columns = [table[k].tolist() for k in keys]
     for i in range(len(table)):
-        row = top + 1 + i
-        for offset, key in enumerate(keys):
-            _summary_value(ws, cells, row, first_col + offset, key, columns[offset][i])
+        for col, key in enumerate(keys):
+            _summary_value(ws, cells, top + 1 + i, col, key, columns[col][i])
     return top + 1 + len(table)
 
 
-def _header_at(ws: Any, cells: _CellWriter, row: int, first_col: int, labels: Sequence[str]) -> None:
-    for offset, label in enumerate(labels):
-        ws.write_string(row, first_col + offset, label, cells.header)
+def _header_at(ws: Any, cells: _CellWriter, row: int, labels: Sequence[str]) -> None:
+    for col, label in enumerate(labels):
+        ws.write_string(row, col, label, cells.header)
 
 
 def _summary_value(ws: Any, cells: _CellWriter, row: int, col: int, key: str, value: Any) -> None:
@@ -470,11 +562,8 @@ def _summary_value(ws: Any, cells: _CellWriter, row: int, col: int, key: str, va
             ws.write_string(row, col, "—", cells.text)
         else:
             ws.write_number(row, col, float(value) / 100.0, cells.percent)
-    elif key.endswith("_h"):
-        if _missing(value):
-            ws.write_string(row, col, "—", cells.text)
-        else:
-            ws.write_number(row, col, float(value), cells.decimal)
+    elif key == "week_start" and isinstance(value, datetime):
+        ws.write_datetime(row, col, value, cells.date)
     elif isinstance(value, int | np.integer) and not isinstance(value, bool):
         ws.write_number(row, col, float(value), cells.integer)
     else:
@@ -485,10 +574,17 @@ def _overview_sheet(ws: Any, cells: _CellWriter, s: Summaries, lang: str) -> Non
     """概览: one row per KPI; value and count for the whole register and the latest week."""
     _title(ws, cells, heading("overview-title", lang), s, lang)
     keys = ["metric", "all_value", "all_n", "week_value", "week_n", "basis"]
-    widths = {"metric": 24, "all_value": 12, "all_n": 10, "week_value": 12, "week_n": 10, "basis": 60}
+    widths = {
+        "metric": 24,
+        "all_value": 12,
+        "all_n": 10,
+        "week_value": 12,
+        "week_n": 10,
+        "basis": 60,
+    }
     for col, key in enumerate(keys):
         ws.set_column(col, col, widths[key])
-    _header_at(ws, cells, 2, 0, [heading(k, lang) for k in keys])
+    _header_at(ws, cells, 2, [heading(k, lang) for k in keys])
     for i, m in enumerate(s.overview.itertuples(index=False), start=3):
         ws.write_string(i, 0, m.label if lang != "en" else m.label_en, cells.text)
         for col, (value, count) in ((1, (m.all_value, m.all_n)), (3, (m.week_value, m.week_n))):
@@ -505,28 +601,31 @@ def _overview_sheet(ws: Any, cells: _CellWriter, s: Summaries, lang: str) -> Non
             else:
                 ws.write_number(i, col + 1, float(count), cells.integer)
         cells.string(ws, i, 5, m.basis if lang != "en" else m.basis_en)
+    row = 3 + len(s.overview) + 1
+    for note in s.notes:  # e.g. a year without statutory holiday data
+        cells.string(ws, row, 0, note)
+        row += 1
 
 
 def _category_sheet(ws: Any, cells: _CellWriter, s: Summaries, lang: str) -> None:
     """分类统计: one block per dimension (type, severity, status, owner, module)."""
-    from .summaries import CATEGORY_SHEET
-
     _title(ws, cells, heading(CATEGORY_SHEET, lang), s, lang)
     row = 3
     for dimension, table in s.categories.items():
         ws.write_string(row, 0, heading(dimension, lang), cells.block)
-        shown = table.assign(value=[heading("(blank)", lang) if _missing(v) else v for v in table["value"]])
+        shown = table.assign(
+            value=[heading("(blank)", lang) if _missing(v) else v for v in table["value"]]
+        )
         row = _table(ws, cells, row + 1, shown, lang, widths={"value": 22}) + 1
 
 
-def _trend_sheet(workbook: xlsxwriter.Workbook, ws: Any, cells: _CellWriter, s: Summaries, lang: str) -> None:
+def _trend_sheet(
+    workbook: xlsxwriter.Workbook, ws: Any, cells: _CellWriter, s: Summaries, lang: str
+) -> None:
     """周趋势: received vs closed per ISO week, backlog at week end, a column + line chart."""
-    from .summaries import CHART_WEEKS, TREND_SHEET
-
     _title(ws, cells, heading("trend-title", lang), s, lang)
     table = s.weekly
     end = _table(ws, cells, 2, table, lang, widths={"week": 10, "week_start": 12})
-    ws.set_column(1, 1, 12, cells.datetime)
     if table.empty:
         return
     first = max(3, end - CHART_WEEKS)
@@ -553,12 +652,12 @@ def _trend_sheet(workbook: xlsxwriter.Workbook, ws: Any, cells: _CellWriter, s: 
     ws.insert_chart(2, len(cols) + 1, chart)
 
 
-def _aging_sheet(workbook: xlsxwriter.Workbook, ws: Any, cells: _CellWriter, s: Summaries, lang: str) -> None:
+def _aging_sheet(
+    workbook: xlsxwriter.Workbook, ws: Any, cells: _CellWriter, s: Summaries, lang: str
+) -> None:
     """未结账龄: open records by age bucket (and severity), with a bar chart of the totals."""
-    from .summaries import AGING_SHEET
-
     _title(ws, cells, heading("aging-title", lang), s, lang)
-    table = s.aging
+    table = s.aging.assign(bucket=[heading(k, lang) for k in s.aging["bucket"]])
     end = _table(ws, cells, 2, table, lang, widths={"bucket": 12})
     chart = workbook.add_chart({"type": "bar"})
     count_col = list(table.columns).index("count")
@@ -581,7 +680,9 @@ def _aging_sheet(workbook: xlsxwriter.Workbook, ws: Any, cells: _CellWriter, s: 
 # --------------------------------------------------------------------------------------
 
 
-def read_register(path: str | Path, form: FormSpec, policy: Policy, *, lang: str = "zh") -> pd.DataFrame:
+def read_register(
+    path: str | Path, form: FormSpec, policy: Policy, *, lang: str = "zh"
+) -> pd.DataFrame:
     """Read ``总台账`` of an existing register into the typed frame the merge works on.
 
     Columns: the form keys in form order, then ``source_file``, ``source_row``, ``merged_at``
@@ -590,23 +691,30 @@ def read_register(path: str | Path, form: FormSpec, policy: Policy, *, lang: str
     columns ``datetime64[us]`` rounded to the second, 客户满意度 and 来源行 ``Int64``.
     The index is the Excel row number (name ``excel_row``). Headers may be Chinese or English.
 
-    Raises :class:`UnreadableError` if the file is not a workbook, has no ``总台账`` sheet,
-    the header row is not a register's, or a date / rating cell holds something unusable.
+    The file first passes :func:`aftersales_xl.safety.inspect` with ``policy.limits``.
+    Raises :class:`UnreadableError` if it is not a workbook (or unsafe), has no ``总台账``
+    sheet, the header row is not a register's, or a date / rating cell holds something
+    unusable (the message names the cells).
     """
     path = Path(path)
     name = path.name
+    # the safety gate first (policy limits, zip bombs, unsafe XML); it raises UnreadableError
+    inspection = inspect(path, policy.limits, lang)
+    epoch = _EXCEL_EPOCH_1904 if inspection.date1904 else _EXCEL_EPOCH
     try:
         workbook = python_calamine.load_workbook(str(path))
-    except FileNotFoundError:
-        raise UnreadableError(str(path), "not-found", _t("not-found", lang, path=name)) from None
     except Exception:  # calamine raises its own error types for zip/xml/format problems
-        raise UnreadableError(str(path), "not-a-workbook", _t("not-a-workbook", lang, path=name)) from None
+        raise UnreadableError(
+            str(path), "not-a-workbook", _t("not-a-workbook", lang, path=name)
+        ) from None
     if REGISTER_SHEET not in workbook.sheet_names:
         raise UnreadableError(str(path), "no-register-sheet", _t("no-sheet", lang, path=name))
     try:
         rows = workbook.get_sheet_by_name(REGISTER_SHEET).to_python(skip_empty_area=False)
     except Exception:
-        raise UnreadableError(str(path), "not-a-workbook", _t("not-a-workbook", lang, path=name)) from None
+        raise UnreadableError(
+            str(path), "not-a-workbook", _t("not-a-workbook", lang, path=name)
+        ) from None
     finally:
         workbook.close()
 
@@ -617,11 +725,15 @@ def read_register(path: str | Path, form: FormSpec, policy: Policy, *, lang: str
     missing += [_pick(labels, lang) for key, labels in PROVENANCE.items() if key not in provenance]
     if missing:
         raise UnreadableError(
-            str(path), "unknown-layout", _t("unknown-layout", lang, path=name, columns="、".join(missing))
+            str(path),
+            "unknown-layout",
+            _t("unknown-layout", lang, path=name, columns="、".join(missing)),
         )
     positions.update(provenance)
     # empty rows (deleted contents, trailing formatted rows) are not records
-    numbered = [(n, r) for n, r in enumerate(rows[1:], start=2) if any(v not in ("", None) for v in r)]
+    numbered = [
+        (n, r) for n, r in enumerate(rows[1:], start=2) if any(v not in ("", None) for v in r)
+    ]
     body_rows = [r for _, r in numbered]
     index = pd.Index([n for n, _ in numbered], dtype="int64", name="excel_row")
 
@@ -638,14 +750,16 @@ def read_register(path: str | Path, form: FormSpec, policy: Policy, *, lang: str
         values = column(pos)
         kind = kinds[key]
         if kind == "datetime":
-            data[key] = _read_datetimes(values, index, pos, label, problems)
+            data[key] = _read_datetimes(values, index, pos, label, problems, epoch)
         elif kind in ("rating", "integer"):
             data[key] = _read_integers(values, index, pos, label, problems)
         else:
             data[key] = pd.Series([_read_text(v) for v in values], index=index, dtype="str")
     if problems:
         shown = "；".join(problems[:5]) + ("…" if len(problems) > 5 else "")
-        raise UnreadableError(str(path), "bad-register-value", _t("bad-value", lang, path=name, cells=shown))
+        raise UnreadableError(
+            str(path), "bad-register-value", _t("bad-value", lang, path=name, cells=shown)
+        )
     return pd.DataFrame(data, index=index)
 
 
@@ -657,12 +771,14 @@ def read_history(path: str | Path, *, lang: str = "zh") -> pd.DataFrame:
     """
     path = Path(path)
     empty = pd.DataFrame({key: pd.Series(dtype=object) for key in HISTORY_COLUMNS})
+    if not path.is_file():
+        raise UnreadableError(str(path), "not-found", _t("not-found", lang, path=path.name))
     try:
         workbook = python_calamine.load_workbook(str(path))
-    except FileNotFoundError:
-        raise UnreadableError(str(path), "not-found", _t("not-found", lang, path=path.name)) from None
     except Exception:
-        raise UnreadableError(str(path), "not-a-workbook", _t("not-a-workbook", lang, path=path.name)) from None
+        raise UnreadableError(
+            str(path), "not-a-workbook", _t("not-a-workbook", lang, path=path.name)
+        ) from None
     try:
         if HISTORY_SHEET not in workbook.sheet_names:
             return empty
@@ -671,7 +787,9 @@ def read_history(path: str | Path, *, lang: str = "zh") -> pd.DataFrame:
         workbook.close()
     if not rows:
         return empty
-    lookup = {normalise_label(label): key for key, pair in HISTORY_COLUMNS.items() for label in pair}
+    lookup = {
+        normalise_label(label): key for key, pair in HISTORY_COLUMNS.items() for label in pair
+    }
     positions = {}
     for pos, cell in enumerate(rows[0]):
         key = lookup.get(normalise_label(cell))
@@ -715,7 +833,16 @@ def _read_text(value: Any) -> str | float:
     return _as_text(value)
 
 
-def _read_datetimes(values: list[Any], index: pd.Index, pos: int, label: Any, problems: list[str]) -> pd.Series:
+def _read_datetimes(
+    values: list[Any],
+    index: pd.Index,
+    pos: int,
+    label: Any,
+    problems: list[str],
+    epoch: datetime = _EXCEL_EPOCH,
+) -> pd.Series:
+    """A datetime column: Excel dates, serial numbers (a date typed without a date format)
+    and ISO-like text; anything else is added to ``problems`` as ``"F12 接收时间: “…”"``."""
     out: list[Any] = []
     for row, value in zip(index, values, strict=True):
         if value == "" or value is None:
@@ -725,7 +852,7 @@ def _read_datetimes(values: list[Any], index: pd.Index, pos: int, label: Any, pr
         elif isinstance(value, date):
             out.append(datetime.combine(value, time()))
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            out.append(_EXCEL_EPOCH + timedelta(days=float(value)))
+            out.append(epoch + timedelta(days=float(value)))
         else:
             parsed = pd.to_datetime(str(value).strip(), errors="coerce")
             if pd.isna(parsed):
@@ -736,7 +863,9 @@ def _read_datetimes(values: list[Any], index: pd.Index, pos: int, label: Any, pr
     return series.dt.round("s")
 
 
-def _read_integers(values: list[Any], index: pd.Index, pos: int, label: Any, problems: list[str]) -> pd.Series:
+def _read_integers(
+    values: list[Any], index: pd.Index, pos: int, label: Any, problems: list[str]
+) -> pd.Series:
     out: list[Any] = []
     for row, value in zip(index, values, strict=True):
         number = value
@@ -748,7 +877,11 @@ def _read_integers(values: list[Any], index: pd.Index, pos: int, label: Any, pro
                 number = math.nan
         if number is None or number == "":
             out.append(pd.NA)
-        elif isinstance(number, int | float) and not isinstance(number, bool) and float(number).is_integer():
+        elif (
+            isinstance(number, int | float)
+            and not isinstance(number, bool)
+            and float(number).is_integer()
+        ):
             out.append(int(number))
         else:
             problems.append(f"{xl_rowcol_to_cell(row - 1, pos)} {label}: “{shorten(value)}”")
@@ -759,6 +892,18 @@ def _read_integers(values: list[Any], index: pd.Index, pos: int, label: Any, pro
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
+
+
+def _copy_mode(target: Path, tmp: Path) -> None:
+    """Give the new file the old register's permissions (or the usual ones for a new file);
+    ``mkstemp`` creates it readable by its owner only."""
+    try:
+        mode = target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)
 
 
 def _missing(value: Any) -> bool:
@@ -835,7 +980,10 @@ _TEXT: dict[str, dict[str, str]] = {
     },
     "dv-title": {"zh": "请从下拉列表选择", "en": "Pick from the list"},
     "dv-message": {"zh": "可选值：{values}", "en": "Allowed values: {values}"},
-    "dv-rating": {"zh": "请填写 {min}–{max} 的整数", "en": "Enter a whole number from {min} to {max}"},
+    "dv-rating": {
+        "zh": "请填写 {min}–{max} 的整数",
+        "en": "Enter a whole number from {min} to {max}",
+    },
 }
 
 

@@ -156,7 +156,7 @@ def sla_frame(
         ("resolve", received, resolved),
     ):
         prefix = "response" if kind == "respond" else "resolve"
-        target_col = pd.Series(None, index=df.index, dtype=object)
+        target_col = pd.Series([None] * len(df), index=df.index, dtype=object)
         due = pd.Series(pd.NaT, index=df.index, dtype=start.dtype)
         targets: dict[Target, list[str]] = {}
         for sev in policy.allowed("severity"):
@@ -217,7 +217,9 @@ def breaches(sla: pd.DataFrame) -> pd.DataFrame:
 class SlaFinding(NamedTuple):
     """One SLA miss for the validator: the Excel row, the field whose cell to mark
     (``received_at`` for response, ``resolved_at`` for resolution) and the parameters of
-    message code ``sla-breach`` (kind, severity, target, actual)."""
+    message code ``sla-breach``: ``kind``, ``priority`` (the record's 严重程度, e.g. "P0";
+    not called ``severity``, which :func:`~aftersales_xl.findings.make_finding` takes as
+    the finding's own severity), ``target`` and ``actual``, already in the report language."""
 
     row: Any
     field: str
@@ -284,7 +286,7 @@ def _params(kind: str, severity: str, target: str, actual: str, lang: str) -> di
     zh, en = _KIND_LABELS[kind]
     return {
         "kind": en if lang == "en" else zh,
-        "severity": severity,
+        "priority": severity,
         "target": format_target(target, lang),
         "actual": actual,
     }

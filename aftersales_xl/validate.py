@@ -102,10 +102,6 @@ def check_file(
         report.findings.append(make_finding("unreadable", lang, detail=str(e)))
         return Checked(report)
     report.sheet = sheet.sheet
-    if sheet.kind in ("xlsm", "xls", "ods"):
-        from .annotate import not_carried_over
-
-        report.notes.extend(not_carried_over(sheet.kind, lang))
     coerced = coerce_frame(sheet.frame, form, policy, sheet.date1904)
     # whitespace-only rows are not records either
     typed = coerced.typed
@@ -207,9 +203,12 @@ def rule_findings(
 
     if {"severity", "occurred_at", "received_at"} <= cols:
         calendar = WorkCalendar.from_policy(policy)
+        # a record marked done without 解决时间 already has a required-value error; it is not "open"
+        unmeasured = set(typed.index[done & typed["resolved_at"].isna()]) if "resolved_at" in cols else set()
         for row, key, params in sla_findings(typed, policy, calendar, now or datetime.now(), lang,
                                              include_open=now is not None):
-            add("sla-breach", row, key, severity=WARNING, **params)
+            if not (key == "resolved_at" and row in unmeasured):
+                add("sla-breach", row, key, severity=WARNING, **params)
         notes.extend(calendar.warning_messages(lang))
     return out
 
@@ -251,7 +250,7 @@ def _duplicate_ids(typed: pd.DataFrame, cols: set[str], add: Callable) -> None:
             add("duplicate-id", row, "record_id", value=value, other=int(first[value]))
 
 
-_PII_HINT = r"\d{5}|@"
+_PII_HINT = r"\d{3}[\s-]?\d{4}|@"  # cheap prefilter before find_pii
 
 
 def _masking(typed: pd.DataFrame, form: FormSpec, policy: Policy, add: Callable, lang: str) -> None:
@@ -320,10 +319,11 @@ def validate_paths(
                     else f"internal error ({type(e).__name__}); rerun with --debug and report it"))]))
         report.files.append(checked.report)
         if annotate_dir is not None and checked.sheet is not None:
-            from .annotate import write_annotated
+            from .annotate import not_carried_over, write_annotated
 
             annotate_dir.mkdir(parents=True, exist_ok=True)
             out = write_annotated(path, checked.report.findings, annotate_dir, lang=lang,
                                   checked_at=now)
             checked.report.annotated = str(out)
+            checked.report.notes.extend(not_carried_over(checked.sheet.kind, lang, src=path))
     return report

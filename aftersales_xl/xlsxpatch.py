@@ -27,17 +27,21 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from datetime import datetime
+from itertools import pairwise, zip_longest
 from pathlib import Path
 from typing import IO, Any
 
 from defusedxml import ElementTree
 
-from .errors import WriteError
+from .errors import LockedError, WriteError
 
 PATCHABLE_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 
 _CHUNK = 1 << 20
+_SPOOL = 32 << 20  # a patched sheet up to this size stays in memory
 _REF = re.compile(r"^([A-Z]{1,3})([1-9][0-9]{0,6})$")
 _REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _OFFICE_DOC = "/officeDocument"
@@ -48,6 +52,58 @@ _ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*("[^"]*"|'[^']*')""")
 _ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet\b")
 _ESCAPE_LIKE = re.compile(r"_(x[0-9A-Fa-f]{4})_")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+
+
+_TEXT: dict[str, tuple[str, str]] = {
+    "not-patchable": (
+        "{name}：{suffix} 文件不能逐格写回：请在 Excel 或 WPS 中打开并另存为 .xlsx，再对该副本运行",
+        "{name}: {suffix} files cannot be written back cell by cell; open it in Excel or WPS, "
+        "save it as .xlsx, and run the command on that copy",
+    ),
+    "structure": (
+        "{name}：无法读取工作簿结构（{detail}）：请在 Excel 中打开并另存为 .xlsx",
+        "{name}: the workbook structure cannot be read ({detail}); open it in Excel and save as .xlsx",
+    ),
+    "no-sheet": ("{name}：没有名为“{sheet}”的工作表", '{name}: no worksheet named "{sheet}"'),
+    "not-worksheet": (
+        "{name}：{part} 不是该工作簿的工作表",
+        "{name}: {part} is not a worksheet of this workbook",
+    ),
+    "extension": (
+        "{name}：输出文件须保持输入的扩展名 {suffix}（工作簿的内容类型，如 .xlsm 的宏，取决于它）",
+        "{name}: the output must keep the input's extension {suffix} "
+        "(the workbook's content types, e.g. macros in .xlsm, depend on it)",
+    ),
+    "no-folder": ("{folder}：输出文件夹不存在", "{folder}: output folder does not exist"),
+    "malformed": (
+        "{name}：工作表 XML 不完整或格式不对，未写出任何内容",
+        "{name}: the worksheet XML is not well formed; nothing was written",
+    ),
+    "formula": (
+        "{name}：单元格 {ref} 是公式，未修改：请先把公式改为数值再运行",
+        "{name}: cell {ref} holds a formula and was not changed; replace the formula with its value and run again",
+    ),
+    "write-failed": ("{name}：无法写出（{reason}）", "{name}: could not be written ({reason})"),
+    "verify": (
+        "{name}：写出后核对失败（{detail}），未保存",
+        "{name}: verification failed ({detail}); nothing was saved",
+    ),
+    "locked": (
+        "{name} 正在被 Excel/WPS 打开（发现锁文件 {lock}）：请先关闭该文件再运行",
+        "{name} is open in Excel/WPS (lock file {lock} found): close it and run again",
+    ),
+    "same-folder": (
+        "{name}：输出文件夹就是源文件所在的文件夹：请换一个文件夹，或用 --in-place（会先备份）",
+        "{name}: the output folder is the source's own folder; choose another folder, "
+        "or use --in-place (which keeps a backup first)",
+    ),
+}
+
+
+def _error(key: str, lang: str, **params: Any) -> WriteError:
+    """A :class:`WriteError` with the catalogue sentence in ``lang`` (Chinese by default)."""
+    zh, en = _TEXT[key]
+    return WriteError((en if lang == "en" else zh).format(**params))
 
 
 # -- cell references ---------------------------------------------------------------------
@@ -77,16 +133,19 @@ def split_ref(ref: str) -> tuple[int, int]:
 
 
 # -- locating a worksheet part -------------------------------------------------------------
-def check_patchable(path: Path) -> None:
-    """Raise :class:`WriteError` unless ``path`` is a workbook whose cells can be patched."""
-    if path.suffix.lower() not in PATCHABLE_SUFFIXES:
-        raise WriteError(
-            f"{path.name}: {path.suffix or 'this file type'} cannot be written back cell by cell; "
-            "open it in Excel or WPS, save it as .xlsx, and run the command on that copy"
-        )
+def check_patchable(path: Path, lang: str = "zh", *, kind: str | None = None) -> None:
+    """Raise :class:`WriteError` unless ``path`` is a workbook whose cells can be patched.
+
+    .xlsx/.xlsm (and the .xltx/.xltm templates) are patched in place of their cells;
+    .xls, .ods and anything else must first be saved as .xlsx by the user. ``kind`` is the
+    format found from the file's bytes (``"xls"`` for an .xls renamed to .xlsx), if known.
+    """
+    suffix = f".{kind}" if kind else path.suffix
+    if suffix.lower() not in PATCHABLE_SUFFIXES:
+        raise _error("not-patchable", lang, name=path.name, suffix=suffix or "?")
 
 
-def sheet_parts(path: Path) -> dict[str, str]:
+def sheet_parts(path: Path, lang: str = "zh") -> dict[str, str]:
     """Worksheet name → zip member (``"xl/worksheets/sheet1.xml"``), in workbook order."""
     try:
         with zipfile.ZipFile(path) as z:
@@ -109,14 +168,14 @@ def sheet_parts(path: Path) -> dict[str, str]:
                     out[el.get("name", "")] = part
             return out
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as e:
-        raise WriteError(f"{path.name}: the workbook structure cannot be read ({type(e).__name__})") from None
+        raise _error("structure", lang, name=path.name, detail=type(e).__name__) from None
 
 
-def sheet_part(path: Path, sheet: str) -> str:
+def sheet_part(path: Path, sheet: str, lang: str = "zh") -> str:
     """The zip member holding worksheet ``sheet``; :class:`WriteError` if there is none."""
-    parts = sheet_parts(path)
+    parts = sheet_parts(path, lang)
     if sheet not in parts:
-        raise WriteError(f"{path.name}: no worksheet named {sheet!r}")
+        raise _error("no-sheet", lang, name=path.name, sheet=sheet)
     return parts[sheet]
 
 
@@ -135,42 +194,56 @@ def _resolve(base_dir: str, target: str) -> str:
 
 
 # -- the public entry point ----------------------------------------------------------------
-def patch_cells(src: Path, dst: Path, sheet_part: str, changes: Mapping[str, str | None]) -> None:
+def patch_cells(
+    src: Path,
+    dst: Path,
+    sheet_part: str,
+    changes: Mapping[str, str | None],
+    *,
+    scrub_shared_strings: bool = False,
+    lang: str = "zh",
+) -> None:
     """Copy workbook ``src`` to ``dst`` with the cells in ``changes`` set to new text.
 
     ``changes`` maps A1 references of worksheet part ``sheet_part`` to the new text (written
     as an inline string, keeping the cell's style) or ``None`` (the cell's value is removed,
     its style kept). Every other zip member is copied unchanged. ``dst`` may be ``src``.
+
+    A replaced cell's old text stays in the shared-strings table, unused. With
+    ``scrub_shared_strings`` (masking: the old text is personal data) every such entry no
+    other cell of the workbook still uses is emptied, so the old text is gone from the file.
+
     The output is verified before it replaces ``dst``; on any failure :class:`WriteError`
     is raised and ``dst`` is left as it was.
     """
     src, dst = Path(src), Path(dst)
-    check_patchable(src)
+    check_patchable(src, lang)
     if dst.suffix.lower() != src.suffix.lower():
-        raise WriteError(
-            f"{dst.name}: the output must keep the input's extension {src.suffix} "
-            "(the workbook's content types, e.g. macros in .xlsm, depend on it)"
-        )
+        raise _error("extension", lang, name=dst.name, suffix=src.suffix)
     if not dst.parent.is_dir():
-        raise WriteError(f"{dst.parent}: output folder does not exist")
+        raise _error("no-folder", lang, folder=dst.parent)
     by_row = _group_changes(changes)
-    sheet_name = _name_of_part(src, sheet_part)
+    sheet_name = _name_of_part(src, sheet_part, lang)
 
     fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".~{dst.stem}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        _write_copy(src, tmp, sheet_part, by_row)
-        _verify(src, tmp, sheet_part, sheet_name, by_row)
+        also = _write_copy(src, tmp, sheet_part, by_row, lang, scrub_shared_strings)
+        _verify(src, tmp, sheet_part, sheet_name, by_row, lang, also)
         if src.exists():
             shutil.copymode(src, tmp)
         os.replace(tmp, dst)
     except WriteError:
         tmp.unlink(missing_ok=True)
         raise
+    except ValueError:
+        tmp.unlink(missing_ok=True)
+        raise _error("malformed", lang, name=src.name) from None
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:
         tmp.unlink(missing_ok=True)
-        raise WriteError(f"{dst.name}: could not be written ({type(e).__name__}: {e.strerror or ''})".rstrip(": ()") + ")") from None
+        reason = getattr(e, "strerror", None) or type(e).__name__
+        raise _error("write-failed", lang, name=dst.name, reason=reason) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -189,11 +262,11 @@ def _group_changes(changes: Mapping[str, str | None]) -> dict[int, dict[int, str
     return by_row
 
 
-def _name_of_part(src: Path, part: str) -> str:
-    for name, p in sheet_parts(src).items():
+def _name_of_part(src: Path, part: str, lang: str) -> str:
+    for name, p in sheet_parts(src, lang).items():
         if p == part:
             return name
-    raise WriteError(f"{src.name}: {part} is not a worksheet of this workbook")
+    raise _error("not-worksheet", lang, name=src.name, part=part)
 
 
 # -- copying the package ---------------------------------------------------------------------
@@ -207,169 +280,248 @@ def _clone_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
     return new
 
 
-def _write_copy(src: Path, tmp: Path, part: str, by_row: dict[int, dict[int, str | None]]) -> None:
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", allowZip64=True) as zout:
-        zout.comment = zin.comment
+def _write_copy(
+    src: Path,
+    tmp: Path,
+    part: str,
+    by_row: dict[int, dict[int, str | None]],
+    lang: str,
+    scrub: bool,
+) -> set[str]:
+    """Write the patched package to ``tmp``; returns the other members that were changed."""
+    with zipfile.ZipFile(src) as zin, tempfile.SpooledTemporaryFile(_SPOOL) as sheet_xml:
         infos = zin.infolist()
         if part not in {i.filename for i in infos}:
-            raise WriteError(f"{src.name}: {part} is missing from the workbook")
-        for info in infos:
-            new = _clone_info(info)
-            big = info.file_size > zipfile.ZIP64_LIMIT // 2
-            with zin.open(info) as fin, zout.open(new, "w", force_zip64=big) as fout:
-                if info.filename == part:
-                    _SheetRewriter(fin, fout, by_row, src.name).run()
-                else:
-                    shutil.copyfileobj(fin, fout, _CHUNK)
+            raise _error("not-worksheet", lang, name=src.name, part=part)
+        with zin.open(part) as fin:
+            rewriter = _SheetRewriter(fin, sheet_xml, by_row, src.name, lang)
+            rewriter.run()
+        replaced: dict[str, bytes] = {}
+        if scrub and rewriter.replaced_shared:
+            replaced = _scrub_shared_strings(
+                src, zin, part, sheet_xml, set(rewriter.replaced_shared)
+            )
+        with zipfile.ZipFile(tmp, "w", allowZip64=True) as zout:
+            zout.comment = zin.comment
+            for info in infos:
+                new = _clone_info(info)
+                big = info.file_size > zipfile.ZIP64_LIMIT // 2
+                with zout.open(new, "w", force_zip64=big) as fout:
+                    if info.filename == part:
+                        sheet_xml.seek(0)
+                        shutil.copyfileobj(sheet_xml, fout, _CHUNK)
+                    elif info.filename in replaced:
+                        fout.write(replaced[info.filename])
+                    else:
+                        with zin.open(info) as fin:
+                            shutil.copyfileobj(fin, fout, _CHUNK)
+    return set(replaced)
+
+
+# -- shared strings left behind ----------------------------------------------------------------
+_SHARED_REF = re.compile(rb"<(?:[\w.-]+:)?c\b([^>]*)>\s*<(?:[\w.-]+:)?v>\s*(\d+)\s*<")
+
+
+def _scrub_shared_strings(
+    src: Path, zin: zipfile.ZipFile, part: str, patched: IO[bytes], candidates: set[int]
+) -> dict[str, bytes]:
+    """``{shared-strings part: new bytes}`` with the ``candidates`` no cell uses emptied."""
+    sst = _shared_strings_part(zin)
+    if sst is None:
+        return {}
+    used: set[int] = set()
+    for other in set(sheet_parts(src).values()) - {part}:
+        with zin.open(other) as f:
+            used |= _shared_refs(f, candidates)
+    patched.seek(0)
+    used |= _shared_refs(patched, candidates)
+    unused = candidates - used
+    if not unused:
+        return {}
+    data = zin.read(sst)
+    root = re.search(rb"<(?:([\w.-]+):)?sst\b", data)
+    prefix = (root.group(1) + b":") if root and root.group(1) else b""
+    p = re.escape(prefix)
+    item = re.compile(rb"<" + p + rb"si\b[^>]*?(?:/>|>.*?</" + p + rb"si\s*>)", re.S)
+    out, last = bytearray(), 0
+    for index, m in enumerate(item.finditer(data)):
+        if index in unused:
+            out += data[last : m.start()] + b"<%ssi><%st/></%ssi>" % (prefix, prefix, prefix)
+            last = m.end()
+    out += data[last:]
+    return {sst: bytes(out)}
+
+
+def _shared_refs(stream: IO[bytes], candidates: set[int]) -> set[int]:
+    """The ``candidates`` that some ``t="s"`` cell of a worksheet part refers to."""
+    found: set[int] = set()
+    tail = b""
+    while True:
+        chunk = stream.read(_CHUNK)
+        buf = tail + chunk
+        cut = len(buf) if not chunk else buf.rfind(b"</") + 1
+        if cut <= 0:
+            cut = 0
+        for m in _SHARED_REF.finditer(buf, 0, cut):
+            if re.search(rb"\bt\s*=\s*[\"']s[\"']", m.group(1)):
+                index = int(m.group(2))
+                if index in candidates:
+                    found.add(index)
+        tail = buf[cut:]
+        if not chunk:
+            return found
+
+
+def _shared_strings_part(zin: zipfile.ZipFile) -> str | None:
+    names = set(zin.namelist())
+    wb_part = _office_document(zin, names)
+    wb_dir = posixpath.dirname(wb_part)
+    rels = posixpath.join(wb_dir, "_rels", posixpath.basename(wb_part) + ".rels")
+    if rels not in names:
+        return None
+    for rel in ElementTree.fromstring(zin.read(rels)).iter(f"{_REL_NS}Relationship"):
+        if rel.get("Type", "").endswith("/sharedStrings"):
+            target = _resolve(wb_dir, rel.get("Target", ""))
+            return target if target in names else None
+    return None
 
 
 # -- streaming the worksheet XML -----------------------------------------------------------
 class _SheetRewriter:
-    """Copy a worksheet part, replacing/inserting cells of the rows in ``by_row``."""
+    """Copy a worksheet part, replacing or inserting the cells of the rows in ``pending``.
 
-    def __init__(self, fin: IO[bytes], fout: IO[bytes], by_row: dict[int, dict[int, str | None]], label: str):
-        self.fin, self.fout, self.label = fin, fout, label
-        self.pending = dict(sorted(by_row.items()))  # rows still to write
+    The part is read in chunks into ``buf``; ``buf[:emitted]`` has been written out.
+    Rows without changes are copied as they are, in large spans.
+    """
+
+    def __init__(
+        self,
+        fin: IO[bytes],
+        fout: IO[bytes],
+        by_row: dict[int, dict[int, str | None]],
+        label: str,
+        lang: str,
+    ):
+        self.fin, self.fout, self.label, self.lang = fin, fout, label, lang
+        self.pending = dict(sorted(by_row.items()))
         self.buf = bytearray()
         self.eof = False
-        self.emitted = 0  # buf[:emitted] has been written out
+        self.emitted = 0
         self.p = b""
         self.col_styles: list[tuple[int, int, bytes]] = []
+        self.replaced_shared: Counter[int] = Counter()  # shared-string indices of replaced cells
 
     # buffer handling ------------------------------------------------------------------
-    def _fill(self, keep_from: int) -> int:
-        """Flush what is final, drop it from the buffer, read one more chunk.
-
-        Returns the shift applied to buffer offsets (callers subtract it).
-        """
+    def _read(self) -> None:
         if self.eof:
-            raise WriteError(f"{self.label}: the worksheet XML ends unexpectedly")
-        shift = min(keep_from, self.emitted)
-        if shift:
-            self.fout.write(self.buf[: self.emitted])
-            del self.buf[:shift]
-            self.emitted -= shift
+            raise _error("malformed", self.lang, name=self.label)
         chunk = self.fin.read(_CHUNK)
-        if not chunk:
-            self.eof = True
+        self.eof = not chunk
         self.buf += chunk
-        return shift
 
-    def _emit_upto(self, pos: int, replacement: bytes = b"", skip_to: int | None = None) -> None:
-        """Write buf[emitted:pos], then ``replacement``; continue after ``skip_to`` (or pos)."""
-        self.fout.write(self.buf[self.emitted : pos])
-        if replacement:
-            self.fout.write(replacement)
-        self.emitted = pos if skip_to is None else skip_to
-
-    def _search(self, pattern: re.Pattern[bytes], pos: int) -> tuple[re.Match[bytes], int]:
-        """Find ``pattern`` at or after ``pos``, reading more as needed; returns (match, pos)."""
+    def _find(self, pattern: re.Pattern[bytes], pos: int) -> re.Match[bytes]:
+        """The next match of ``pattern`` at or after ``pos``, reading more input as needed."""
+        start = pos
         while True:
-            m = pattern.search(self.buf, pos)
-            # a match touching the buffer's end may be cut short: read on unless at EOF
+            m = pattern.search(self.buf, start)
             if m and (m.end() < len(self.buf) or self.eof):
-                return m, pos
+                return m
             if self.eof:
-                raise WriteError(f"{self.label}: the worksheet XML is not well formed")
-            pos -= self._fill(pos)
+                raise _error("malformed", self.lang, name=self.label)
+            start = max(pos, len(self.buf) - 256)
+            self._read()
+
+    def _emit(self, upto: int, insert: bytes = b"", resume: int | None = None) -> None:
+        """Write ``buf[emitted:upto]`` and ``insert``; continue copying from ``resume``."""
+        self.fout.write(self.buf[self.emitted : upto])
+        self.fout.write(insert)
+        self.emitted = upto if resume is None else resume
+
+    def _compact(self, pos: int) -> int:
+        """Drop the finished part of the buffer before ``pos``; returns the new ``pos``."""
+        if pos < _CHUNK:
+            return pos
+        self._emit(pos)
+        del self.buf[:pos]
+        self.emitted = 0
+        return 0
 
     # main loop ------------------------------------------------------------------------
     def run(self) -> None:
-        while not self.eof and len(self.buf) < 4096:
-            self._fill(0)
-        root = _ROOT.search(self.buf)
-        self.p = (root.group(1) + b":") if root and root.group(1) else b""
+        root = self._find(_ROOT, 0)
+        self.p = (root.group(1) + b":") if root.group(1) else b""
         p = re.escape(self.p)
-        open_sd = re.compile(rb"<" + p + rb"sheetData\b[^>]*?(/?)>")
-        m, _ = self._search(open_sd, 0)
-        self._patch_head(m.start())
-        m, _ = self._search(open_sd, 0)
-        if m.group(1):  # <sheetData/>: no rows at all
-            body = b"<" + self.p + b"sheetData>" + self._new_rows(None) + b"</" + self.p + b"sheetData>"
-            self._emit_upto(m.start(), body, m.end())
+        sheet_data = self._find(re.compile(rb"<" + p + rb"sheetData\b[^>]*?(/?)>"), root.end())
+        self._head(sheet_data.start())
+        if sheet_data.group(1):  # <sheetData/>: no rows at all
+            body = b"<%ssheetData>%s</%ssheetData>" % (self.p, self._new_rows(None), self.p)
+            self._emit(sheet_data.start(), body, sheet_data.end())
         else:
-            self._rows(m.end())
+            self._rows(sheet_data.end())
         if self.pending:
-            raise WriteError(f"{self.label}: could not place every changed cell")
-        self.fout.write(self.buf[self.emitted :])
-        self.emitted = len(self.buf)
+            raise _error("malformed", self.lang, name=self.label)
+        self._emit(len(self.buf))
         shutil.copyfileobj(self.fin, self.fout, _CHUNK)
 
-    def _patch_head(self, end: int) -> None:
-        """Widen ``<dimension ref>`` to cover new cells; read the column styles."""
+    def _head(self, end: int) -> None:
+        """Read the column styles; widen ``<dimension ref>`` to cover new cells."""
+        p = re.escape(self.p)
         head = bytes(self.buf[:end])
-        for m in re.finditer(rb"<" + re.escape(self.p) + rb"col\b[^>]*>", head):
+        for m in re.finditer(rb"<" + p + rb"col\b[^>]*>", head):
             a = _attrs(m.group())
             if b"style" in a and b"min" in a and b"max" in a:
                 self.col_styles.append((int(a[b"min"]), int(a[b"max"]), a[b"style"]))
-        dim = re.search(rb"(<" + re.escape(self.p) + rb'dimension\b[^>]*?\sref=")([^"]*)(")', head)
-        wanted = [(r, c) for r, cols in self.pending.items() for c, v in cols.items() if v is not None]
-        if not dim or not wanted:
-            return
-        new_ref = _widen(dim.group(2).decode("ascii", "replace"), wanted)
-        if new_ref is not None:
-            self._emit_upto(dim.start(2), new_ref.encode("ascii"), dim.end(2))
+        dim = re.search(rb"<" + p + rb'dimension\b[^>]*?\sref="([^"]*)"', head)
+        wanted = [
+            (r, c) for r, cols in self.pending.items() for c, v in cols.items() if v is not None
+        ]
+        if dim and wanted:
+            new_ref = _widen(dim.group(1).decode("ascii", "replace"), wanted)
+            if new_ref is not None:
+                self._emit(dim.start(1), new_ref.encode("ascii"), dim.end(1))
 
     def _rows(self, pos: int) -> None:
         p = re.escape(self.p)
-        nxt = re.compile(rb"<" + p + rb"row\b|</" + p + rb"sheetData\s*>")
+        next_row = re.compile(rb"<" + p + rb"row\b|</" + p + rb"sheetData\s*>")
         tag_end = re.compile(rb">")
         row_end = re.compile(rb"</" + p + rb"row\s*>")
-        last_row = 0
+        last = 0
         while True:
-            m, pos = self._search(nxt, pos)
+            pos = self._compact(pos)
+            m = self._find(next_row, pos)
             start = m.start()
-            if m.group().startswith(b"</"):
+            if self.buf[start + 1 : start + 2] == b"/":  # </sheetData>
                 if self.pending:
-                    self._emit_upto(start, self._new_rows(None))
+                    self._emit(start, self._new_rows(None))
                 return
-            t, start = self._search(tag_end, m.end())
-            start_tag_end = t.end()
-            start -= 0
-            # _search may have shifted the buffer: recompute the row start from the tag end
-            row_start = self.buf.rfind(b"<", 0, t.start() + 1)
-            while self.buf[row_start + 1 : row_start + 1 + len(self.p) + 3] != self.p + b"row":
-                row_start = self.buf.rfind(b"<", 0, row_start)
+            t = self._find(tag_end, m.end())
             if self.buf[t.start() - 1 : t.start()] == b"/":
-                row_stop = start_tag_end
+                stop = t.end()
             else:
-                e, _ = self._search(row_end, start_tag_end)
-                row_stop = e.end()
-                row_start = self._relocate(row_start, start_tag_end, e)
-                start_tag_end = self.buf.find(b">", row_start) + 1
-            start_tag = bytes(self.buf[row_start:start_tag_end])
-            attrs = _attrs(start_tag)
-            number = int(attrs[b"r"]) if b"r" in attrs else last_row + 1
-            last_row = number
+                stop = self._find(row_end, t.end()).end()
+            attrs = _attrs(bytes(self.buf[start : t.end()]))
+            number = int(attrs[b"r"]) if b"r" in attrs else last + 1
+            last = number
             before = self._new_rows(number)
             if number in self.pending or b"r" not in attrs:
-                element = bytes(self.buf[row_start:row_stop])
-                self._emit_upto(row_start, before + self._patch_row(element, number, attrs), row_stop)
+                row = self._patch_row(bytes(self.buf[start:stop]), number, attrs)
+                self._emit(start, before + row, stop)
             elif before:
-                self._emit_upto(row_start, before)
-            pos = row_stop
-
-    def _relocate(self, row_start: int, tag_end: int, end_match: re.Match[bytes]) -> int:
-        """After a buffer shift the row start moved too; find it again before the end tag."""
-        if row_start >= 0 and self.buf[row_start : row_start + 2 + len(self.p)] == b"<" + self.p + b"r":
-            return row_start
-        prefix = b"<" + self.p + b"row"
-        i = self.buf.rfind(prefix, 0, end_match.start())
-        while i >= 0 and self.buf[i + len(prefix) : i + len(prefix) + 1] not in (b" ", b">", b"/", b"\t", b"\n", b"\r"):
-            i = self.buf.rfind(prefix, 0, i)
-        return i
+                self._emit(start, before)
+            pos = stop
 
     # building XML ---------------------------------------------------------------------
     def _new_rows(self, before: int | None) -> bytes:
-        """Rows to insert that do not exist in the file, numbered below ``before`` (None: all)."""
+        """Rows to insert that the file lacks, numbered below ``before`` (None: all)."""
         out = bytearray()
-        for number in list(self.pending):
+        while self.pending:
+            number = next(iter(self.pending))
             if before is not None and number >= before:
                 break
             cells = self.pending.pop(number)
             body = b"".join(
-                self._cell(column_letters(c) + str(number), None, v, self._style_for(c, {}))
-                for c, v in sorted(cells.items())
+                self._cell(column_letters(c) + str(number), None, v, self._column_style(c))
+                for c, v in cells.items()
                 if v is not None
             )
             if body:
@@ -378,93 +530,88 @@ class _SheetRewriter:
         return bytes(out)
 
     def _patch_row(self, element: bytes, number: int, row_attrs: dict[bytes, bytes]) -> bytes:
+        """``element`` (a whole ``<row>``) with this row's changes applied."""
         p = re.escape(self.p)
-        changes = self.pending.pop(number, {})
+        changes = dict(sorted(self.pending.pop(number, {}).items()))
         tag_end = element.index(b">") + 1
         self_closing = element[tag_end - 2 : tag_end] == b"/>"
         start_tag = element[: tag_end - 2] + b">" if self_closing else element[:tag_end]
         if b"r" not in row_attrs:
-            start_tag = start_tag[: 1 + len(self.p) + 3] + b' r="' + str(number).encode() + b'"' + start_tag[1 + len(self.p) + 3 :]
+            n = 1 + len(self.p) + 3
+            start_tag = start_tag[:n] + b' r="' + str(number).encode() + b'"' + start_tag[n:]
         inner = b"" if self_closing else element[tag_end : element.rindex(b"<")]
+        row_style = (
+            row_attrs.get(b"s") if row_attrs.get(b"customFormat") in (b"1", b"true") else None
+        )
+
+        def new_cell(col: int, value: str) -> bytes:
+            style = row_style or self._column_style(col)
+            return self._cell(column_letters(col) + str(number), None, value, style)
+
         cell_re = re.compile(rb"<" + p + rb"c\b[^>]*?(?:/>|>.*?</" + p + rb"c\s*>)", re.S)
-        pieces: list[tuple[int | None, bytes]] = []  # (column or None for non-cell bytes, bytes)
+        added = [c for c, v in changes.items() if v is not None]
+        out: list[bytes] = []
+        order: list[int] = []  # columns in the order written, checked below
+        after_last_cell = 0
         last, col = 0, 0
         for m in cell_re.finditer(inner):
-            if m.start() > last:
-                pieces.append((None, inner[last : m.start()]))
-            a = _attrs(m.group()[: m.group().index(b">") + 1])
-            col = split_ref(a[b"r"].decode())[1] if b"r" in a else col + 1
-            pieces.append((col, m.group()))
-            last = m.end()
-        if last < len(inner):
-            pieces.append((None, inner[last:]))
-        row_style = row_attrs.get(b"s") if row_attrs.get(b"customFormat") in (b"1", b"true") else None
-        out: list[bytes] = []
-        todo = dict(sorted(changes.items()))
-        for c, raw in pieces:
-            if c is None:
-                out.append(raw)
-                continue
-            for new_c in [k for k in todo if k < c]:
-                value = todo.pop(new_c)
+            out.append(inner[last : m.start()])
+            raw = m.group()
+            a = _attrs(raw[: raw.index(b">") + 1])
+            col = split_ref(a[b"r"].decode("ascii"))[1] if b"r" in a else col + 1
+            for c in [c for c in changes if c < col]:
+                value = changes.pop(c)
                 if value is not None:
-                    style = row_style or self._style_for(new_c, {})
-                    out.append(self._cell(column_letters(new_c) + str(number), None, value, style))
-            ref = column_letters(c) + str(number)
-            if c in todo:
-                out.append(self._cell(ref, raw, todo.pop(c), None))
+                    out.append(new_cell(c, value))
+                    order.append(c)
+            ref = column_letters(col) + str(number)
+            if col in changes:
+                out.append(self._cell(ref, raw, changes.pop(col), None))
+            elif b"r" in a:
+                out.append(raw)
             else:
-                out.append(self._with_ref(raw, ref))
-        tail: list[bytes] = []
-        for new_c, value in todo.items():
-            if value is not None:
-                style = row_style or self._style_for(new_c, {})
-                tail.append(self._cell(column_letters(new_c) + str(number), None, value, style))
-        # new cells after the last cell, before any trailing non-cell content (extLst)
-        idx = max((i for i, (c, _) in enumerate(pieces) if c is not None), default=-1)
-        if idx == -1:
-            out = tail + out
-        else:
-            pos = sum(1 for c, _ in pieces[: idx + 1])  # out has one entry per piece plus inserts
-            pos += len(out) - len(pieces)
-            out[pos:pos] = tail
-        start_tag = _widen_spans(start_tag, [c for c, v in changes.items() if v is not None])
-        return start_tag + b"".join(out) + b"</" + self.p + b"row>"
+                n = 1 + len(self.p) + 1
+                out.append(raw[:n] + b' r="' + ref.encode() + b'"' + raw[n:])
+            order.append(col)
+            after_last_cell = len(out)
+            last = m.end()
+        out.append(inner[last:])
+        tail = [c for c, v in changes.items() if v is not None]
+        out[after_last_cell:after_last_cell] = [new_cell(c, changes[c]) for c in tail]
+        order.extend(tail)
+        if any(a >= b for a, b in pairwise(order)):
+            raise _error("malformed", self.lang, name=self.label)
+        return _widen_spans(start_tag, added) + b"".join(out) + b"</" + self.p + b"row>"
 
-    def _style_for(self, col: int, _unused: dict) -> bytes | None:
+    def _column_style(self, col: int) -> bytes | None:
         for lo, hi, style in self.col_styles:
             if lo <= col <= hi:
                 return style
         return None
 
-    def _with_ref(self, raw: bytes, ref: str) -> bytes:
-        """An untouched cell; gains an explicit r= only if it had none."""
-        head = raw[: raw.index(b">") + 1]
-        if b" r=" in head or b"\tr=" in head or b"\nr=" in head:
-            return raw
-        n = 1 + len(self.p) + 1
-        return raw[:n] + b' r="' + ref.encode() + b'"' + raw[n:]
-
     def _cell(self, ref: str, old: bytes | None, value: str | None, style: bytes | None) -> bytes:
-        """The new ``<c>`` element for ``ref`` (keeps ``s=`` and other attributes of ``old``)."""
+        """The new ``<c>`` for ``ref``; keeps ``s=`` and other attributes of ``old``."""
+        p = self.p
         kept: list[tuple[bytes, bytes]] = []
         if old is not None:
-            if re.search(rb"<" + re.escape(self.p) + rb"f\b", old):
-                raise WriteError(f"{self.label}: cell {ref} holds a formula; it was not changed (replace it with its value first)")
-            head = old[: old.index(b">") + 1]
-            kept = [(k, v) for k, v in _attr_items(head) if k not in (b"r", b"t", b"cm", b"vm")]
+            if re.search(rb"<" + re.escape(p) + rb"f\b", old):
+                raise _error("formula", self.lang, name=self.label, ref=ref)
+            old_attrs = _attr_items(old[: old.index(b">") + 1])
+            if (b"t", b"s") in old_attrs:
+                v = re.search(rb"<" + re.escape(p) + rb"v>\s*(\d+)", old)
+                if v:
+                    self.replaced_shared[int(v.group(1))] += 1
+            kept = [(k, v) for k, v in old_attrs if k not in (b"r", b"t", b"cm", b"vm")]
         elif style is not None:
             kept = [(b"s", style)]
-        attrs = b' r="' + ref.encode() + b'"' + b"".join(b" " + k + b'="' + v + b'"' for k, v in kept)
-        c = b"<" + self.p + b"c"
-        if value is None:
-            return c + attrs + b"/>"
-        p = self.p
-        text = _xml_text(value).encode("utf-8")
-        return (
-            c + attrs + b' t="inlineStr"><' + p + b'is><' + p + b't xml:space="preserve">' + text
-            + b"</" + p + b"t></" + p + b"is></" + p + b"c>"
+        attrs = (
+            b' r="' + ref.encode() + b'"' + b"".join(b" " + k + b'="' + v + b'"' for k, v in kept)
         )
+        if value is None:
+            return b"<" + p + b"c" + attrs + b"/>"
+        text = _xml_text(value).encode("utf-8")
+        inline = b'<%sc%s t="inlineStr"><%sis><%st xml:space="preserve">%s</%st></%sis></%sc>'
+        return inline % (p, attrs, p, p, text, p, p, p)
 
 
 def _attr_items(tag: bytes) -> list[tuple[bytes, bytes]]:
@@ -506,42 +653,164 @@ def _xml_text(value: str) -> str:
     return _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
 
 
+# -- where the output goes -------------------------------------------------------------------
+def lock_file(path: Path) -> Path | None:
+    """The lock file of an office program holding ``path`` open, or None.
+
+    Excel and WPS write ``~$NAME.xlsx`` beside the file (for long names sometimes without
+    the first one or two characters); LibreOffice writes ``.~lock.NAME.xlsx#``.
+    """
+    path = Path(path)
+    name = path.name
+    candidates = [f"~${name}", f"~${name[1:]}", f"~${name[2:]}", f".~lock.{name}#"]
+    for candidate in candidates:
+        lock = path.with_name(candidate)
+        if len(candidate) > 6 and lock.exists():
+            return lock
+    return None
+
+
+def ensure_unlocked(path: Path, lang: str = "zh") -> None:
+    """Raise :class:`LockedError` while Excel/WPS/LibreOffice has ``path`` open."""
+    lock = lock_file(path)
+    if lock is not None:
+        zh, en = _TEXT["locked"]
+        raise LockedError((en if lang == "en" else zh).format(name=Path(path).name, lock=lock.name))
+
+
+def backup_path(path: Path, now: datetime | None = None) -> Path:
+    """``NAME.bak-YYYYmmdd-HHMMSS.xlsx`` beside ``path`` (``-2``, ``-3``… if taken)."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    candidate = path.with_name(f"{path.stem}.bak-{stamp}{path.suffix}")
+    n = 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}.bak-{stamp}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
+def output_for(src: Path, out_dir: Path | None, in_place: bool, lang: str = "zh") -> Path:
+    """Where the patched copy of ``src`` goes: ``out_dir/NAME`` or, in place, ``src`` itself.
+
+    Refuses an output folder that is the source's own folder (that would overwrite the
+    original without a backup) and a destination that is open in Excel.
+    """
+    src = Path(src)
+    if in_place:
+        dst = src
+    else:
+        if out_dir is None:
+            raise ValueError("out_dir is required unless in_place")
+        if Path(out_dir).resolve() == src.parent.resolve():
+            raise _error("same-folder", lang, name=src.name)
+        dst = Path(out_dir) / src.name
+    ensure_unlocked(dst, lang)
+    return dst
+
+
+def write_patched(
+    src: Path,
+    sheet_part: str,
+    changes: Mapping[str, str | None],
+    *,
+    out_dir: Path | None = None,
+    in_place: bool = False,
+    now: datetime | None = None,
+    lang: str = "zh",
+) -> tuple[Path, Path | None]:
+    """Patch ``src`` into ``out_dir`` (created if needed) or in place after a backup.
+
+    Returns ``(output, backup)``; ``backup`` is None unless ``in_place``. The backup is a
+    plain copy of the original, made before anything is written, and removed again if the
+    write fails (the original is then untouched).
+    """
+    src = Path(src)
+    check_patchable(src, lang)
+    dst = output_for(src, out_dir, in_place, lang)
+    backup: Path | None = None
+    if in_place:
+        backup = backup_path(src, now)
+        shutil.copy2(src, backup)
+    else:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        patch_cells(src, dst, sheet_part, changes, lang=lang)
+    except BaseException:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+        raise
+    return dst, backup
+
+
 # -- verification ----------------------------------------------------------------------------
-def _verify(src: Path, out: Path, part: str, sheet: str, by_row: dict[int, dict[int, str | None]]) -> None:
+def _verify(
+    src: Path,
+    out: Path,
+    part: str,
+    sheet: str,
+    by_row: dict[int, dict[int, str | None]],
+    lang: str,
+    also_changed: set[str],
+) -> None:
     """Reopen ``out``: other members identical, the sheet's cells as expected. Else WriteError."""
     with zipfile.ZipFile(src) as a, zipfile.ZipFile(out) as b:
         ia, ib = a.infolist(), b.infolist()
         if [i.filename for i in ia] != [i.filename for i in ib]:
-            raise WriteError(f"{out.name}: verification failed: the parts of the workbook differ")
+            raise _error("verify", lang, name=out.name, detail="parts")
         for x, y in zip(ia, ib, strict=True):
-            if x.filename != part and (x.CRC, x.file_size) != (y.CRC, y.file_size):
-                raise WriteError(f"{out.name}: verification failed: {x.filename} changed")
+            changed = (x.CRC, x.file_size) != (y.CRC, y.file_size)
+            if changed and x.filename != part and x.filename not in also_changed:
+                raise _error("verify", lang, name=out.name, detail=x.filename)
         bad = b.testzip()
         if bad is not None:
-            raise WriteError(f"{out.name}: verification failed: {bad} is damaged")
+            raise _error("verify", lang, name=out.name, detail=bad)
+    # the changed sheet; and every sheet when a shared part (the string table) changed too
+    names = [sheet] + ([n for n in sheet_parts(src, lang) if n != sheet] if also_changed else [])
     try:
         import python_calamine
 
-        before = _grid(python_calamine.CalamineWorkbook.from_path(str(src)), sheet)
-        after = _grid(python_calamine.CalamineWorkbook.from_path(str(out)), sheet)
+        book_a = python_calamine.CalamineWorkbook.from_path(str(src))
+        book_b = python_calamine.CalamineWorkbook.from_path(str(out))
+        for name in names:
+            _compare(
+                _grid(book_a, name), _grid(book_b, name), by_row if name == sheet else {}, out, lang
+            )
+    except WriteError:
+        raise
     except Exception as e:  # noqa: BLE001 - any reader failure means the output is not trustworthy
-        raise WriteError(f"{out.name}: verification failed: the written workbook cannot be read back ({type(e).__name__})") from None
-    for (r, c), new in ((rc, v) for r, cols in by_row.items() for rc, v in (((r, c), v) for c, v in cols.items())):
-        before[(r, c)] = new if new not in (None, "") else None
-        if before[(r, c)] is None:
-            del before[(r, c)]
-    if before != after:
-        diff = sorted(set(before.items()) ^ set(after.items()), key=lambda kv: kv[0])[:1]
-        where = f"{column_letters(diff[0][0][1])}{diff[0][0][0]}" if diff else "?"
-        raise WriteError(f"{out.name}: verification failed: cell {where} does not hold the expected value")
+        raise _error("verify", lang, name=out.name, detail=type(e).__name__) from None
 
 
-def _grid(wb: Any, sheet: str) -> dict[tuple[int, int], Any]:
-    """Non-empty cells of ``sheet`` as {(row, column): value}, 1-based."""
-    rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-    return {
-        (r, c): v
-        for r, values in enumerate(rows, start=1)
-        for c, v in enumerate(values, start=1)
-        if v != ""
-    }
+def _compare(
+    before: list[list[Any]],
+    after: list[list[Any]],
+    by_row: dict[int, dict[int, str | None]],
+    out: Path,
+    lang: str,
+) -> None:
+    """Raise unless ``after`` is ``before`` with the changes applied (trailing blanks ignored)."""
+    for r, cols in by_row.items():
+        while len(before) < r:
+            before.append([])
+        row = before[r - 1]
+        for c, value in cols.items():
+            row.extend([""] * (c - len(row)))
+            row[c - 1] = value or ""
+    for r in range(max(len(before), len(after))):
+        a = before[r] if r < len(before) else []
+        b = after[r] if r < len(after) else []
+        if a != b and _trimmed(a) != _trimmed(b):
+            c = next(i for i, (x, y) in enumerate(zip_longest(a, b, fillvalue="")) if x != y)
+            raise _error("verify", lang, name=out.name, detail=f"{column_letters(c + 1)}{r + 1}")
+
+
+def _trimmed(values: list[Any]) -> list[Any]:
+    end = len(values)
+    while end and values[end - 1] == "":
+        end -= 1
+    return values[:end]
+
+
+def _grid(wb: Any, sheet: str) -> list[list[Any]]:
+    """All cells of ``sheet`` from A1, row by row (empty cells are ``""``)."""
+    return wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)

@@ -374,3 +374,19 @@ def test_xls_and_ods_values_keep_their_a1_coordinates(tmp_path, kind):
     assert ws["F5"].fill.fgColor.rgb.endswith(RED)
     assert got.worksheets[0]["B3"].hyperlink.location == "'问题记录表'!F5"
     assert got["填写说明"]["A2"].value.date() == date(2024, 1, 1)
+
+
+def test_not_carried_over_names_what_openpyxl_drops_from_this_file(record_book, tmp_path):
+    src = tmp_path / "带扩展.xlsx"
+    ext = b'<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}"/></extLst></worksheet>'
+    with zipfile.ZipFile(record_book) as zin, zipfile.ZipFile(src, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</worksheet>", ext)
+            zout.writestr(item, data)
+        zout.writestr("xl/ctrlProps/ctrlProp1.xml", b"<formControlPr/>")
+    lost = not_carried_over("xlsx", "en", src=src)
+    assert any(item.startswith("Excel 2010+ sheet extensions") for item in lost)
+    assert any(item.startswith("form controls") for item in lost)
+    assert not any("macros" in item for item in lost)

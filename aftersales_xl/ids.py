@@ -1,0 +1,423 @@
+"""Record IDs (问题编号): the configured pattern, and filling blank IDs deterministically.
+
+Schemes (policy ``[ids]``):
+
+- ``daily`` (default): ``prefix`` + ``YYYYMMDD`` of 接收时间 + per-day sequence,
+  ``FW20240521001``;
+- ``monthly``: ``prefix`` + ``YYYYMM`` + per-month sequence; with ``prefix = ""`` this is
+  the seeds' ``年份+月份+流水号`` form, ``202405001``.
+
+The sequence has ``digits`` digits (3) and simply grows past them: after
+``FW20240521999`` comes ``FW202405211000``.
+
+:func:`assign_ids` fills blank IDs of several tables at once. For each day (month) it
+continues after the highest sequence already used in any of the tables or in ``existing``
+(the register's IDs); existing valid IDs are never changed; rows are numbered in order of
+接收时间 (falling back to 问题发生时间), then table order, then row, so running it again
+on the same input gives the same IDs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from .coerce import nfkc, parse_datetime, to_text
+from .config import Policy
+from .errors import UnreadableError, WriteError, XlcheckError
+from .findings import Finding, make_finding
+from .forms import FormSpec
+from .xlsxpatch import check_patchable, write_patched
+
+_PERIOD = {
+    "daily": (r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])", "%Y%m%d"),
+    "monthly": (r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])", "%Y%m"),
+}
+
+
+def id_pattern(policy: Policy) -> re.Pattern[str]:
+    """The full-match pattern of a valid ID under the policy's scheme (4+ digit sequences too).
+
+    Groups: ``period`` (``20240521`` / ``202405``) and ``seq``. Case-insensitive prefix.
+    """
+    period, _ = _PERIOD[policy.id_scheme]
+    return re.compile(
+        rf"^{re.escape(policy.id_prefix)}(?P<period>{period})(?P<seq>\d{{{policy.id_digits},}})\Z",
+        re.IGNORECASE,
+    )
+
+
+def parse_id(record_id: Any, policy: Policy) -> tuple[str, int] | None:
+    """``(period, sequence)`` of a valid ID (``("20240521", 1)``), or None if it is not one.
+
+    The period must be a real date (``FW20240231001`` is not valid).
+    """
+    return _parser(policy)(record_id)
+
+
+def _parser(policy: Policy) -> Callable[[Any], tuple[str, int] | None]:
+    """:func:`parse_id` with the pattern compiled once (for long columns)."""
+    pattern = id_pattern(policy)
+    period_format = _PERIOD[policy.id_scheme][1]
+
+    def parse(record_id: Any) -> tuple[str, int] | None:
+        text = normalise_id(record_id)
+        m = pattern.match(text) if text is not None else None
+        if not m:
+            return None
+        try:
+            datetime.strptime(m.group("period"), period_format)
+        except ValueError:
+            return None
+        return m.group("period"), int(m.group("seq"))
+
+    return parse
+
+
+def format_id(period: str, seq: int, policy: Policy) -> str:
+    """``FW`` + ``20240521`` + ``001`` (the sequence widens past ``digits``)."""
+    return f"{policy.id_prefix}{period}{seq:0{policy.id_digits}d}"
+
+
+def period_of(when: date, policy: Policy) -> str:
+    """The period part of an ID for a date: ``20240521`` (daily) or ``202405`` (monthly)."""
+    return when.strftime(_PERIOD[policy.id_scheme][1])
+
+
+def id_example(policy: Policy) -> str:
+    """An example ID of the scheme in force, for messages (``FW20240521001``)."""
+    return format_id(period_of(date(2024, 5, 21), policy), 1, policy)
+
+
+def normalise_id(value: Any) -> str | None:
+    """An ID cell as compared: text, NFKC, trimmed, upper case; blanks → None.
+
+    IDs typed as numbers (``202405001`` in the monthly scheme) become their digits.
+    """
+    text = None if _is_missing(value) else to_text(value)
+    return (nfkc(text).upper() or None) if text else None
+
+
+# -- assigning ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IdChange:
+    """A new ID for one row; ``old`` is set when a duplicate ID was replaced."""
+
+    source: str
+    row: int
+    record_id: str
+    old: str | None = None
+
+
+@dataclass(frozen=True)
+class IdProblem:
+    """A row that was not numbered or holds a bad ID.
+
+    ``code``: ``"no-date"`` (no usable 接收时间/问题发生时间), ``"bad-format"`` or
+    ``"duplicate-id"`` (``first`` is the (source, row) that uses the ID first).
+    """
+
+    source: str
+    row: int
+    code: str
+    value: str | None = None
+    first: tuple[str, int] | None = None
+
+
+class _SheetLike(Protocol):
+    sheet: str
+
+    def cell(self, key: str, row: int) -> str: ...
+
+
+@dataclass
+class Assignment:
+    """What :func:`assign_ids` decided: the new IDs and the problems, in input order."""
+
+    changes: list[IdChange] = field(default_factory=list)
+    problems: list[IdProblem] = field(default_factory=list)
+
+    def for_source(self, source: str) -> dict[int, str]:
+        """Row → new ID for one table."""
+        return {c.row: c.record_id for c in self.changes if c.source == source}
+
+    @property
+    def reassigned(self) -> list[IdChange]:
+        """Duplicates that were given a new ID (``old`` → ``record_id``)."""
+        return [c for c in self.changes if c.old is not None]
+
+    def findings(
+        self, source: str, sheet: _SheetLike, form: FormSpec, policy: Policy, lang: str = "zh"
+    ) -> list[Finding]:
+        """The problems of one table as findings on their cells (validate's codes)."""
+        label = form.field("record_id").title(lang)
+        out: list[Finding] = []
+        for p in self.problems:
+            if p.source != source:
+                continue
+            if p.code == "no-date":
+                key = "received_at"
+                out.append(
+                    make_finding(
+                        "required-value",
+                        lang,
+                        sheet=sheet.sheet,
+                        cell=_cell(sheet, key, p.row),
+                        row=p.row,
+                        column=form.field(key).title(lang),
+                        why=_NO_DATE[lang if lang in _NO_DATE else "zh"],
+                    )
+                )
+                continue
+            common = dict(sheet=sheet.sheet, cell=_cell(sheet, "record_id", p.row), row=p.row)
+            if p.code == "bad-format":
+                out.append(
+                    make_finding(
+                        "bad-format",
+                        lang,
+                        column=label,
+                        value=p.value,
+                        expected=scheme_hint(policy, lang),
+                        **common,
+                    )
+                )
+            else:
+                first_source, first_row = p.first or (source, 0)
+                other = (
+                    str(first_row) if first_source == source else f"{first_row}（{first_source}）"
+                )
+                out.append(
+                    make_finding(
+                        "duplicate-id", lang, column=label, value=p.value, other=other, **common
+                    )
+                )
+        return out
+
+
+_NO_DATE = {
+    "zh": "（没有有效的接收时间或问题发生时间，无法自动编号）",
+    "en": " (no valid received or occurred time, so no ID could be assigned)",
+}
+
+
+def scheme_hint(policy: Policy, lang: str = "zh") -> str:
+    """How a valid ID looks, for messages."""
+    example = id_example(policy)
+    if lang == "en":
+        return (
+            f"use an ID like {example} (prefix + date + sequence), or leave it blank to be assigned"
+        )
+    return f"应为 {example} 这样的编号（前缀+日期+流水号）；也可留空，自动编号"
+
+
+def _cell(sheet: _SheetLike, key: str, row: int) -> str | None:
+    try:
+        return sheet.cell(key, row)
+    except KeyError:
+        return None
+
+
+def assign_ids(
+    batches: Sequence[tuple[str, pd.DataFrame]],
+    policy: Policy,
+    *,
+    existing: Iterable[Any] = (),
+    fix_duplicates: bool = False,
+) -> Assignment:
+    """Decide IDs for the blank 问题编号 cells of every table in ``batches``.
+
+    Each batch is ``(source name, frame)``; the frame is indexed by Excel row and has the
+    columns ``record_id``, ``received_at`` and ``occurred_at`` (typed values; raw text dates
+    are parsed too). ``existing`` holds IDs already taken elsewhere (the register): their
+    sequences are continued, never reused. Existing valid IDs are never changed;
+    malformed and duplicate ones are reported. With ``fix_duplicates`` every later use of
+    a duplicated ID (by table order, then row) gets a new ID and is listed with its old one.
+    """
+    result = Assignment()
+    parse = _parser(policy)
+    highest: dict[str, int] = {}
+    for value in existing:
+        _note(parse(value), highest)
+
+    seen: dict[str, tuple[str, int]] = {}
+    todo: list[tuple[pd.Timestamp, int, int, str, str | None]] = []
+    for order, (source, frame) in enumerate(batches):
+        ids = (
+            frame["record_id"]
+            if "record_id" in frame.columns
+            else pd.Series(None, index=frame.index)
+        )
+        for row in frame.index:
+            row = int(row)
+            text = normalise_id(ids.get(row))
+            old: str | None = None
+            if text is not None:
+                parsed = parse(text)
+                if parsed is None:
+                    result.problems.append(IdProblem(source, row, "bad-format", text))
+                    continue
+                _note(parsed, highest)
+                if text not in seen:
+                    seen[text] = (source, row)
+                    continue
+                result.problems.append(IdProblem(source, row, "duplicate-id", text, seen[text]))
+                if not fix_duplicates:
+                    continue
+                old = text
+            when = _when(frame, row)
+            if when is None:
+                result.problems.append(IdProblem(source, row, "no-date", old))
+                continue
+            todo.append((when, order, row, source, old))
+
+    for when, _order, row, source, old in sorted(todo, key=lambda t: t[:3]):
+        period = period_of(when, policy)
+        seq = highest.get(period, 0) + 1
+        highest[period] = seq
+        result.changes.append(IdChange(source, row, format_id(period, seq, policy), old))
+    position = {name: i for i, (name, _f) in enumerate(batches)}
+    result.changes.sort(key=lambda c: (position[c.source], c.row))
+    return result
+
+
+def _note(parsed: tuple[str, int] | None, highest: dict[str, int]) -> None:
+    if parsed is not None:
+        period, seq = parsed
+        highest[period] = max(highest.get(period, 0), seq)
+
+
+def _when(frame: pd.DataFrame, row: int) -> pd.Timestamp | None:
+    """接收时间 of the row, else 问题发生时间, as a Timestamp; None when neither is usable."""
+    for key in ("received_at", "occurred_at"):
+        if key in frame.columns:
+            value = _as_timestamp(frame.at[row, key])
+            if value is not None:
+                return value
+    return None
+
+
+def _as_timestamp(value: Any) -> pd.Timestamp | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, pd.Timestamp | datetime):
+        return pd.Timestamp(value)
+    if isinstance(value, date):
+        return pd.Timestamp(datetime(value.year, value.month, value.day))
+    parsed = parse_datetime(value)
+    return pd.Timestamp(parsed) if parsed is not None else None
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+# -- whole workbooks ----------------------------------------------------------------------
+@dataclass
+class IdOutcome:
+    """What happened to one workbook. ``error`` (one line) means it was not written."""
+
+    source: Path
+    output: Path | None = None
+    backup: Path | None = None
+    assigned: list[IdChange] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+    unreadable: bool = False
+
+    @property
+    def reassigned(self) -> list[IdChange]:
+        return [c for c in self.assigned if c.old is not None]
+
+
+def assign_workbooks(
+    paths: Iterable[Path],
+    form: FormSpec,
+    policy: Policy,
+    *,
+    register: Path | None = None,
+    out_dir: Path | None = None,
+    in_place: bool = False,
+    fix_duplicates: bool = False,
+    now: datetime | None = None,
+    lang: str = "zh",
+) -> list[IdOutcome]:
+    """Fill blank 问题编号 cells of several workbooks as one run, writing patched copies.
+
+    All readable workbooks are numbered together (:func:`assign_ids`), continuing after the
+    IDs of ``register`` (a 总台账 written by merge) when given; each is then written to
+    ``out_dir`` (or in place after a backup) with only the 问题编号 cells changed. Files that
+    cannot be read or written get an ``error`` line; the others continue. Raises
+    :class:`~aftersales_xl.errors.UnreadableError` if ``register`` cannot be read.
+    """
+    from .coerce import coerce_frame
+    from .register import read_register
+    from .workbook import read_form
+
+    existing: list[Any] = []
+    if register is not None:
+        existing = read_register(register, form, policy, lang=lang)["record_id"].tolist()
+    outcomes: list[IdOutcome] = []
+    sheets = []
+    for path in paths:
+        outcome = IdOutcome(Path(path))
+        outcomes.append(outcome)
+        try:
+            sheet, _ = read_form(path, form, policy, lang)
+            if sheet.part is None or sheet.kind not in ("xlsx", "xlsm"):
+                check_patchable(Path(path), lang, kind=sheet.kind)
+            if "record_id" not in sheet.columns:
+                raise _no_id_column(path, form, lang)
+        except UnreadableError as e:
+            outcome.error, outcome.unreadable = str(e), True
+            continue
+        except XlcheckError as e:
+            outcome.error = str(e)
+            continue
+        keys = [k for k in ("record_id", "received_at", "occurred_at") if k in sheet.frame.columns]
+        typed = coerce_frame(sheet.frame[keys], form, policy, sheet.date1904).typed
+        sheets.append((outcome, sheet, typed))
+
+    batches = [(str(o.source), typed) for o, _s, typed in sheets]
+    result = assign_ids(batches, policy, existing=existing, fix_duplicates=fix_duplicates)
+    for outcome, sheet, _typed in sheets:
+        name = str(outcome.source)
+        outcome.findings = result.findings(name, sheet, form, policy, lang)
+        new = [c for c in result.changes if c.source == name]
+        if in_place and not new:
+            outcome.output = outcome.source
+            continue
+        cells = {sheet.cell("record_id", c.row): c.record_id for c in new}
+        try:
+            outcome.output, outcome.backup = write_patched(
+                outcome.source,
+                str(sheet.part),
+                cells,
+                out_dir=out_dir,
+                in_place=in_place,
+                now=now,
+                lang=lang,
+            )
+            outcome.assigned = new
+        except XlcheckError as e:
+            outcome.error = str(e)
+    return outcomes
+
+
+def _no_id_column(path: Path, form: FormSpec, lang: str) -> WriteError:
+    label = form.field("record_id").title(lang)
+    if lang == "en":
+        return WriteError(
+            f'{Path(path).name}: there is no "{label}" column to fill; add it as in the template and run again'
+        )
+    return WriteError(f"{Path(path).name}：没有“{label}”列可填写：请按模板加上这一列后再运行")

@@ -1,0 +1,322 @@
+"""Policy file: defaults from the seeds, an xlcheck.toml overriding every section, bad files
+named by key, and ``xlcheck config show``."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from aftersales_xl.cli import cli
+from aftersales_xl.config import Target, load_policy, parse_target, policy_to_toml
+from aftersales_xl.errors import ConfigError
+
+EVERYTHING = """\
+[lists]
+channel = ["电话", "邮件", "企业微信"]
+problem_type = ["技术故障", "其他"]
+severity = ["P0", "P1", "P2", "P3", "P4"]
+status = ["新建", "处理中", "已完成", "已关闭"]
+
+[status]
+done = ["已完成", "已关闭"]
+pending = "新建"
+
+[ids]
+scheme = "monthly"
+prefix = "SH"
+digits = 4
+
+[mask]
+char = "#"
+name_keep = 0
+phone_keep_last = 3
+email_keep = 2
+
+[sla.P0]
+respond = "0.5h"
+resolve = "8h"
+
+[sla.P1]
+respond = 2
+resolve = "3wd"
+
+[sla.P2]
+respond = "48h"
+resolve = ""
+
+[sla.P3]
+resolve = "30wd"
+
+[sla.P4]
+respond = "1wd"
+
+[calendar]
+extra_holidays = ["2024-12-31", 2024-12-30]
+extra_workdays = ["2024-10-05"]
+
+[working_hours]
+start = "08:30"
+end = "17:30"
+
+[daily]
+first_response_hours = 1
+closure_rate_min = 90
+csat_min = 85.5
+bad_review_max = 10.0
+
+[satisfaction]
+good = [5]
+bad = [1, 2, 3]
+follow_up_max = 2
+
+[limits]
+max_file_mb = 50
+max_zip_members = 100
+max_uncompressed_mb = 512
+max_compression_ratio = 50
+max_cells = 1000000
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "xlcheck.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_follow_the_seeds(policy) -> None:
+    assert policy.source == "defaults"
+    assert policy.allowed("severity") == ["P0", "P1", "P2", "P3"]
+    assert policy.allowed("channel") == ["电话", "在线客服", "邮件", "现场", "公众号", "其他"]
+    assert policy.done_statuses == ["已解决", "已关闭"]
+    assert policy.pending_status == "待处理"
+    assert (policy.id_scheme, policy.id_prefix, policy.id_digits) == ("daily", "FW", 3)
+    targets = {
+        sev: (policy.sla_target(sev, "respond"), policy.sla_target(sev, "resolve"))
+        for sev in ["P0", "P1", "P2", "P3"]
+    }
+    assert targets == {
+        "P0": (Target(1, "h"), Target(24, "h")),
+        "P1": (Target(4, "h"), Target(72, "h")),
+        "P2": (Target(24, "h"), Target(5, "wd")),
+        "P3": (None, None),
+    }
+    assert policy.working_hours == (time(9), time(18))
+    assert policy.extra_holidays == frozenset() == policy.extra_workdays
+    assert dict(policy.daily) == {
+        "first_response_hours": 2,
+        "closure_rate_min": 95.0,
+        "csat_min": 80.0,
+        "bad_review_max": 15.0,
+    }
+    assert dict(policy.satisfaction) == {"good": [4, 5], "bad": [1, 2], "follow_up_max": 3}
+
+
+def test_xlcheck_toml_in_the_current_folder_overrides_every_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, EVERYTHING)
+    monkeypatch.chdir(tmp_path)
+    p = load_policy()
+    assert p.source == "xlcheck.toml"
+    # [lists] and [status]
+    assert p.allowed("channel") == ["电话", "邮件", "企业微信"]
+    assert p.allowed("problem_type") == ["技术故障", "其他"]
+    assert p.allowed("severity") == ["P0", "P1", "P2", "P3", "P4"]
+    assert p.allowed("status") == ["新建", "处理中", "已完成", "已关闭"]
+    assert (p.done_statuses, p.pending_status) == (["已完成", "已关闭"], "新建")
+    # [ids] and [mask]
+    assert (p.id_scheme, p.id_prefix, p.id_digits) == ("monthly", "SH", 4)
+    assert dict(p.mask) == {"char": "#", "name_keep": 0, "phone_keep_last": 3, "email_keep": 2}
+    # [sla.*]: changed, given as a bare number of hours, switched off, added, new severity
+    assert [
+        (sev, str(p.sla_target(sev, "respond")), str(p.sla_target(sev, "resolve")))
+        for sev in p.allowed("severity")
+    ] == [
+        ("P0", "0.5h", "8h"),
+        ("P1", "2h", "3wd"),
+        ("P2", "48h", "None"),
+        ("P3", "None", "30wd"),
+        ("P4", "1wd", "None"),
+    ]
+    # [calendar] (text and TOML dates) and [working_hours]
+    assert p.extra_holidays == {date(2024, 12, 31), date(2024, 12, 30)}
+    assert p.extra_workdays == {date(2024, 10, 5)}
+    assert p.working_hours == (time(8, 30), time(17, 30))
+    # [daily], [satisfaction], [limits]
+    assert dict(p.daily) == {
+        "first_response_hours": 1,
+        "closure_rate_min": 90.0,
+        "csat_min": 85.5,
+        "bad_review_max": 10.0,
+    }
+    assert isinstance(p.daily["closure_rate_min"], float)
+    assert dict(p.satisfaction) == {"good": [5], "bad": [1, 2, 3], "follow_up_max": 2}
+    assert dict(p.limits) == {
+        "max_file_mb": 50,
+        "max_zip_members": 100,
+        "max_uncompressed_mb": 512,
+        "max_compression_ratio": 50,
+        "max_cells": 1_000_000,
+    }
+
+
+def test_partial_file_keeps_the_other_defaults(tmp_path: Path) -> None:
+    p = load_policy(write(tmp_path, '[sla.P1]\nresolve = "3wd"\n', "team.toml"))
+    assert p.source.endswith("team.toml")
+    assert str(p.sla_target("P1", "resolve")) == "3wd"
+    assert str(p.sla_target("P1", "respond")) == "4h"
+    assert p.allowed("status") == ["待处理", "处理中", "已解决", "已关闭", "升级处理"]
+
+
+def test_dropping_a_severity_drops_its_default_targets(tmp_path: Path) -> None:
+    p = load_policy(write(tmp_path, '[lists]\nseverity = ["P0", "P1", "P2"]\n'))
+    assert sorted(p.raw["sla"]) == ["P0", "P1", "P2"]
+
+
+def test_explicit_path_wins_and_cwd_search_can_be_off(tmp_path, monkeypatch) -> None:
+    write(tmp_path, '[ids]\nprefix = "CWD"\n')
+    other = write(tmp_path, '[ids]\nprefix = "ARG"\n', "other.toml")
+    monkeypatch.chdir(tmp_path)
+    assert load_policy().id_prefix == "CWD"
+    assert load_policy(other).id_prefix == "ARG"
+    assert load_policy(search_cwd=False).id_prefix == "FW"
+
+
+BAD_FILES = [
+    # (file text, words the one-line message must contain)
+    ("[ids]\nschem = \"daily\"\n", ["ids.schem", "allowed here", "digits, prefix, scheme"]),
+    ("[colours]\nred = 1\n", ["'colours'", "allowed here", "calendar", "working_hours"]),
+    ("[sla.P0]\nrespnd = \"1h\"\n", ["sla.P0.respnd", "resolve, respond"]),
+    ("[sla.P5]\nrespond = \"1h\"\n", ["sla.P5", "P0, P1, P2, P3"]),
+    ("[ids]\ndigits = \"3\"\n", ["ids.digits", "int", "3"]),
+    ("[ids]\ndigits = 3.5\n", ["ids.digits", "whole number"]),
+    ("[daily]\ncsat_min = \"80\"\n", ["daily.csat_min", "float", "80.0"]),
+    ("[lists]\nchannel = \"电话\"\n", ["lists.channel", "list"]),
+    ("[mask]\nname_keep = true\n", ["mask.name_keep", "int"]),
+    ("[working_hours]\nstart = 9\n", ["working_hours.start", "str", "09:00"]),
+    ("[sla.P2]\nresolve = \"5days\"\n", ["sla.P2.resolve", "5days", '"<N>h"', '"<N>wd"']),
+    ("[sla.P2]\nresolve = \"5.5wd\"\n", ["sla.P2.resolve", "whole number"]),
+    ("[sla.P0]\nrespond = \"-1h\"\n", ["sla.P0.respond", '"<N>h"']),
+    ("[sla.P0]\nrespond = \"nanh\"\n", ["sla.P0.respond", '"<N>h"']),
+    ("[sla]\nP0 = \"1h\"\n", ["sla.P0", "table"]),
+    ("[calendar]\nextra_holidays = [\"2024-13-01\"]\n", ["calendar.extra_holidays", "2024-13-01", "YYYY-MM-DD"]),
+    ("[calendar]\nextra_workdays = [\"10/5/2024\"]\n", ["calendar.extra_workdays", "YYYY-MM-DD"]),
+    ("[calendar]\nextra_holidays = [2024-12-31T00:00:00]\n", ["calendar.extra_holidays", "YYYY-MM-DD"]),
+    ("[calendar]\nextra_holidays = [\"2024-10-05\"]\nextra_workdays = [\"2024-10-05\"]\n",
+     ["2024-10-05", "extra_holidays", "extra_workdays"]),
+    ("[working_hours]\nstart = \"9点\"\n", ["working_hours.start", "HH:MM"]),
+    ("[working_hours]\nstart = \"19:00\"\n", ["working_hours", "earlier", "18:00"]),
+    ("[ids]\nscheme = \"weekly\"\n", ["ids.scheme", "weekly", '"daily", "monthly"']),
+    ("[status]\npending = \"新建\"\n", ["新建", "lists.status", "待处理"]),
+    ("[mask]\nchar = \"**\"\n", ["mask.char", "single character"]),
+    ("[satisfaction]\ngood = [4, 6]\n", ["satisfaction.good", "1-5"]),
+    ("[satisfaction]\nbad = [3, 4]\n", ["rating 4", "good and bad"]),
+    ("[satisfaction]\nfollow_up_max = 9\n", ["satisfaction.follow_up_max", "0 and 5"]),
+    ("[daily]\nclosure_rate_min = 120\n", ["daily.closure_rate_min", "0 and 100"]),
+    ("[limits]\nmax_cells = 0\n", ["limits.max_cells", "positive"]),
+    ("[ids\nscheme = 1\n", ["not valid TOML"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "words"), BAD_FILES)
+def test_bad_config_names_the_key_and_what_is_allowed(tmp_path, text: str, words) -> None:
+    path = write(tmp_path, text, "bad.toml")
+    with pytest.raises(ConfigError) as exc:
+        load_policy(path)
+    msg = str(exc.value)
+    assert msg.startswith(f"{path}: ")
+    assert "\n" not in msg
+    for word in words:
+        assert word in msg
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_policy(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("spec", "target"),
+    [("4h", Target(4, "h")), (" 72H ", Target(72, "h")), ("0.5h", Target(0.5, "h")),
+     ("5wd", Target(5, "wd")), (24, Target(24, "h")), (1.5, Target(1.5, "h"))],
+)  # fmt: skip
+def test_parse_target(spec, target: Target) -> None:
+    assert parse_target(spec) == target
+
+
+# -- xlcheck config show ---------------------------------------------------------------
+
+
+def test_policy_to_toml_round_trips(tmp_path: Path) -> None:
+    original = load_policy(write(tmp_path, EVERYTHING, "in.toml"))
+    shown = policy_to_toml(original)
+    again = load_policy(write(tmp_path, shown, "out.toml"))
+    assert tomllib.loads(shown)["ids"]["prefix"] == "SH"
+    assert again.raw == original.raw
+    for sev in original.allowed("severity"):
+        for kind in ("respond", "resolve"):
+            assert again.sla_target(sev, kind) == original.sla_target(sev, kind)
+    assert again.extra_holidays == original.extra_holidays
+    assert again.working_hours == original.working_hours
+
+
+def test_cli_config_show_defaults(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["config", "show"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.startswith("# policy in force (source: defaults)\n")
+    shown = tomllib.loads(result.stdout)
+    assert shown["sla"]["P2"] == {"respond": "24h", "resolve": "5wd"}
+    assert shown["sla"]["P3"] == {}
+    assert shown["satisfaction"]["good"] == [4, 5]
+    assert shown["working_hours"] == {"start": "09:00", "end": "18:00"}
+
+
+def test_cli_config_show_with_config(tmp_path: Path) -> None:
+    cfg = write(tmp_path, '[sla.P1]\nresolve = "3wd"\n[mask]\nchar = "#"\n', "team.toml")
+    result = CliRunner().invoke(cli, ["config", "show", "--config", str(cfg)])
+    assert result.exit_code == 0, result.stderr
+    shown = tomllib.loads(result.stdout)
+    assert shown["sla"]["P1"] == {"respond": "4h", "resolve": "3wd"}
+    assert shown["mask"]["char"] == "#"
+    assert f"source: {cfg}" in result.stdout
+
+
+def test_cli_config_show_picks_up_xlcheck_toml(tmp_path, monkeypatch) -> None:
+    write(tmp_path, '[ids]\nprefix = "SH"\n')
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["config", "show"])
+    assert tomllib.loads(result.stdout)["ids"]["prefix"] == "SH"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[sla.P2]\nresolve = "5days"\n', ["sla.P2.resolve", '"<N>wd"']),
+        ('[ids]\nscheme = "weekly"\n', ["ids.scheme", '"daily", "monthly"']),
+        ("[colour]\nx = 1\n", ["'colour'", "allowed here"]),
+    ],
+)
+def test_cli_config_show_bad_file_exits_2(tmp_path: Path, text: str, words) -> None:
+    cfg = write(tmp_path, text, "bad.toml")
+    result = CliRunner().invoke(cli, ["config", "show", "--config", str(cfg)])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("xlcheck: ")
+    for word in words:
+        assert word in lines[0]
+
+
+def test_cli_config_show_help_has_an_example() -> None:
+    result = CliRunner().invoke(cli, ["config", "show", "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.stdout
+    assert "xlcheck config show" in result.stdout
