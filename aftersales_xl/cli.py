@@ -198,6 +198,109 @@ class _progress:
             self.bar.__exit__(*exc)
 
 
+# -- mask / assign-ids: patched copies that keep everything else (mask.py, ids.py) ----------------
+def _output_options(f: Callable) -> Callable:
+    """-o/--output-dir and --in-place, for the commands that write changed copies."""
+    f = click.option(
+        "--in-place", is_flag=True,
+        help="Change the files themselves, after keeping NAME.bak-YYYYmmdd-HHMMSS.xlsx beside each. "
+             "Refused while the file is open in Excel (~$NAME.xlsx).",
+    )(f)
+    f = click.option(
+        "-o", "--output-dir", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+        help="Folder for the changed copies (created if needed). The originals are not touched.",
+    )(f)
+    return f
+
+
+def _writable_inputs(paths: tuple[Path, ...], out_dir: Path | None, in_place: bool, lang: str) -> list[Path]:
+    from .workbook import expand_paths
+
+    if in_place == (out_dir is not None):
+        raise click.UsageError("请二选一：-o 文件夹 或 --in-place" if lang != "en" else "give either -o DIR or --in-place")
+    files = expand_paths(list(paths))
+    if not files:
+        raise click.UsageError("没有找到工作簿" if lang != "en" else "no workbooks found in the given paths")
+    return files
+
+
+def _failed(outcomes: list) -> bool:
+    """Print each file's one-line error on stderr; True if there was any."""
+    for o in outcomes:
+        if o.error is not None:
+            click.echo(f"xlcheck: {o.error}", err=True)
+    return any(o.error is not None for o in outcomes)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_output_options
+@common_options
+@guarded
+def mask(paths: tuple[Path, ...], out_dir: Path | None, in_place: bool, config_path: Path | None,
+         lang: str, debug: bool) -> None:
+    """Mask 联系人, 联系方式 and phones/emails/ID numbers in free text.
+
+    联系人 keeps its first character (张**), phones their last 4 digits (****5678), emails
+    the first letter and the domain (z***@example.com); the style is policy ([mask]).
+    Only the masked cells change: other sheets, formats, drop-downs, text boxes and macros
+    are kept, and the copy is read back and checked before it is saved. Prints counts per
+    field, never the values. Masking a masked file changes nothing.
+
+    \b
+    Example:
+        xlcheck mask submissions/ -o masked/
+        xlcheck mask 周报.xlsx --in-place
+    """
+    from .forms import load_form
+    from .mask import mask_workbooks, render_mask
+
+    files = _writable_inputs(paths, out_dir, in_place, lang)
+    form = load_form("record")
+    outcomes = mask_workbooks(files, form, load(config_path), out_dir=out_dir, in_place=in_place, lang=lang)
+    click.echo(render_mask(outcomes, form, lang))
+    sys.exit(2 if _failed(outcomes) else 0)
+
+
+@cli.command("assign-ids")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--register", type=click.Path(dir_okay=False, path_type=Path),
+              help="The master register (总台账): its IDs are never reused; sequences continue after them.")
+@click.option("--fix-duplicates", is_flag=True,
+              help="Give the later uses of a duplicated 问题编号 new IDs (listed old → new).")
+@_output_options
+@common_options
+@guarded
+def assign_ids_cmd(paths: tuple[Path, ...], register: Path | None, fix_duplicates: bool,
+                   out_dir: Path | None, in_place: bool, config_path: Path | None, lang: str,
+                   debug: bool) -> None:
+    """Fill blank 问题编号 cells: FW + date of 接收时间 + a per-day sequence (FW20240521001).
+
+    All files of one run are numbered together, in order of 接收时间 (else 问题发生时间),
+    then file, then row, continuing after the highest number already used that day in the
+    files and the register; a rerun gives the same IDs. Existing valid IDs never change;
+    malformed and duplicate ones are reported (exit 1). Prefix, digits and the monthly
+    scheme (202405001) are policy ([ids]).
+
+    \b
+    Example:
+        xlcheck assign-ids submissions/ --register 总台账.xlsx -o numbered/
+        xlcheck assign-ids 周报.xlsx --in-place --fix-duplicates
+    """
+    from .findings import ERROR
+    from .forms import load_form
+    from .ids import assign_workbooks, render_ids
+
+    files = _writable_inputs(paths, out_dir, in_place, lang)
+    outcomes = assign_workbooks(files, load_form("record"), load(config_path), register=register,
+                                out_dir=out_dir, in_place=in_place, fix_duplicates=fix_duplicates,
+                                lang=lang)
+    click.echo(render_ids(outcomes, lang))
+    if _failed(outcomes):
+        sys.exit(2)
+    sys.exit(1 if any(f.severity == ERROR for o in outcomes for f in o.findings) else 0)
+
+
 def main() -> None:
     cli()
 

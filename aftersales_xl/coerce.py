@@ -82,13 +82,13 @@ def to_text(value: Any) -> str | None:
     return str(value).strip() or None
 
 
-def _map_unique(series: pd.Series, func) -> pd.Series:
-    """Apply ``func`` once per distinct value (values are hashable cell contents)."""
-    if series.empty:
-        return series.astype(object)
-    uniques = series.dropna().unique()
-    mapping = {u: func(u) for u in uniques}
-    return series.map(mapping, na_action="ignore").astype(object)
+def map_unique(values: list, func) -> list:
+    """``[func(v) for v in values]`` computed once per distinct value; None stays None.
+
+    Cell values are hashable (str, float, int, bool, datetime, date, time).
+    """
+    mapping = {v: func(v) for v in set(values) if v is not None}
+    return [mapping.get(v) for v in values]
 
 
 # -- dates ------------------------------------------------------------------------------------
@@ -181,76 +181,52 @@ def parse_rating(value: Any, lo: int, hi: int) -> tuple[int | None, str | None]:
 
 # -- the frame --------------------------------------------------------------------------------
 def coerce_frame(frame: pd.DataFrame, form: FormSpec, policy: Policy, date1904: bool = False) -> Coerced:
-    """Type every column of a raw frame (as read by :func:`workbook.read_form`)."""
+    """Type every column of a raw frame (as read by :func:`workbook.read_form`).
+
+    Text and list columns come back as object columns (str or None), datetimes as
+    ``datetime64[ns]`` (NaT when blank or invalid), ratings as ``Int64``.
+    """
     typed: dict[str, pd.Series] = {}
     failures: dict[tuple[int, str], tuple[str, dict[str, Any]]] = {}
+    index = frame.index
+    rows = index.tolist()
     for key in frame.columns:
         spec = form.field(key)
-        raw = frame[key]
+        values = frame[key].tolist()
         if spec.type == "datetime":
-            typed[key] = _coerce_dates(raw, spec, date1904, failures)
-        elif spec.type == "list":
-            typed[key] = _coerce_list(raw, spec, policy, failures)
+            typed[key] = _coerce_dates(values, rows, spec, date1904, failures, index)
+            continue
+        if spec.type == "list":
+            allowed = policy.allowed(spec.list or spec.key)
+            out = map_unique(values, lambda v, a=allowed: normalise_choice(v, a))
+            for row, v, o in zip(rows, values, out, strict=True):
+                if o is None and v is not None and (text := to_text(v)) is not None:
+                    failures[(row, key)] = ("not-in-list", {"value": text, "allowed": "/".join(allowed)})
         elif spec.type == "rating":
-            typed[key] = _coerce_rating(raw, spec, failures)
+            lo, hi = spec.min or 1, spec.max or 5
+            parsed = map_unique(values, lambda v, lo=lo, hi=hi: parse_rating(v, lo, hi))
+            out = [p[0] if p else None for p in parsed]
+            for row, v, p in zip(rows, values, parsed, strict=True):
+                if p and p[1]:
+                    failures[(row, key)] = (p[1], {"value": to_text(v)})
+            typed[key] = pd.Series(out, index=index, dtype="Int64")
+            continue
         else:
-            typed[key] = _coerce_text(raw, spec)
-    out = pd.DataFrame(typed, index=frame.index)
-    return Coerced(out, failures)
+            out = [(v.strip() or None) if type(v) is str else to_text(v) for v in values]
+            if spec.check == "record-id":
+                out = map_unique(out, lambda v: nfkc(v).upper())
+        typed[key] = pd.Series(out, index=index, dtype=object)
+    return Coerced(pd.DataFrame(typed, index=index), failures)
 
 
-def _coerce_text(raw: pd.Series, spec: FieldSpec) -> pd.Series:
-    is_str = raw.map(type) == str  # noqa: E721 - exact type test, fast
-    out = raw.copy()
-    if is_str.any():
-        stripped = raw[is_str].str.strip()
-        out[is_str] = stripped.where(stripped != "", None)
-    other = ~is_str & raw.notna()
-    if other.any():
-        out[other] = raw[other].map(to_text)
-    if spec.check == "record-id":
-        out = _map_unique(out, lambda v: nfkc(v).upper())
-    return out.astype(object)
-
-
-def _coerce_list(raw: pd.Series, spec: FieldSpec, policy: Policy, failures) -> pd.Series:
-    allowed = policy.allowed(spec.list or spec.key)
-    out = _map_unique(raw, lambda v: normalise_choice(v, allowed))
-    bad = out.isna() & raw.notna()
-    for row, value in raw[bad].items():
-        text = to_text(value)
-        if text is not None:
-            failures[(row, spec.key)] = ("not-in-list", {"value": text, "allowed": "/".join(allowed)})
-    return out
-
-
-def _coerce_dates(raw: pd.Series, spec: FieldSpec, date1904: bool, failures) -> pd.Series:
-    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-    if raw.empty:
-        return out
-    types = raw.map(type)
-    is_dt = types == datetime
-    if is_dt.any():
-        direct = pd.to_datetime(raw[is_dt].tolist()).astype("datetime64[ns]")
-        in_range = (direct.year >= MIN_YEAR) & (direct.year <= MAX_YEAR)
-        out[is_dt] = pd.Series(direct.where(in_range), index=raw.index[is_dt])
-        for row in raw.index[is_dt][~in_range]:
-            failures[(row, spec.key)] = ("bad-date", {"value": to_text(raw[row])})
-    rest = ~is_dt & raw.notna()
-    if rest.any():
-        parsed = _map_unique(raw[rest], lambda v: parse_datetime(v, date1904))
-        ok = parsed.notna()
-        if ok.any():
-            out[parsed.index[ok]] = pd.to_datetime(parsed[ok].tolist()).astype("datetime64[ns]")
-        for row in parsed.index[~ok]:
-            failures[(row, spec.key)] = ("bad-date", {"value": to_text(raw[row])})
-    return out
-
-
-def _coerce_rating(raw: pd.Series, spec: FieldSpec, failures) -> pd.Series:
-    lo, hi = spec.min or 1, spec.max or 5
-    values = _map_unique(raw, lambda v: parse_rating(v, lo, hi)[0])
-    codes = _map_unique(raw, lambda v: parse_rating(v, lo, hi)[1])
-    for row in codes.index[codes.notna()]:
-        failures[(row, spec.key)] = (codes[row], {"value": to_text(raw[row])})
-    return values.astype("Int64")
+def _coerce_dates(values: list, rows: list, spec: FieldSpec, date1904: bool, failures, index) -> pd.Series:
+    # fast path: real Excel dates arrive as datetime objects in range; the rest is parsed once
+    # per distinct value (text dates, serial numbers, dates without time, out-of-range years)
+    lo, hi = MIN_YEAR, MAX_YEAR
+    others = {v for v in values if v is not None and not (type(v) is datetime and lo <= v.year <= hi)}
+    parsed = {v: parse_datetime(v, date1904) for v in others}
+    out = [v if (type(v) is datetime and lo <= v.year <= hi) else parsed.get(v) for v in values]
+    for row, v, o in zip(rows, values, out, strict=True):
+        if o is None and v is not None:
+            failures[(row, spec.key)] = ("bad-date", {"value": to_text(v)})
+    return pd.Series(pd.to_datetime(out), index=index).astype("datetime64[ns]")

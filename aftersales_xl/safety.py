@@ -22,10 +22,11 @@ What is checked, by format:
   every merged cell) is refused as ``too-many-cells``. Features an openpyxl load/save would drop
   are listed in :attr:`Inspection.would_lose`.
 * **ods** (zip with ``mimetype`` + ``content.xml``): the zip checks, the DOCTYPE check and
-  ODF encryption only; sheets come from the caller (python-calamine), so ``sheets`` is empty.
+  ODF encryption only; sheets come from the caller (python-calamine), so ``sheets`` is empty
+  and ``date1904`` is False (the reader gets dates from python-calamine).
 * **xls** (OLE2/CFB): the file-size limit, password protection of OOXML saved as CFB
   (an ``EncryptionInfo`` stream) and the presence of a ``Workbook``/``Book`` stream only;
-  ``sheets`` is empty. RC4-encrypted legacy .xls files are not detected here (the reader's own
+  ``sheets`` is empty and ``date1904`` is False, as for ods. RC4-encrypted legacy .xls files are not detected here (the reader's own
   error covers them).
 
 Known limits of the streamed pre-scan: rows are taken to be in order (the used area's last row is
@@ -428,20 +429,23 @@ def _wider_pattern(max_col: int) -> re.Pattern[bytes] | None:
     """
     letters = col_letters(max_col)
     n = len(letters)
+    any_letter = "[A-Za-z]"  # lower-case references are unusual but parsers accept them
     alts = []
     if n < 3:
-        alts.append(f"[A-Z]{{{n + 1},3}}")
+        alts.append(f"{any_letter}{{{n + 1},3}}")
     for i, ch in enumerate(letters):
         if ch != "Z":
-            rest = f"[A-Z]{{{n - i - 1}}}" if n - i - 1 else ""
-            alts.append(f"{letters[:i]}[{chr(ord(ch) + 1)}-Z]{rest}")
+            nxt = chr(ord(ch) + 1)
+            rest = f"{any_letter}{{{n - i - 1}}}" if n - i - 1 else ""
+            same = "".join(f"[{c}{c.lower()}]" for c in letters[:i])
+            alts.append(f"{same}[{nxt}-Z{nxt.lower()}-z]{rest}")
     if not alts:
         return None
     return re.compile(rb' r="(' + "|".join(alts).encode() + rb")\d")
 
 
 _ROW_R = re.compile(rb'\sr="(\d{1,10})"')
-_CELL_REF = re.compile(rb'<c\s[^>]{0,256}?\br="([A-Z]{1,3})(\d{1,10})"')
+_CELL_REF = re.compile(rb'<c\s[^>]{0,256}?\br="([A-Za-z]{1,3})(\d{1,10})"')
 _HIDDEN_GUARD = re.compile(rb'hidden="')
 _HIDDEN_ROW = re.compile(rb'<row\s[^>]{0,512}?\shidden="(?:1|true)"')
 _FORMULA_GUARD = re.compile(rb"<f[\s>/]")
@@ -451,7 +455,7 @@ _HAS_F = re.compile(rb"<f[\s>/]")
 _VALUE = re.compile(rb"<v(?:\s[^>]*)?>[^<]")
 _STR_TYPE = re.compile(rb'^<c\s[^>]*\bt="str"')
 _MERGE = re.compile(
-    rb'<mergeCell\s[^>]{0,256}?\bref="([A-Z]{1,3})(\d{1,10})(?::([A-Z]{1,3})(\d{1,10}))?"'
+    rb'<mergeCell\s[^>]{0,256}?\bref="\$?([A-Za-z]{1,3})\$?(\d{1,10})(?::\$?([A-Za-z]{1,3})\$?(\d{1,10}))?"'
 )
 _TAIL_FEATURES = (
     (b"<legacyDrawingHF", "header-footer-pictures"),
@@ -570,7 +574,7 @@ class _SheetFacts:
             return  # t="str" with an empty <v>: the formula's cached value is ""
         m = _CELL_REF.match(cell)
         if m:
-            self.formulas[(m.group(1) + m.group(2)).decode()] = None
+            self.formulas[(m.group(1) + m.group(2)).decode().upper()] = None
 
     def _tail(self, buf: bytes, start: int) -> None:
         for needle, feature in _TAIL_FEATURES:
@@ -583,7 +587,7 @@ class _SheetFacts:
         for m in _MERGE.finditer(buf):
             c1, r1, c2, r2 = m.groups()
             c2, r2 = c2 or c1, r2 or r1
-            ref = (c1 + r1).decode() + (":" + (c2 + r2).decode() if m.group(3) else "")
+            ref = ((c1 + r1).decode() + (":" + (c2 + r2).decode() if m.group(3) else "")).upper()
             if ref in self.merged:
                 continue
             self.merged[ref] = None
@@ -598,8 +602,9 @@ class _SheetFacts:
                 )
 
     def _check_area(self) -> None:
+        """Refuse a used area over ``max_cells``, or one reaching outside Excel's grid."""
         cells = self.max_row * self.max_col
-        if cells > self.max_cells:
+        if cells > self.max_cells or self.max_row > EXCEL_MAX_ROW or self.max_col > EXCEL_MAX_COL:
             raise _Refused(
                 "too-many-cells/area",
                 ref=f"{col_letters(self.max_col)}{self.max_row}",
@@ -657,6 +662,7 @@ _DRAWING_NEEDLES = {
 }
 _MASHUP_NEEDLES = {b"DataMashup": "power-query", "DataMashup".encode("utf-16-le"): "power-query"}
 
+#: what zipfile/zlib raise on a damaged archive ("zip file version 24.2" is a NotImplementedError)
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -665,7 +671,6 @@ _ZIP_ERRORS = (
     OSError,
     struct.error,
     NotImplementedError,
-    RuntimeError,
     ValueError,
 )
 
@@ -886,8 +891,39 @@ def _inspect_ods(path: Path, z: _Zip, chunk_size: int) -> Inspection:
     return Inspection(path=path, kind="ods", date1904=False, sheets=(), would_lose=())
 
 
+def _declared_member_count(path: Path) -> int | None:
+    """The member count in the zip's end-of-central-directory record (zip64 aware), or None.
+
+    Read before :class:`zipfile.ZipFile` builds one object per member, so a central directory
+    listing millions of members is refused without being loaded.
+    """
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        f.seek(max(0, size - (22 + 0xFFFF + 20)))
+        tail = f.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at == -1 or len(tail) < at + 22:
+            return None
+        count = struct.unpack_from("<H", tail, at + 10)[0]
+        if count != 0xFFFF or at < 20 or tail[at - 20 : at - 16] != b"PK\x06\x07":
+            return count
+        (zip64_at,) = struct.unpack_from("<Q", tail, at - 20 + 8)
+        f.seek(zip64_at)
+        record = f.read(56)
+        if len(record) < 40 or not record.startswith(b"PK\x06\x06"):
+            return None
+        return struct.unpack_from("<Q", record, 32)[0]
+
+
 def _inspect_zip(path: Path, limits: Mapping[str, float], chunk_size: int) -> Inspection:
     try:
+        declared = _declared_member_count(path)
+        if declared is not None and declared > limits["max_zip_members"]:
+            raise _Refused(
+                "too-big/members",
+                count=_fmt_n(declared),
+                limit=_fmt_n(limits["max_zip_members"]),
+            )
         with zipfile.ZipFile(path) as zf:
             z = _Zip(zf)
             _check_zip_limits(z, limits)

@@ -178,33 +178,23 @@ def _overview(
     add("avg_response", "hours", _mean(response), _mean(response[in_week]))
     add("avg_resolve", "hours", _mean(resolve), _mean(resolve[resolved_in_week]))
 
+    severity = _text(frame, "severity")
     for sev in policy.allowed("severity"):
-        for kind, prefix, decided in (
-            ("respond", "response", ("met", "breached")),
-            ("resolve", "resolve", ("met", "breached", "overdue")),
+        of_sev = severity.eq(sev).fillna(False).astype(bool)
+        for kind, status in (
+            ("respond", sla["response_status"]),
+            ("resolve", sla["resolve_status"]),
         ):
-            if policy.sla_target(sev, kind) is None:
-                continue
-            of_sev = (
-                frame["severity"].astype("string").str.strip().eq(sev).fillna(False).astype(bool)
-            )
-            status = sla[f"{prefix}_status"]
-            key = f"sla_{kind}"
-
-            def rate(
-                mask: pd.Series, status: pd.Series = status, decided: tuple = decided
-            ) -> tuple:
-                counted = mask & status.isin(decided)
-                n = int(counted.sum())
-                return (None if n == 0 else (counted & status.eq("met")).sum() / n * 100, n)
-
-            label, label_en, basis, basis_en = _METRICS[key]
             target = policy.sla_target(sev, kind)
+            if target is None:
+                continue
+            label, label_en, basis, basis_en = _METRICS[f"sla_{kind}"]
+            whole, week = _sla_met(of_sev, status), _sla_met(of_sev & in_week, status)
             rows.append({
-                "key": f"{key}:{sev}", "label": f"{label} {sev}（目标 {format_target(target)}）",
+                "key": f"sla_{kind}:{sev}", "label": f"{label} {sev}（目标 {format_target(target)}）",
                 "label_en": f"{label_en} {sev} (target {format_target(target, 'en')})", "unit": "pct",
-                "all_value": _num(rate(of_sev)[0]), "all_n": rate(of_sev)[1],
-                "week_value": _num(rate(of_sev & in_week)[0]), "week_n": rate(of_sev & in_week)[1],
+                "all_value": _num(whole[0]), "all_n": whole[1],
+                "week_value": _num(week[0]), "week_n": week[1],
                 "basis": basis, "basis_en": basis_en,
             })  # fmt: skip
 
@@ -224,6 +214,13 @@ def _overview(
         (len(week_sat.follow_up_rows), None),
     )
     return pd.DataFrame(rows)
+
+
+def _sla_met(rows: pd.Series, status: pd.Series) -> tuple[float | None, int]:
+    """Met % among ``rows`` whose SLA outcome is known (met, breached, or open past due)."""
+    decided = rows & status.isin(("met", "breached", "overdue"))
+    n = int(decided.sum())
+    return (None if n == 0 else int((decided & status.eq("met")).sum()) / n * 100, n)
 
 
 def _mean(hours: pd.Series) -> tuple[float | None, int]:

@@ -8,16 +8,18 @@ physical cell. Every rule's failure is translated into a :class:`Finding` in thi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from . import pii
-from .coerce import Coerced, coerce_frame
+from .coerce import Coerced, coerce_frame, map_unique
 from .config import Policy
 from .errors import UnreadableError
 from .findings import ERROR, WARNING, FileReport, Finding, Report, make_finding
@@ -70,7 +72,7 @@ def _schema_failures(typed: pd.DataFrame, form: FormSpec, policy: Policy) -> lis
     except pa.errors.SchemaErrors as e:
         out = []
         for rec in e.failure_cases.itertuples(index=False):
-            if rec.index is None or rec.column is None or pd.isna(rec.index):
+            if rec.index is None or rec.column is None or rec.index != rec.index:  # None/NaN
                 continue
             if rec.check == "not_nullable":
                 code = "required-value"
@@ -250,7 +252,7 @@ def _duplicate_ids(typed: pd.DataFrame, cols: set[str], add: Callable) -> None:
             add("duplicate-id", row, "record_id", value=value, other=int(first[value]))
 
 
-_PII_HINT = r"\d{3}[\s-]?\d{4}|@"  # cheap prefilter before find_pii
+_PII_HINT = re.compile(r"\d{3}[\s-]?\d{4}|@")  # cheap prefilter before find_pii
 
 
 def _masking(typed: pd.DataFrame, form: FormSpec, policy: Policy, add: Callable, lang: str) -> None:
@@ -260,16 +262,18 @@ def _masking(typed: pd.DataFrame, form: FormSpec, policy: Policy, add: Callable,
         if spec.key not in typed.columns:
             continue
         col = typed[spec.key].dropna()
-        flags = col.map(lambda v: pii.name_unmasked(v, mask["char"], mask["name_keep"]))
-        for row in col.index[flags.astype(bool)]:
+        flags = map_unique(col.tolist(), lambda v: pii.name_unmasked(v, mask["char"], mask["name_keep"]))
+        for row in col.index[np.array(flags, dtype=bool)]:
             add("unmasked-contact", row, spec.key, what=spec.title(lang),
                 fix="只保留姓，其余用*代替，如 张*" if lang != "en" else "keep the first letter only, e.g. Z*")
     for spec in form.by_check("masked-contact"):
         if spec.key not in typed.columns:
             continue
         col = typed[spec.key].dropna()
-        kinds = col.map(lambda v: pii.contact_unmasked(v, mask["char"], mask["phone_keep_last"]))
-        for row, kind in kinds.dropna().items():
+        kinds = map_unique(col.tolist(), lambda v: pii.contact_unmasked(v, mask["char"], mask["phone_keep_last"]))
+        for row, kind in zip(col.index, kinds, strict=True):
+            if kind is None:
+                continue
             if kind == "email":
                 fix = "邮箱只留首字母和域名，如 z***@example.com" if lang != "en" else "show only the first letter and the domain, e.g. z***@example.com"
             else:
@@ -279,9 +283,10 @@ def _masking(typed: pd.DataFrame, form: FormSpec, policy: Policy, add: Callable,
         if spec.key not in typed.columns:
             continue
         col = typed[spec.key].dropna()
-        col = col[col.astype(str).str.contains(_PII_HINT, regex=True)]
-        for row, text in col.items():
-            kinds = sorted({m.kind for m in pii.find_pii(str(text))})
+        for row, text in zip(col.index, col.tolist(), strict=True):
+            if not _PII_HINT.search(text):
+                continue
+            kinds = sorted({m.kind for m in pii.find_pii(text)})
             if kinds:
                 sep = ", " if lang == "en" else "、"
                 add("pii-in-text", row, spec.key, severity=WARNING, what=sep.join(labels[k] for k in kinds))

@@ -169,22 +169,30 @@ def read_form(
 
     # -- records: one column per field; rows blank in every field are not records --------------
     body = rows[header_idx + 1 :]
-    keys = list(columns)
-    width = len(header)
-    arr = np.array(body, dtype=object) if body else np.empty((0, width), dtype=object)
-    if arr.ndim != 2:  # ragged rows: pad (calamine pads, but be safe)
-        arr = np.array([list(r) + [""] * (width - len(r)) for r in body], dtype=object)
-    sub = arr[:, [columns[k] for k in keys]] if keys else np.empty((len(body), 0), dtype=object)
-    keep = ((sub != "") & (sub != None)).any(axis=1)  # noqa: E711 - elementwise on object array
-    index = np.arange(header_row + 1, header_row + 1 + len(body))[keep]
-    sub = sub[keep]
-    sub[sub == ""] = None
-    frame = pd.DataFrame(sub, index=pd.Index(index, name="row"), columns=keys, dtype=object)
+    width = max(columns.values()) + 1
+    grid = np.empty((len(body), len(header)), dtype=object)
+    try:
+        grid[:] = body  # calamine rows are all as wide as the used range: one C-level copy
+    except ValueError:  # ragged rows from another source: pad them
+        grid = np.array([list(r[:width]) + [""] * (width - len(r)) for r in body], dtype=object)
+    columns_data: dict[str, np.ndarray] = {}
+    keep = np.zeros(len(body), dtype=bool)
+    for key, c in columns.items():
+        arr = grid[:, c].copy()
+        empty = arr == ""
+        arr[empty] = None
+        keep |= ~empty
+        columns_data[key] = arr
+    index = np.arange(header_row + 1, header_row + 1 + len(body))
+    if not keep.all():
+        index = index[keep]
+        columns_data = {k: v[keep] for k, v in columns_data.items()}
+    frame = pd.DataFrame(columns_data, index=pd.Index(index, name="row"), dtype=object)
 
     hidden = frozenset()
     if scan is not None:
         hidden = frozenset(r for r in scan.hidden_rows if r in frame.index)
-        first_key = keys[0] if keys else None
+        first_key = next(iter(columns), None)
         for r in sorted(hidden):
             findings.append(make_finding(
                 "hidden-data", lang, sheet=name, row=r,

@@ -716,11 +716,13 @@ def write_patched(
     out_dir: Path | None = None,
     in_place: bool = False,
     now: datetime | None = None,
+    scrub_shared_strings: bool = False,
     lang: str = "zh",
 ) -> tuple[Path, Path | None]:
     """Patch ``src`` into ``out_dir`` (created if needed) or in place after a backup.
 
-    Returns ``(output, backup)``; ``backup`` is None unless ``in_place``. The backup is a
+    Returns ``(output, backup)``; ``backup`` is None unless ``in_place``. See
+    :func:`patch_cells` for ``scrub_shared_strings``. The backup is a
     plain copy of the original, made before anything is written, and removed again if the
     write fails (the original is then untouched).
     """
@@ -734,7 +736,9 @@ def write_patched(
     else:
         dst.parent.mkdir(parents=True, exist_ok=True)
     try:
-        patch_cells(src, dst, sheet_part, changes, lang=lang)
+        patch_cells(
+            src, dst, sheet_part, changes, scrub_shared_strings=scrub_shared_strings, lang=lang
+        )
     except BaseException:
         if backup is not None:
             backup.unlink(missing_ok=True)

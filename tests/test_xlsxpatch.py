@@ -400,3 +400,34 @@ def test_failed_in_place_write_removes_its_backup(tmp_path: Path) -> None:
         write_patched(src, sheet_part(src, SHEET), {"A2": "x"}, in_place=True)
     assert src.read_bytes() == original
     assert [p.name for p in tmp_path.iterdir()] == ["formula.xlsx"]
+
+
+# -- old text left in the shared-strings table -------------------------------------------------
+def shared_strings(path: Path) -> str:
+    return members(path)["xl/sharedStrings.xml"].decode()
+
+
+def test_scrub_removes_replaced_text_nothing_else_uses(tmp_path: Path) -> None:
+    src = tmp_path / "shared.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet(SHEET)
+    other = wb.add_worksheet("其他")
+    ws.write_string(0, 0, "联系人")
+    ws.write_string(1, 0, "张三丰")  # only here: must disappear from the file
+    ws.write_string(2, 0, "王五")  # also on the other sheet: must stay there
+    ws.write_string(3, 0, "王五")
+    other.write_string(0, 0, "王五")
+    wb.close()
+    part = sheet_part(src, SHEET)
+    out = tmp_path / "out" / "shared.xlsx"
+    out.parent.mkdir()
+    patch_cells(src, out, part, {"A2": "张**", "A3": "王*"}, scrub_shared_strings=True)
+    assert "张三丰" not in shared_strings(out)
+    assert "王五" in shared_strings(out)
+    assert grid(out) == [["联系人"], ["张**"], ["王*"], ["王五"]]
+    assert grid(out, "其他") == [["王五"]]
+    # without scrubbing the old text is merely unused
+    plain = tmp_path / "out2" / "shared.xlsx"
+    plain.parent.mkdir()
+    patch_cells(src, plain, part, {"A2": "张**"})
+    assert "张三丰" in shared_strings(plain)

@@ -1,0 +1,316 @@
+"""Masking rules, idempotence, and masked copies of real workbooks that keep everything else."""
+
+from __future__ import annotations
+
+import zipfile
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import python_calamine
+from builders import record_row, record_rows
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aftersales_xl.config import Policy, load_policy
+from aftersales_xl.mask import CONTACT, NAME, TEXT, mask_frame, mask_value, mask_workbooks
+from aftersales_xl.pii import contact_unmasked, find_pii, name_unmasked
+
+RAW = {
+    "names": ["张三丰", "李四", "欧阳娜娜", "John Smith"],
+    "phones": ["13800138000", "13912345678", "010-62345678", "13700137000"],
+    "emails": ["zhang.san@example.com", "lisi@corp.cn"],
+    "id": "11010519491231002X",
+}
+
+
+# -- the rules, one by one -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("张三丰", "张**"),
+        ("李四", "李*"),
+        ("欧阳娜娜", "欧***"),
+        ("John Smith", "J*** *****"),
+        (" 张三 ", "张*"),
+        ("张三先生", "张*先生"),
+        ("王总工", "王*工"),
+        # already masked: unchanged
+        ("张*", "张*"),
+        ("李**", "李**"),
+        ("J***", "J***"),
+        ("张先生", "张先生"),
+        ("王总", "王总"),
+    ],
+)
+def test_contact_name(value: str, masked: str, policy: Policy) -> None:
+    assert mask_value(NAME, value, policy) == masked
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("13800138000", "****8000"),
+        ("138 0013 8000", "****8000"),
+        ("+86 138-0013-8000", "****8000"),
+        ("010-62345678", "****5678"),
+        ("(010) 6234 5678", "****5678"),
+        ("0755-86012345-801", "****5801"),
+        ("zhang@example.com", "z***@example.com"),
+        ("zhang.san@163.com", "z***@163.com"),
+        ("邮箱:lisi@corp.cn", "邮箱:l***@corp.cn"),
+        ("13800138000 / zhang@example.com", "****8000 / z***@example.com"),
+        ("13800138000,13912345678", "****8000,****5678"),
+        ("QQ 123456789", "QQ ****6789"),
+        # already masked: unchanged
+        ("****5678", "****5678"),
+        ("138****5678", "138****5678"),
+        ("z***@example.com", "z***@example.com"),
+        ("5678", "5678"),
+    ],
+)
+def test_contact(value: str, masked: str, policy: Policy) -> None:
+    assert mask_value(CONTACT, value, policy) == masked
+
+
+@pytest.mark.parametrize("number", [13800138000, 13800138000.0, 8613800138000.0])
+def test_phones_stored_as_numbers(number: float, policy: Policy) -> None:
+    assert mask_value(CONTACT, number, policy) == "****8000"
+    assert mask_value(TEXT, number, policy) == "****8000"
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("客户电话13800138000，请回电", "客户电话****8000，请回电"),
+        ("座机 010-62345678 转客服", "座机 ****5678 转客服"),
+        ("发到 zhang.san@example.com 了", "发到 z***@example.com 了"),
+        ("身份证 11010519491231002X 已核验", "身份证 1*************002X 已核验"),
+        # order numbers and other digits are not personal data
+        ("订单号 202405210012345678 已退款", "订单号 202405210012345678 已退款"),
+        ("订单 20240501001，版本 V2.1，耗时 45 分钟", "订单 20240501001，版本 V2.1，耗时 45 分钟"),
+        ("身份证 110105194912310021 校验位不对", "身份证 110105194912310021 校验位不对"),
+        ("没有个人信息", "没有个人信息"),
+    ],
+)
+def test_free_text(value: str, masked: str, policy: Policy) -> None:
+    assert mask_value(TEXT, value, policy) == masked
+
+
+def test_blank_and_dates_are_left_alone(policy: Policy) -> None:
+    assert mask_value(CONTACT, None, policy) == ""
+    assert mask_value(TEXT, "   ", policy) == "   "
+    assert mask_value(TEXT, datetime(2024, 5, 21), policy) == ""
+    with pytest.raises(ValueError, match="unknown mask kind"):
+        mask_value("phone", "13800138000", policy)
+
+
+def test_mask_style_is_policy(tmp_path: Path) -> None:
+    cfg = tmp_path / "xlcheck.toml"
+    cfg.write_text(
+        '[mask]\nchar = "#"\nname_keep = 1\nphone_keep_last = 3\nemail_keep = 2\n', "utf-8"
+    )
+    policy = load_policy(cfg)
+    assert mask_value(NAME, "张三丰", policy) == "张##"
+    assert mask_value(CONTACT, "13800138000", policy) == "####000"
+    assert mask_value(CONTACT, "zhang@example.com", policy) == "zh###@example.com"
+    assert mask_value(TEXT, "电话13800138000", policy) == "电话####000"
+    assert mask_value(CONTACT, "####000", policy) == "####000"
+
+
+# -- idempotence, and agreement with what the validator calls masked ---------------------------
+_pieces = st.sampled_from(
+    [
+        "13800138000", "+86 139 1234 5678", "010-62345678", "(0755)86012345", "12345",
+        "zhang@example.com", "a.b@x.cn", "@", "*", "****", " ", "-", "/", ",", "，",
+        "张", "三", "丰", "先生", "总", "J", "ohn", "11010519491231002X", "2024052100123",
+        "订单", "电话", "邮箱:", "0", "9",
+    ]
+)  # fmt: skip
+_texts = st.lists(_pieces, max_size=8).map("".join) | st.text(max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_texts)
+def test_masking_is_idempotent_and_satisfies_the_validator(value: str) -> None:
+    policy = load_policy(search_cwd=False)
+    name = mask_value(NAME, value, policy)
+    contact = mask_value(CONTACT, value, policy)
+    text = mask_value(TEXT, value, policy)
+    assert mask_value(NAME, name, policy) == name
+    assert mask_value(CONTACT, contact, policy) == contact
+    assert mask_value(TEXT, text, policy) == text
+    assert not name_unmasked(name)
+    assert contact_unmasked(contact) is None
+    assert list(find_pii(text)) == []
+
+
+# -- frames ------------------------------------------------------------------------------------
+def test_mask_frame_returns_only_changes_and_counts(form, policy: Policy) -> None:
+    frame = pd.DataFrame(
+        {
+            "contact_name": ["张三丰", "李*", None],
+            "contact": [13800138000.0, "****5678", "lisi@corp.cn"],
+            "description": ["电话13912345678", "订单 20240501001", None],
+            "occurred_at": [datetime(2024, 5, 21, 9, 10)] * 3,
+        },
+        index=pd.Index([3, 4, 6], name="row"),
+        dtype=object,
+    )
+    masked, changes, counts = mask_frame(frame, form, policy)
+    assert changes == {
+        (3, "contact_name"): "张**",
+        (3, "contact"): "****8000",
+        (6, "contact"): "l***@corp.cn",
+        (3, "description"): "电话****5678",
+    }
+    assert counts == Counter({"contact": 2, "contact_name": 1, "description": 1})
+    assert masked.loc[4].tolist() == frame.loc[4].tolist()
+    assert masked.at[3, "contact"] == "****8000"
+    assert frame.at[3, "contact"] == 13800138000.0  # the input frame is not modified
+
+
+# -- real workbooks ----------------------------------------------------------------------------
+def unmasked_rows() -> list[dict]:
+    rows = record_rows(4)
+    rows[0].update(contact_name=RAW["names"][0], contact=RAW["phones"][0])
+    rows[1].update(
+        contact_name=RAW["names"][1], contact=13912345678, description=f"客户身份证{RAW['id']}"
+    )
+    rows[2].update(contact_name=RAW["names"][3], contact=f"{RAW['phones'][2]} / {RAW['emails'][0]}")
+    rows[3].update(remarks=f"回电 {RAW['phones'][3]}，邮件 {RAW['emails'][1]}", feedback="满意")
+    return rows
+
+
+def read_grid(path: Path, sheet: str = "问题记录表") -> list[list]:
+    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    return book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+
+
+def all_text(path: Path) -> str:
+    with zipfile.ZipFile(path) as z:
+        return "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+
+
+def assert_no_raw_pii(text: str) -> None:
+    for value in [*RAW["names"][:2], *RAW["phones"], *RAW["emails"], RAW["id"], "13912345678"]:
+        assert value not in text
+
+
+def test_masked_copy_of_a_real_workbook(
+    make_workbook, form, policy: Policy, tmp_path: Path
+) -> None:
+    src = make_workbook(
+        unmasked_rows(), title_rows=1, extra_sheets={"统计": [["渠道", "数量"], ["电话", 3]]}
+    )
+    out_dir = tmp_path / "masked"
+    [outcome] = mask_workbooks([src], form, policy, out_dir=out_dir)
+    assert outcome.error is None and outcome.output == out_dir / src.name
+    assert outcome.counts == Counter(
+        {"contact_name": 3, "contact": 3, "description": 1, "remarks": 1}
+    )
+
+    before, after = read_grid(src), read_grid(outcome.output)
+    header = before[1]
+    col = {label: header.index(label) for label in ("联系人", "联系方式", "问题描述", "备注")}
+    changed = {
+        (r, c) for r, row in enumerate(before) for c, v in enumerate(row) if after[r][c] != v
+    }
+    assert changed == {
+        (2, col["联系人"]), (3, col["联系人"]), (4, col["联系人"]),
+        (2, col["联系方式"]), (3, col["联系方式"]), (4, col["联系方式"]),
+        (3, col["问题描述"]), (5, col["备注"]),
+    }  # fmt: skip
+    assert [after[r][col["联系人"]] for r in (2, 3, 4, 5)] == ["张**", "李*", "J*** *****", "张*"]
+    assert [after[r][col["联系方式"]] for r in (2, 3, 4)] == [
+        "****8000",
+        "****5678",
+        "****5678 / z***@example.com",
+    ]
+    assert after[3][col["问题描述"]] == "客户身份证1*************002X"
+    assert after[5][col["备注"]] == "回电 ****7000，邮件 l***@corp.cn"
+    assert read_grid(outcome.output, "统计") == read_grid(src, "统计")
+    assert_no_raw_pii(all_text(outcome.output))  # not even in the shared-strings table
+    assert "张三丰" in all_text(src)  # the original is untouched
+
+
+def test_masking_a_masked_workbook_changes_nothing(
+    make_workbook, form, policy, tmp_path: Path
+) -> None:
+    src = make_workbook(unmasked_rows())
+    [first] = mask_workbooks([src], form, policy, out_dir=tmp_path / "once")
+    [second] = mask_workbooks([first.output], form, policy, out_dir=tmp_path / "twice")
+    assert second.counts == Counter() and second.error is None
+    assert read_grid(second.output) == read_grid(first.output)
+
+
+def test_mask_keeps_formats_and_drop_downs(make_workbook, form, policy, tmp_path: Path) -> None:
+    import openpyxl
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    src = make_workbook(unmasked_rows())
+    wb = openpyxl.load_workbook(src)
+    ws = wb["问题记录表"]
+    dv = DataValidation(type="list", formula1='"P0,P1,P2,P3"', allow_blank=True)
+    dv.add("J2:J200")
+    ws.add_data_validation(dv)
+    ws.freeze_panes = "A2"
+    wb.save(src)
+    [outcome] = mask_workbooks([src], form, policy, out_dir=tmp_path / "out")
+    a, b = (
+        openpyxl.load_workbook(src)["问题记录表"],
+        openpyxl.load_workbook(outcome.output)["问题记录表"],
+    )
+    assert [(str(v.sqref), v.formula1) for v in b.data_validations.dataValidation] == [
+        ("J2:J200", '"P0,P1,P2,P3"')
+    ]
+    assert b.freeze_panes == "A2"
+    assert b["F2"].number_format == a["F2"].number_format
+    assert [b.column_dimensions[c].width for c in "ABCD"] == [
+        a.column_dimensions[c].width for c in "ABCD"
+    ]
+    assert b["A1"].font.bold and b["A1"].fill.fgColor.rgb == a["A1"].fill.fgColor.rgb
+
+
+def test_in_place_with_backup(make_workbook, form, policy) -> None:
+    src = make_workbook(unmasked_rows())
+    original = src.read_bytes()
+    [outcome] = mask_workbooks(
+        [src], form, policy, in_place=True, now=datetime(2024, 5, 21, 18, 0, 0)
+    )
+    assert outcome.output == src
+    assert outcome.backup == src.with_name("records.bak-20240521-180000.xlsx")
+    assert outcome.backup.read_bytes() == original
+    assert_no_raw_pii(all_text(src))
+    # nothing left to mask: the file is not touched again, no second backup
+    [again] = mask_workbooks([src], form, policy, in_place=True)
+    assert again.backup is None and again.masked == 0
+    assert len(list(src.parent.glob("records.bak-*.xlsx"))) == 1
+
+
+def test_unreadable_and_unwritable_inputs_do_not_stop_the_others(
+    make_workbook, form, policy, tmp_path
+) -> None:
+    good = make_workbook(unmasked_rows(), name="good.xlsx")
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    locked = make_workbook(unmasked_rows(), name="locked.xlsx")
+    (tmp_path / "~$locked.xlsx").write_bytes(b"owner")
+    outcomes = mask_workbooks([broken, locked, good], form, policy, in_place=True)
+    assert [(o.source.name, o.unreadable, o.error is not None) for o in outcomes] == [
+        ("broken.xlsx", True, True),
+        ("locked.xlsx", False, True),
+        ("good.xlsx", False, False),
+    ]
+    assert "正在被 Excel/WPS 打开" in outcomes[1].error
+    assert "张三丰" in all_text(locked)
+    for o in outcomes:
+        assert_no_raw_pii(o.error or "")
+
+
+def test_record_row_defaults_are_already_masked(form, policy) -> None:
+    # the builders' default record is masked, so it never shows up in counts
+    frame = pd.DataFrame([record_row()], index=[2], dtype=object)
+    assert mask_frame(frame, form, policy)[1] == {}
