@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import unicodedata
 import warnings
 import zipfile
@@ -40,6 +39,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .errors import UnreadableError, WriteError
+from .fileio import atomic_output
 from .findings import ERROR, WARNING, Finding
 from .pii import redact
 
@@ -530,22 +530,11 @@ def _where(
 
 def _save_atomically(wb: Workbook, target: Path, text: dict[str, Any]) -> None:
     """Save to a hidden temp file beside ``target``, then move it into place."""
-    tmp: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "wb") as fh:
-            wb.save(fh)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the copy normal rights
-        os.replace(tmp, target)
-        tmp = None
+        with atomic_output(target) as tmp:
+            wb.save(tmp)
     except OSError as e:
         raise WriteError(
             text["cannot_write"].format(target=target, why=e.strerror or type(e).__name__)
         ) from e
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)

@@ -177,6 +177,54 @@ def validate(paths: tuple[Path, ...], fmt: str, annotate_dir: Path | None, confi
     click.echo(render_json(report) if fmt == "json" else render_text(report, lang))
     sys.exit(report.exit_code())
 
+@cli.command("merge")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--register", "register", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The master register (总台账.xlsx); created if missing.")
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write NAME.checked.xlsx copies of the submissions with errors into this folder.")
+@click.option("--keep", default=5, show_default=True, type=click.IntRange(0, 1000),
+              help="How many backups of the previous register to keep beside it.")
+@click.option("--week-start", type=click.DateTime(["%Y-%m-%d"]),
+              help="Monday of the overview's 'latest week' (default: the last complete week).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@common_options
+@guarded
+def merge_cmd(paths: tuple[Path, ...], register: Path, annotate_dir: Path | None, keep: int,
+              week_start: Any, fmt: str, config_path: Path | None, lang: str, debug: bool) -> None:
+    """Validate submissions and merge the good rows into the master register.
+
+    Rows with errors are kept out and listed in the register's 待修正 sheet; contact data
+    is masked; blank 问题编号 are assigned; changed records replace their old version,
+    which is kept in 变更记录. The previous register is kept as a backup. Exit 1 if any
+    row was kept out, 2 if a submission could not be read.
+
+    \b
+    Example:
+        xlcheck merge submissions/ --register 总台账.xlsx --annotate checked/
+    """
+    import json
+    from datetime import datetime
+
+    from .forms import load_form
+    from .merge import merge
+    from .render import render_merge
+    from .workbook import expand_paths
+
+    policy = load(config_path)
+    files = expand_paths(list(paths))
+    if not files:
+        raise click.UsageError("no workbooks found in the given paths")
+    with _progress(files, lang) as tick:
+        result = merge(files, register, load_form("record"), policy, now=datetime.now(),
+                       week_start=week_start, lang=lang, annotate_dir=annotate_dir, keep=keep,
+                       on_file=tick, debug=debug)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_merge(result, lang))
+    sys.exit(result.exit_code)
+
 
 class _progress:
     """A progress bar on stderr for long runs; silent when stderr is not a terminal."""

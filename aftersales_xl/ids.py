@@ -364,7 +364,8 @@ def assign_workbooks(
     All readable workbooks are numbered together (:func:`assign_ids`), continuing after the
     IDs of ``register`` (a 总台账 written by merge) when given; each is then written to
     ``out_dir`` (or in place after a backup) with only the 问题编号 cells changed. Files that
-    cannot be read or written get an ``error`` line; the others continue. Raises
+    cannot be read or written get an ``error`` line; the others continue (the IDs of a
+    readable .xls/.ods, which cannot be written back, still count as taken). Raises
     :class:`~aftersales_xl.errors.UnreadableError` if ``register`` cannot be read.
     """
     from .coerce import coerce_frame
@@ -381,10 +382,12 @@ def assign_workbooks(
         outcomes.append(outcome)
         try:
             sheet, _ = read_form(path, form, policy, lang)
-            if sheet.part is None or sheet.kind not in ("xlsx", "xlsm"):
-                check_patchable(Path(path), lang, kind=sheet.kind)
             if "record_id" not in sheet.columns:
                 raise _no_id_column(path, form, lang)
+            if sheet.part is None or sheet.kind not in ("xlsx", "xlsm"):
+                # cannot be written back, but its IDs are taken: never hand them out again
+                existing.extend(sheet.frame["record_id"].tolist())
+                check_patchable(Path(path), lang, kind=sheet.kind)
         except UnreadableError as e:
             outcome.error, outcome.unreadable = str(e), True
             continue

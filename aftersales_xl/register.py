@@ -7,24 +7,27 @@ Layout of the workbook written by :func:`write_register` (sheet names are fixed,
                autofilter, column widths from the form spec, drop-downs on list columns.
 ``概览`` … ``满意度跟进``  the summary tabs (:mod:`aftersales_xl.summaries`), computed fresh.
 ``待修正``      rows rejected by this run (来源文件, 单元格, 列, 代码, 说明).
-``更新记录``    the history of updates to existing records.
+``变更记录``    every version of a record that an update replaced, one row per replaced
+               version: 变更时间 / 变更来源 (the new version's file) / 变更字段, then the old
+               version's form columns and its own 来源文件 / 来源行 / 合并时间 — nothing is lost.
 
 Spreadsheet-injection and type quirks are handled in one place, :class:`_CellWriter`: every
 cell goes through ``write_string`` / ``write_number`` / ``write_datetime`` / ``write_blank``,
 text that Excel would read as a formula (``=``, ``+``, ``-``, ``@``, ``{=``, tab, CR and the
 full-width ``＝＋－＠``) is stored as text with Excel's quote prefix, and URL-like text stays
-plain text. The workbook is written in xlsxwriter's ``constant_memory`` mode (row by row) to a
-temporary file in the target folder and moved into place with ``os.replace``.
+plain text. ``变更记录`` follows the same rules as ``总台账``. The workbook is written in
+xlsxwriter's ``constant_memory`` mode (row by row) through :func:`~aftersales_xl.fileio.atomic_output`
+(a temporary file in the target folder, moved into place only when complete).
 
 :func:`read_register` reads ``总台账`` back with python-calamine into the typed frame the
 merge works on: text as ``str`` (IDs and phones never become numbers), datetimes as pandas
-datetimes (to the second), 客户满意度 and 来源行 as nullable integers.
+datetimes (to the second), 客户满意度 and 来源行 as nullable integers. :func:`read_history`
+reads ``变更记录`` the same way, so history accumulates losslessly from merge to merge.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +44,7 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from .config import Policy
 from .errors import UnreadableError, WriteError
+from .fileio import atomic_output
 from .findings import Finding
 from .forms import FieldSpec, FormSpec, normalise_label
 from .messages import shorten
@@ -62,7 +66,7 @@ from .workcal import WorkCalendar
 
 REGISTER_SHEET = "总台账"
 REJECTED_SHEET = "待修正"
-HISTORY_SHEET = "更新记录"
+HISTORY_SHEET = "变更记录"
 LISTS_SHEET = "_lists"  # hidden; only when a drop-down list is too long to inline
 
 #: provenance columns after the form and SLA columns: key -> (zh label, en label)
@@ -79,14 +83,13 @@ REJECTED_COLUMNS: dict[str, tuple[str, str]] = {
     "code": ("代码", "Code"),
     "message": ("说明", "Message"),
 }
-#: the 更新记录 sheet: column of the history frame -> (zh, en)
-HISTORY_COLUMNS: dict[str, tuple[str, str]] = {
-    "record_id": ("问题编号", "Record ID"),
-    "field": ("字段", "Field"),
-    "old": ("旧值", "Old value"),
-    "new": ("新值", "New value"),
-    "source_file": ("来源文件", "Source file"),
-    "merged_at": ("合并时间", "Merged at"),
+#: the 变更记录 sheet starts with these, then the form and provenance columns of the replaced
+#: version: key -> (zh, en). ``replaced_by`` is the file name of the version that replaced it;
+#: ``changed_fields`` the labels of the fields that changed, joined with "、".
+HISTORY_META: dict[str, tuple[str, str]] = {
+    "replaced_at": ("变更时间", "Changed at"),
+    "replaced_by": ("变更来源", "Changed by"),
+    "changed_fields": ("变更字段", "Changed fields"),
 }
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -97,7 +100,23 @@ _INLINE_LIST_MAX = 255
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _EXCEL_EPOCH_1904 = datetime(1904, 1, 1)
 
-_WIDTHS = {"source_file": 28, "source_row": 8, "merged_at": 17}
+#: how the non-form columns are typed (form fields follow their spec type)
+_EXTRA_KINDS = {
+    "source_file": "text",
+    "source_row": "integer",
+    "merged_at": "datetime",
+    "replaced_at": "datetime",
+    "replaced_by": "text",
+    "changed_fields": "text",
+}
+_WIDTHS = {
+    "source_file": 28,
+    "source_row": 8,
+    "merged_at": 17,
+    "replaced_at": 17,
+    "replaced_by": 28,
+    "changed_fields": 24,
+}
 _SLA_WIDTH = 13
 
 
@@ -141,6 +160,20 @@ def register_columns(
     return cols
 
 
+def history_columns(form: FormSpec, lang: str = "zh") -> list[tuple[str, str]]:
+    """The 变更记录 columns in order as ``(key, header label)``.
+
+    ``变更时间``, ``变更来源``, ``变更字段`` (:data:`HISTORY_META`), then the replaced version's
+    form columns in form order and its provenance ``来源文件``, ``来源行``, ``合并时间``. The
+    keys are the columns of the history frame :func:`write_register` takes and
+    :func:`read_history` returns.
+    """
+    cols = [(key, _pick(labels, lang)) for key, labels in HISTORY_META.items()]
+    cols += [(f.key, f.title(lang)) for f in form.fields]
+    cols += [(key, _pick(labels, lang)) for key, labels in PROVENANCE.items()]
+    return cols
+
+
 def with_sla_columns(
     frame: pd.DataFrame,
     policy: Policy,
@@ -172,34 +205,38 @@ def write_register(
 
     ``frame`` holds one row per record with the form keys, every SLA column key and the
     provenance keys (``source_file``, ``source_row``, ``merged_at``) as columns; rows are
-    written in the frame's order. The workbook is built in a temporary file next to ``path``
-    and moved over it with ``os.replace``, so a crash never leaves a half-written register.
-    Raises :class:`WriteError` if the file cannot be written (the old register is untouched).
+    written in the frame's order. ``history`` holds the replaced versions for ``变更记录``
+    with the columns of :func:`history_columns` (all of them, old rows first: pass what
+    :func:`read_history` returned with this run's rows appended); None writes an empty sheet.
+
+    Every column is typed and checked before any file is created (:class:`ValueError` for a
+    missing column or a value of the wrong type). The workbook is built in a temporary file
+    next to ``path`` and moved over it (:func:`~aftersales_xl.fileio.atomic_output`), so a
+    crash never leaves a half-written register. Raises :class:`WriteError` if the file
+    cannot be written (the old register is untouched).
     """
     path = Path(path)
     columns = register_columns(form, sla_columns, lang)
     missing = [key for key, _ in columns if key not in frame.columns]
     if missing:
         raise ValueError(f"register frame lacks columns: {', '.join(missing)}")
-    if history is not None:
-        absent = [key for key in HISTORY_COLUMNS if key not in history.columns]
-        if absent:
-            raise ValueError(f"history frame lacks columns: {', '.join(absent)}")
+    hist_columns = history_columns(form, lang)
+    if history is None:
+        history = _empty_frame([key for key, _ in hist_columns], form)
+    absent = [key for key, _ in hist_columns if key not in history.columns]
+    if absent:
+        raise ValueError(f"history frame lacks columns: {', '.join(absent)}")
 
     planned = _plan_columns(frame, form, columns)
+    planned_history = _plan_columns(history, form, hist_columns)
 
-    try:
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{path.stem}.", suffix=".xlsx.tmp", dir=path.parent
-        )
-        os.close(fd)
-    except OSError as e:
-        raise WriteError(_t("cannot-write", lang, path=path.name, detail=e.strerror or e)) from None
-    tmp = Path(tmp_name)
     try:
         # constant_memory keeps one row in memory; its scratch files live in a private folder
         # that is removed whatever happens
-        with tempfile.TemporaryDirectory(prefix="xlcheck-", ignore_cleanup_errors=True) as scratch:
+        with (
+            atomic_output(path) as tmp,
+            tempfile.TemporaryDirectory(prefix="xlcheck-", ignore_cleanup_errors=True) as scratch,
+        ):
             workbook = xlsxwriter.Workbook(
                 str(tmp),
                 {
@@ -216,22 +253,18 @@ def write_register(
             cells = _CellWriter(workbook)
             register_ws = workbook.add_worksheet(REGISTER_SHEET)
             _write_register_sheet(register_ws, cells, planned, len(frame), policy, lang)
-            # summary tabs come right after 总台账, then 待修正 and 更新记录
+            # summary tabs come right after 总台账, then 待修正 and 变更记录
             _write_summary_sheets(workbook, cells, summaries, lang)
             _write_rejected_sheet(workbook.add_worksheet(REJECTED_SHEET), cells, rejected, lang)
-            _write_history_sheet(workbook.add_worksheet(HISTORY_SHEET), cells, history, lang)
+            _write_history_sheet(
+                workbook.add_worksheet(HISTORY_SHEET), cells, planned_history, len(history)
+            )
             cells.finish_lists(workbook)
             register_ws.activate()
             workbook.close()
-        _copy_mode(path, tmp)
-        os.replace(tmp, path)
     except (OSError, xlsxwriter.exceptions.XlsxWriterException) as e:
-        tmp.unlink(missing_ok=True)
         detail = getattr(e, "strerror", None) or e
         raise WriteError(_t("cannot-write", lang, path=path.name, detail=detail)) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class _CellWriter:
@@ -344,16 +377,15 @@ def _plan_columns(
 ) -> list[_Column]:
     """Normalise every column before any file is created, so bad data fails early and cleanly.
 
-    Form fields follow their spec type; 合并时间 is a datetime, 来源行 an integer, 来源文件
-    text; SLA figures are written by value type (hours numbers, 解决期限 datetimes, words text).
+    Form fields follow their spec type; 合并时间 / 变更时间 are datetimes, 来源行 an integer,
+    来源文件 / 变更来源 / 变更字段 text; SLA figures are written by value type (hours numbers,
+    解决期限 datetimes, words text).
     """
     fields = {f.key: f for f in form.fields}
-    kinds = {"datetime": "datetime", "rating": "integer", "text": "text", "list": "text"}
-    extra = {"merged_at": "datetime", "source_row": "integer", "source_file": "text"}
     planned = []
     for key, label in columns:
         field = fields.get(key)
-        kind = kinds[field.type] if field is not None else extra.get(key, "auto")
+        kind = _kind(key, fields)
         width = float(field.width) if field is not None else _WIDTHS.get(key, _SLA_WIDTH)
         series = frame[key]
         try:
@@ -373,6 +405,14 @@ def _plan_columns(
     return planned
 
 
+def _kind(key: str, fields: Mapping[str, FieldSpec]) -> str:
+    """How a column's cells are typed: text | datetime | integer | auto (by value type)."""
+    field = fields.get(key)
+    if field is None:
+        return _EXTRA_KINDS.get(key, "auto")
+    return {"datetime": "datetime", "rating": "integer"}.get(field.type, "text")
+
+
 def _write_register_sheet(
     ws: Any,
     cells: _CellWriter,
@@ -383,11 +423,7 @@ def _write_register_sheet(
 ) -> None:
     """总台账: header, typed cells row by row, widths, freeze, autofilter, drop-downs."""
     last_row = max(n, 1)  # at least one data row carries the drop-downs of an empty register
-    writers: list[tuple[list[Any], Callable[[Any, int, int, Any], None]]] = []
     for col, column in enumerate(planned):
-        put, col_format = _writer(column, cells)
-        ws.set_column(col, col, column.width, col_format)
-        writers.append((column.values, put))
         field = column.field
         if field is not None and field.type == "list" and field.list:
             cells.list_validation(ws, 1, last_row, col, policy.allowed(field.list), lang)
@@ -398,9 +434,19 @@ def _write_register_sheet(
                  "error_title": _t("dv-title", lang),
                  "error_message": _t("dv-rating", lang, min=field.min, max=field.max)},
             )  # fmt: skip
-    ws.set_row(0, 30)
     ws.freeze_panes(1, 1)
     ws.autofilter(0, 0, last_row, len(planned) - 1)
+    _write_table(ws, cells, planned, n)
+
+
+def _write_table(ws: Any, cells: _CellWriter, planned: list[_Column], n: int) -> None:
+    """Column widths and formats, the header row, then ``n`` rows of typed cells in order."""
+    writers: list[tuple[list[Any], Callable[[Any, int, int, Any], None]]] = []
+    for col, column in enumerate(planned):
+        put, col_format = _writer(column, cells)
+        ws.set_column(col, col, column.width, col_format)
+        writers.append((column.values, put))
+    ws.set_row(0, 30)
     cells.header_row(ws, 0, [column.label for column in planned])
     for i in range(n):
         row = i + 1
@@ -466,30 +512,15 @@ def _write_rejected_sheet(
     ws.autofilter(0, 0, max(row, 1), len(REJECTED_COLUMNS) - 1)
 
 
-def _write_history_sheet(
-    ws: Any, cells: _CellWriter, history: pd.DataFrame | None, lang: str
-) -> None:
-    """更新记录: one row per changed field of an existing record (old and new value)."""
-    widths = {
-        "record_id": 17,
-        "field": 14,
-        "old": 30,
-        "new": 30,
-        "source_file": 28,
-        "merged_at": 17,
-    }
-    for col, key in enumerate(HISTORY_COLUMNS):
-        ws.set_column(col, col, widths[key], cells.datetime if key == "merged_at" else None)
-    ws.freeze_panes(1, 0)
-    cells.header_row(ws, 0, [_pick(labels, lang) for labels in HISTORY_COLUMNS.values()])
-    n = 0 if history is None else len(history)
-    if n:
-        assert history is not None
-        columns = [history[key].tolist() for key in HISTORY_COLUMNS]
-        for i in range(n):
-            for col, values in enumerate(columns):
-                cells.value(ws, i + 1, col, values[i])
-    ws.autofilter(0, 0, max(n, 1), len(HISTORY_COLUMNS) - 1)
+def _write_history_sheet(ws: Any, cells: _CellWriter, planned: list[_Column], n: int) -> None:
+    """变更记录: one row per replaced version, typed like 总台账 (no drop-downs: it is a log).
+
+    The header row and the change columns up to 问题编号 stay in view.
+    """
+    frozen = next((i + 1 for i, c in enumerate(planned) if c.key == "record_id"), len(HISTORY_META))
+    ws.freeze_panes(1, frozen)
+    ws.autofilter(0, 0, max(n, 1), len(planned) - 1)
+    _write_table(ws, cells, planned, n)
 
 
 # --------------------------------------------------------------------------------------
@@ -692,12 +723,61 @@ def read_register(
     The index is the Excel row number (name ``excel_row``). Headers may be Chinese or English.
 
     The file first passes :func:`aftersales_xl.safety.inspect` with ``policy.limits``.
-    Raises :class:`UnreadableError` if it is not a workbook (or unsafe), has no ``总台账``
-    sheet, the header row is not a register's, or a date / rating cell holds something
-    unusable (the message names the cells).
+    Raises :class:`UnreadableError` if it does not exist, is not a workbook (or unsafe), has
+    no ``总台账`` sheet, the header row is not a register's, or a date / rating cell holds
+    something unusable (the message names the cells).
     """
     path = Path(path)
+    rows, epoch = _load_sheet(path, REGISTER_SHEET, policy, lang)
+    if rows is None:
+        raise UnreadableError(str(path), "no-register-sheet", _t("no-sheet", lang, path=path.name))
+    keys = [*form.keys, *PROVENANCE]
+    header = list(rows[0]) if rows else []
+    positions = form.match_headers(header)
+    positions.update(_match_labels(header, PROVENANCE))
+    return _typed_frame(path, REGISTER_SHEET, rows, positions, keys, form, epoch, lang)
+
+
+def read_history(
+    path: str | Path, form: FormSpec, policy: Policy, *, lang: str = "zh"
+) -> pd.DataFrame:
+    """Read ``变更记录`` back, typed exactly like :func:`read_register`.
+
+    Columns are the keys of :func:`history_columns` (``replaced_at``, ``replaced_by``,
+    ``changed_fields``, the form keys, ``source_file``, ``source_row``, ``merged_at``); the
+    index is the Excel row number. A register without the sheet (or with only its header)
+    gives an empty frame with those columns and dtypes, so this run's replaced versions can
+    always be appended and written back: read → append → write → read loses nothing.
+
+    Raises :class:`UnreadableError` like :func:`read_register`, and also when the sheet is
+    there but its header lacks a column (rather than dropping the history on the next write).
+    """
+    path = Path(path)
+    keys = [key for key, _ in history_columns(form)]
+    rows, epoch = _load_sheet(path, HISTORY_SHEET, policy, lang)
+    if not rows:
+        return _empty_frame(keys, form)
+    header = list(rows[0])
+    positions = _match_labels(header, HISTORY_META)
+    positions.update(_match_labels(header, PROVENANCE))
+    taken = set(positions.values())
+    # the change and provenance columns are matched first, so no form alias can claim them
+    positions.update(
+        form.match_headers([None if pos in taken else cell for pos, cell in enumerate(header)])
+    )
+    return _typed_frame(path, HISTORY_SHEET, rows, positions, keys, form, epoch, lang)
+
+
+def _load_sheet(
+    path: Path, sheet: str, policy: Policy, lang: str
+) -> tuple[list[list[Any]] | None, datetime]:
+    """The rows of ``sheet`` (None if the workbook has no such sheet) and the date epoch.
+
+    The file must exist and pass the safety gate first; then python-calamine reads it.
+    """
     name = path.name
+    if not path.is_file():
+        raise UnreadableError(str(path), "not-found", _t("not-found", lang, path=name))
     # the safety gate first (policy limits, zip bombs, unsafe XML); it raises UnreadableError
     inspection = inspect(path, policy.limits, lang)
     epoch = _EXCEL_EPOCH_1904 if inspection.date1904 else _EXCEL_EPOCH
@@ -707,10 +787,10 @@ def read_register(
         raise UnreadableError(
             str(path), "not-a-workbook", _t("not-a-workbook", lang, path=name)
         ) from None
-    if REGISTER_SHEET not in workbook.sheet_names:
-        raise UnreadableError(str(path), "no-register-sheet", _t("no-sheet", lang, path=name))
     try:
-        rows = workbook.get_sheet_by_name(REGISTER_SHEET).to_python(skip_empty_area=False)
+        if sheet not in workbook.sheet_names:
+            return None, epoch
+        return workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False), epoch
     except Exception:
         raise UnreadableError(
             str(path), "not-a-workbook", _t("not-a-workbook", lang, path=name)
@@ -718,18 +798,32 @@ def read_register(
     finally:
         workbook.close()
 
+
+def _typed_frame(
+    path: Path,
+    sheet: str,
+    rows: list[list[Any]],
+    positions: Mapping[str, int],
+    keys: Sequence[str],
+    form: FormSpec,
+    epoch: datetime,
+    lang: str,
+) -> pd.DataFrame:
+    """The typed frame of a sheet's body: ``keys`` read from their ``positions`` in each row.
+
+    Rows with no value at all are not records; the index keeps the Excel row numbers.
+    Raises :class:`UnreadableError` naming the missing columns or the unusable cells.
+    """
+    name = path.name
     header = list(rows[0]) if rows else []
-    positions = form.match_headers(header)
-    provenance = _match_provenance(header)
-    missing = [f.title(lang) for f in form.fields if f.key not in positions]
-    missing += [_pick(labels, lang) for key, labels in PROVENANCE.items() if key not in provenance]
-    if missing:
+    if any(key not in positions for key in keys):
+        labels = dict(history_columns(form, lang))
+        missing = [labels[key] for key in keys if key not in positions]
         raise UnreadableError(
             str(path),
             "unknown-layout",
-            _t("unknown-layout", lang, path=name, columns="、".join(missing)),
+            _t("unknown-layout", lang, path=name, sheet=sheet, columns="、".join(missing)),
         )
-    positions.update(provenance)
     # empty rows (deleted contents, trailing formatted rows) are not records
     numbered = [
         (n, r) for n, r in enumerate(rows[1:], start=2) if any(v not in ("", None) for v in r)
@@ -740,84 +834,39 @@ def read_register(
     def column(pos: int) -> list[Any]:
         return [r[pos] if pos < len(r) else "" for r in body_rows]
 
-    kinds = {f.key: f.type for f in form.fields}
-    kinds.update({"source_file": "text", "source_row": "integer", "merged_at": "datetime"})
+    fields = {f.key: f for f in form.fields}
     data: dict[str, pd.Series] = {}
     problems: list[str] = []
-    for key in [*form.keys, *PROVENANCE]:
+    for key in keys:
         pos = positions[key]
         label = header[pos]
         values = column(pos)
-        kind = kinds[key]
+        kind = _kind(key, fields)
         if kind == "datetime":
             data[key] = _read_datetimes(values, index, pos, label, problems, epoch)
-        elif kind in ("rating", "integer"):
+        elif kind == "integer":
             data[key] = _read_integers(values, index, pos, label, problems)
         else:
             data[key] = pd.Series([_read_text(v) for v in values], index=index, dtype="str")
     if problems:
         shown = "；".join(problems[:5]) + ("…" if len(problems) > 5 else "")
         raise UnreadableError(
-            str(path), "bad-register-value", _t("bad-value", lang, path=name, cells=shown)
+            str(path),
+            "bad-register-value",
+            _t("bad-value", lang, path=name, sheet=sheet, cells=shown),
         )
     return pd.DataFrame(data, index=index)
 
 
-def read_history(path: str | Path, *, lang: str = "zh") -> pd.DataFrame:
-    """Read ``更新记录`` back (columns ``record_id, field, old, new, source_file, merged_at``).
-
-    A register without the sheet gives an empty frame, so history can always be appended to.
-    ``old`` / ``new`` keep their cell types (text, number or datetime).
-    """
-    path = Path(path)
-    empty = pd.DataFrame({key: pd.Series(dtype=object) for key in HISTORY_COLUMNS})
-    if not path.is_file():
-        raise UnreadableError(str(path), "not-found", _t("not-found", lang, path=path.name))
-    try:
-        workbook = python_calamine.load_workbook(str(path))
-    except Exception:
-        raise UnreadableError(
-            str(path), "not-a-workbook", _t("not-a-workbook", lang, path=path.name)
-        ) from None
-    try:
-        if HISTORY_SHEET not in workbook.sheet_names:
-            return empty
-        rows = workbook.get_sheet_by_name(HISTORY_SHEET).to_python(skip_empty_area=False)
-    finally:
-        workbook.close()
-    if not rows:
-        return empty
-    lookup = {
-        normalise_label(label): key for key, pair in HISTORY_COLUMNS.items() for label in pair
-    }
-    positions = {}
-    for pos, cell in enumerate(rows[0]):
-        key = lookup.get(normalise_label(cell))
-        if key and key not in positions:
-            positions[key] = pos
-    if len(positions) < len(HISTORY_COLUMNS):
-        return empty
-    records = [
-        {key: _history_value(r[pos] if pos < len(r) else "") for key, pos in positions.items()}
-        for r in rows[1:]
-        if any(v not in ("", None) for v in r)
-    ]
-    frame = pd.DataFrame.from_records(records, columns=list(HISTORY_COLUMNS)) if records else empty
-    return frame.astype(object)
+def _empty_frame(keys: Sequence[str], form: FormSpec) -> pd.DataFrame:
+    """A frame with no rows and the columns / dtypes :func:`_typed_frame` gives ``keys``."""
+    positions = {key: pos for pos, key in enumerate(keys)}
+    return _typed_frame(Path(), "", [list(keys)], positions, keys, form, _EXCEL_EPOCH, "zh")
 
 
-def _history_value(value: Any) -> Any:
-    if value == "" or value is None:
-        return None
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return datetime.combine(value, time())
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def _match_provenance(header: list[Any]) -> dict[str, int]:
-    lookup = {normalise_label(label): key for key, pair in PROVENANCE.items() for label in pair}
+def _match_labels(header: list[Any], labels: Mapping[str, tuple[str, str]]) -> dict[str, int]:
+    """key → column of the first header cell matching its Chinese or English label."""
+    lookup = {normalise_label(label): key for key, pair in labels.items() for label in pair}
     found: dict[str, int] = {}
     for pos, cell in enumerate(header):
         key = lookup.get(normalise_label(cell))
@@ -894,18 +943,6 @@ def _read_integers(
 # --------------------------------------------------------------------------------------
 
 
-def _copy_mode(target: Path, tmp: Path) -> None:
-    """Give the new file the old register's permissions (or the usual ones for a new file);
-    ``mkstemp`` creates it readable by its owner only."""
-    try:
-        mode = target.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    os.chmod(tmp, mode)
-
-
 def _missing(value: Any) -> bool:
     """True for None, NaN, NaT and pd.NA (scalars only)."""
     if value is None or value is pd.NA or value is pd.NaT:
@@ -970,13 +1007,13 @@ _TEXT: dict[str, dict[str, str]] = {
         "or start a new register",
     },
     "unknown-layout": {
-        "zh": "{path} 的“总台账”第 1 行不是台账表头，缺少列：{columns}。请恢复原表头（可从备份取回）后重试",
-        "en": '{path}: row 1 of "总台账" is not the register header; missing columns: {columns}. '
+        "zh": "{path} 的“{sheet}”第 1 行不是台账表头，缺少列：{columns}。请恢复原表头（可从备份取回）后重试",
+        "en": '{path}: row 1 of "{sheet}" is not the register header; missing columns: {columns}. '
         "Restore the original header (or use the backup) and retry",
     },
     "bad-value": {
-        "zh": "{path} 的“总台账”中有无法识别的值：{cells}。请在台账中改正后重试",
-        "en": '{path}: "总台账" holds values that cannot be read: {cells}. Correct them in the register and retry',
+        "zh": "{path} 的“{sheet}”中有无法识别的值：{cells}。请在台账中改正后重试",
+        "en": '{path}: "{sheet}" holds values that cannot be read: {cells}. Correct them in the register and retry',
     },
     "dv-title": {"zh": "请从下拉列表选择", "en": "Pick from the list"},
     "dv-message": {"zh": "可选值：{values}", "en": "Allowed values: {values}"},

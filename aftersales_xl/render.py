@@ -44,3 +44,37 @@ def render_text(report: Report, lang: str = "zh") -> str:
     s = report.to_dict()["summary"]
     lines.append(w["summary"].format(**s))
     return "\n".join(lines)
+
+
+def render_merge(result, lang: str = "zh") -> str:
+    """The merge summary: one line per submission, then the counts and where things went."""
+    en = lang == "en"
+    lines = []
+    for f in result.report.files:
+        if f.unreadable:
+            lines.append(f"{f.path}: " + ("UNREADABLE — " if en else "无法读取 — ") + f.findings[0].message)
+        else:
+            lines.append(f"{f.path}: {f.rows} " + ("records" if en else "条记录")
+                         + (f", {f.errors} errors" if en else f"，{f.errors} 个错误") * bool(f.errors))
+        if f.annotated:
+            lines.append(("  → annotated copy: " if en else "  → 批注副本：") + f.annotated)
+    masked = sum(result.masked.values())
+    if en:
+        lines.append(f"{result.files} files: {result.added} added, {result.updated} updated, "
+                     f"{result.unchanged} unchanged, {result.rejected_rows} rejected, "
+                     f"{result.conflicts} in conflict, {masked} cells masked, {result.assigned} IDs assigned")
+        lines.append(f"register: {result.register} ({result.total} records)")
+        if result.rejected_rows or result.conflicts:
+            lines.append("rows kept out are listed in the 待修正 sheet")
+        if result.backup:
+            lines.append(f"previous version kept as {result.backup}")
+    else:
+        lines.append(f"共 {result.files} 个文件：新增 {result.added}，更新 {result.updated}，未变 {result.unchanged}，"
+                     f"退回 {result.rejected_rows}，冲突 {result.conflicts}，脱敏 {masked} 处，编号 {result.assigned} 条")
+        lines.append(f"总台账：{result.register}（共 {result.total} 条）")
+        if result.rejected_rows or result.conflicts:
+            lines.append("未合并的行见总台账的“待修正”工作表")
+        if result.backup:
+            lines.append(f"上一版已备份为 {result.backup}")
+    lines.extend(f"* {n}" for n in result.notes)
+    return "\n".join(lines)

@@ -19,8 +19,6 @@ compared with what the spec generates now.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -35,6 +33,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .config import Policy
 from .errors import WriteError
+from .fileio import atomic_output
 from .forms import FieldSpec, FormSpec
 
 MARKER_PROPERTY = "xlcheck-form"
@@ -145,20 +144,11 @@ def write_template(
         raise WriteError(text["exists"].format(path=path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        os.close(fd)
-    except OSError as e:
-        raise WriteError(text["write_failed"].format(path=path, reason=e.strerror or e)) from None
-    tmp = Path(tmp_name)
-    try:
-        _build(tmp, form, policy, lang)
-        _chmod_like_new_file(tmp)
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            _build(tmp, form, policy, lang)
     except (OSError, XlsxWriterException) as e:
         reason = getattr(e, "strerror", None) or type(e).__name__
         raise WriteError(text["write_failed"].format(path=path, reason=reason)) from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -445,13 +435,6 @@ def _check(rc: int, what: str) -> None:
     """xlsxwriter reports a rejected call by return code; never let one pass silently."""
     if rc != 0:
         raise ValueError(f"xlsxwriter rejected {what} (code {rc})")
-
-
-def _chmod_like_new_file(path: Path) -> None:
-    """mkstemp makes 0600 files; give the template the mode a normally created file gets."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 # -- reading the marker ------------------------------------------------------------------

@@ -9,7 +9,7 @@ physical cell. Every rule's failure is translated into a :class:`Finding` in thi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -293,7 +293,7 @@ def _masking(typed: pd.DataFrame, form: FormSpec, policy: Policy, add: Callable,
 
 
 # -- many files -------------------------------------------------------------------------------
-def validate_paths(
+def check_paths(
     paths: Iterable[str | Path],
     form: FormSpec,
     policy: Policy,
@@ -301,15 +301,16 @@ def validate_paths(
     lang: str = "zh",
     now: datetime | None = None,
     annotate_dir: Path | None = None,
+    annotate_only_failed: bool = False,
     on_file: Callable[[Path], None] | None = None,
     debug: bool = False,
-) -> Report:
-    """Validate every workbook (folders expanded); optionally write annotated copies.
+) -> Iterator[Checked]:
+    """Check every workbook (folders expanded), yielding one :class:`Checked` per file.
 
     One file's failure never stops the others: an unexpected error in one file is reported
-    as ``unreadable`` for that file (re-raised with ``debug=True``).
+    as ``unreadable`` for that file (re-raised with ``debug=True``). With ``annotate_dir``,
+    an annotated copy is written for every readable file (or only those with errors).
     """
-    report = Report()
     for path in expand_paths(list(paths)):
         if on_file:
             on_file(path)
@@ -322,8 +323,9 @@ def validate_paths(
                 make_finding("unreadable", lang, detail=(
                     f"内部错误（{type(e).__name__}），请加 --debug 重跑并报告" if lang != "en"
                     else f"internal error ({type(e).__name__}); rerun with --debug and report it"))]))
-        report.files.append(checked.report)
-        if annotate_dir is not None and checked.sheet is not None:
+        if annotate_dir is not None and checked.sheet is not None and (
+            checked.report.errors or not annotate_only_failed
+        ):
             from .annotate import not_carried_over, write_annotated
 
             annotate_dir.mkdir(parents=True, exist_ok=True)
@@ -331,4 +333,9 @@ def validate_paths(
                                   checked_at=now)
             checked.report.annotated = str(out)
             checked.report.notes.extend(not_carried_over(checked.sheet.kind, lang, src=path))
-    return report
+        yield checked
+
+
+def validate_paths(paths: Iterable[str | Path], form: FormSpec, policy: Policy, **options) -> Report:
+    """Validate every workbook and return the report (options as for :func:`check_paths`)."""
+    return Report([checked.report for checked in check_paths(paths, form, policy, **options)])

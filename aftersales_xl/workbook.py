@@ -19,6 +19,8 @@ typed into typed values is :mod:`aftersales_xl.coerce`'s job.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -225,7 +227,8 @@ def read_form(
 
 def expand_paths(args: list[str | Path]) -> list[Path]:
     """Files as given; folders → every workbook in them (sorted), skipping ``~$`` lock files
-    and hidden files. Unknown extensions inside folders are skipped; named files are kept
+    and hidden files, and xlcheck's own outputs (``*.checked.xlsx``, ``*.bak-…`` backups).
+    Unknown extensions inside folders are skipped; named files are kept
     (their format is judged from their bytes)."""
     out: list[Path] = []
     for a in args:
@@ -234,7 +237,7 @@ def expand_paths(args: list[str | Path]) -> list[Path]:
             for child in sorted(p.iterdir()):
                 if child.name.startswith(("~$", ".")) or not child.is_file():
                     continue
-                if child.suffix.lower() in WORKBOOK_SUFFIXES and ".checked." not in child.name:
+                if child.suffix.lower() in WORKBOOK_SUFFIXES and not _OUR_OUTPUT.search(child.name):
                     out.append(child)
         else:
             out.append(p)
@@ -242,3 +245,5 @@ def expand_paths(args: list[str | Path]) -> list[Path]:
 
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+#: files xlcheck itself writes next to submissions: annotated copies and backups
+_OUR_OUTPUT = re.compile(r"\.checked\.|\.bak-\d{8}-\d{6}")

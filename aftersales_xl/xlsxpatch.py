@@ -16,12 +16,20 @@ Quirks handled here, by name:
 - *text that looks like an escape* (``_x000D_``) and control characters are encoded the
   way Excel does (``_x005F_x000D_``, ``_x0001_``);
 - *macro-enabled workbooks* (.xlsm) keep ``vbaProject.bin``; the output keeps the input's
-  extension because the content types must match it.
+  extension because the content types must match it;
+- *old text in the shared-strings table*: a replaced cell's old string stays in
+  ``sharedStrings.xml``; masking asks for it to be emptied (``scrub_shared_strings``)
+  when no other cell uses it, so personal data does not survive inside the file;
+- *formulas* in a target cell are refused (the value would break ``calcChain.xml``).
+
+:func:`write_patched` adds the file handling around it: ``-o DIR`` copies, ``--in-place``
+with a ``NAME.bak-YYYYmmdd-HHMMSS.xlsx`` backup, refusal while Excel's ``~$NAME.xlsx`` (or
+LibreOffice's ``.~lock.NAME#``) lock file exists. .xls/.ods inputs are refused with a
+message asking for an .xlsx copy.
 """
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
 import shutil
@@ -36,12 +44,14 @@ from typing import IO, Any
 
 from defusedxml import ElementTree
 
-from .errors import LockedError, WriteError
+from .errors import WriteError
+from .fileio import atomic_output, backup_copy, refuse_if_open_in_excel
 
 PATCHABLE_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 
 _CHUNK = 1 << 20
 _SPOOL = 32 << 20  # a patched sheet up to this size stays in memory
+_KEEP_ALL_BACKUPS = 1 << 30  # --in-place backups are the user's: never rotated away
 _REF = re.compile(r"^([A-Z]{1,3})([1-9][0-9]{0,6})$")
 _REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _OFFICE_DOC = "/officeDocument"
@@ -49,6 +59,7 @@ _DOC_REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationsh
 _STRICT_REL_ID = "{http://purl.oclc.org/ooxml/officeDocument/relationships}id"
 
 _ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*("[^"]*"|'[^']*')""")
+_CELL_COLUMN = re.compile(rb"""(?:^|\s)r\s*=\s*["']\$?([A-Z]{1,3})\$?\d""")
 _ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet\b")
 _ESCAPE_LIKE = re.compile(r"_(x[0-9A-Fa-f]{4})_")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff]")
@@ -87,10 +98,6 @@ _TEXT: dict[str, tuple[str, str]] = {
     "verify": (
         "{name}：写出后核对失败（{detail}），未保存",
         "{name}: verification failed ({detail}); nothing was saved",
-    ),
-    "locked": (
-        "{name} 正在被 Excel/WPS 打开（发现锁文件 {lock}）：请先关闭该文件再运行",
-        "{name} is open in Excel/WPS (lock file {lock} found): close it and run again",
     ),
     "same-folder": (
         "{name}：输出文件夹就是源文件所在的文件夹：请换一个文件夹，或用 --in-place（会先备份）",
@@ -225,28 +232,17 @@ def patch_cells(
     by_row = _group_changes(changes)
     sheet_name = _name_of_part(src, sheet_part, lang)
 
-    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".~{dst.stem}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        also = _write_copy(src, tmp, sheet_part, by_row, lang, scrub_shared_strings)
-        _verify(src, tmp, sheet_part, sheet_name, by_row, lang, also)
-        if src.exists():
-            shutil.copymode(src, tmp)
-        os.replace(tmp, dst)
+        with atomic_output(dst) as tmp:
+            also = _write_copy(src, tmp, sheet_part, by_row, lang, scrub_shared_strings)
+            _verify(src, tmp, sheet_part, sheet_name, by_row, lang, also)
     except WriteError:
-        tmp.unlink(missing_ok=True)
         raise
     except ValueError:
-        tmp.unlink(missing_ok=True)
         raise _error("malformed", lang, name=src.name) from None
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:
-        tmp.unlink(missing_ok=True)
         reason = getattr(e, "strerror", None) or type(e).__name__
         raise _error("write-failed", lang, name=dst.name, reason=reason) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _group_changes(changes: Mapping[str, str | None]) -> dict[int, dict[int, str | None]]:
@@ -548,29 +544,34 @@ class _SheetRewriter:
             style = row_style or self._column_style(col)
             return self._cell(column_letters(col) + str(number), None, value, style)
 
-        cell_re = re.compile(rb"<" + p + rb"c\b[^>]*?(?:/>|>.*?</" + p + rb"c\s*>)", re.S)
+        cell_re = re.compile(rb"<" + p + rb"c\b([^>]*?)(?:/>|>.*?</" + p + rb"c\s*>)", re.S)
         added = [c for c, v in changes.items() if v is not None]
         out: list[bytes] = []
         order: list[int] = []  # columns in the order written, checked below
         after_last_cell = 0
         last, col = 0, 0
+        has_ref: re.Match[bytes] | None = None
         for m in cell_re.finditer(inner):
+            if not changes and has_ref:
+                break  # the rest of the row is copied as it is
             out.append(inner[last : m.start()])
             raw = m.group()
-            a = _attrs(raw[: raw.index(b">") + 1])
-            col = split_ref(a[b"r"].decode("ascii"))[1] if b"r" in a else col + 1
-            for c in [c for c in changes if c < col]:
-                value = changes.pop(c)
-                if value is not None:
-                    out.append(new_cell(c, value))
-                    order.append(c)
-            ref = column_letters(col) + str(number)
+            has_ref = _CELL_COLUMN.search(m.group(1))
+            col = column_index(has_ref.group(1).decode("ascii")) if has_ref else col + 1
+            if changes and next(iter(changes)) < col:
+                for c in [c for c in changes if c < col]:
+                    value = changes.pop(c)
+                    if value is not None:
+                        out.append(new_cell(c, value))
+                        order.append(c)
             if col in changes:
+                ref = column_letters(col) + str(number)
                 out.append(self._cell(ref, raw, changes.pop(col), None))
-            elif b"r" in a:
+            elif has_ref:
                 out.append(raw)
             else:
                 n = 1 + len(self.p) + 1
+                ref = column_letters(col) + str(number)
                 out.append(raw[:n] + b' r="' + ref.encode() + b'"' + raw[n:])
             order.append(col)
             after_last_cell = len(out)
@@ -654,41 +655,6 @@ def _xml_text(value: str) -> str:
 
 
 # -- where the output goes -------------------------------------------------------------------
-def lock_file(path: Path) -> Path | None:
-    """The lock file of an office program holding ``path`` open, or None.
-
-    Excel and WPS write ``~$NAME.xlsx`` beside the file (for long names sometimes without
-    the first one or two characters); LibreOffice writes ``.~lock.NAME.xlsx#``.
-    """
-    path = Path(path)
-    name = path.name
-    candidates = [f"~${name}", f"~${name[1:]}", f"~${name[2:]}", f".~lock.{name}#"]
-    for candidate in candidates:
-        lock = path.with_name(candidate)
-        if len(candidate) > 6 and lock.exists():
-            return lock
-    return None
-
-
-def ensure_unlocked(path: Path, lang: str = "zh") -> None:
-    """Raise :class:`LockedError` while Excel/WPS/LibreOffice has ``path`` open."""
-    lock = lock_file(path)
-    if lock is not None:
-        zh, en = _TEXT["locked"]
-        raise LockedError((en if lang == "en" else zh).format(name=Path(path).name, lock=lock.name))
-
-
-def backup_path(path: Path, now: datetime | None = None) -> Path:
-    """``NAME.bak-YYYYmmdd-HHMMSS.xlsx`` beside ``path`` (``-2``, ``-3``… if taken)."""
-    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    candidate = path.with_name(f"{path.stem}.bak-{stamp}{path.suffix}")
-    n = 2
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}.bak-{stamp}-{n}{path.suffix}")
-        n += 1
-    return candidate
-
-
 def output_for(src: Path, out_dir: Path | None, in_place: bool, lang: str = "zh") -> Path:
     """Where the patched copy of ``src`` goes: ``out_dir/NAME`` or, in place, ``src`` itself.
 
@@ -704,7 +670,7 @@ def output_for(src: Path, out_dir: Path | None, in_place: bool, lang: str = "zh"
         if Path(out_dir).resolve() == src.parent.resolve():
             raise _error("same-folder", lang, name=src.name)
         dst = Path(out_dir) / src.name
-    ensure_unlocked(dst, lang)
+    refuse_if_open_in_excel(dst, lang)
     return dst
 
 
@@ -730,11 +696,15 @@ def write_patched(
     check_patchable(src, lang)
     dst = output_for(src, out_dir, in_place, lang)
     backup: Path | None = None
-    if in_place:
-        backup = backup_path(src, now)
-        shutil.copy2(src, backup)
-    else:
-        dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if in_place:
+            backup = backup_copy(src, keep=_KEEP_ALL_BACKUPS, now=now)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _error(
+            "write-failed", lang, name=dst.name, reason=e.strerror or type(e).__name__
+        ) from None
     try:
         patch_cells(
             src, dst, sheet_part, changes, scrub_shared_strings=scrub_shared_strings, lang=lang

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import zipfile
@@ -210,6 +211,27 @@ def test_refuses_to_write_over_the_source(record_book):
         write_annotated(src, FINDINGS, src.parent)
     assert sha256(src) == digest
     assert sorted(p.name for p in src.parent.iterdir()) == ["周报.checked.xlsx", "周报.xlsx"]
+
+
+def test_failed_save_keeps_the_previous_copy_and_leaves_no_temp_file(
+    record_book, tmp_path, monkeypatch
+):
+    out = write_annotated(record_book, FINDINGS, tmp_path / "checked", checked_at=CHECKED_AT)
+    os.chmod(out, 0o640)
+    before = sha256(out)
+
+    def full_disk(self, filename):
+        Path(filename).write_bytes(b"PK half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Workbook, "save", full_disk)
+    with pytest.raises(WriteError, match="No space left"):
+        write_annotated(record_book, FINDINGS, tmp_path / "checked", checked_at=CHECKED_AT)
+    assert sha256(out) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["周报.checked.xlsx"]
+    monkeypatch.undo()
+    write_annotated(record_book, FINDINGS, tmp_path / "checked", checked_at=CHECKED_AT)
+    assert out.stat().st_mode & 0o777 == 0o640  # a re-annotated copy keeps its permissions
 
 
 def test_english_labels(record_book, tmp_path):

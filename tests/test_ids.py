@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import openpyxl
 import pandas as pd
@@ -295,3 +296,65 @@ def test_a_file_without_the_id_column_is_refused(
     [outcome] = assign_workbooks([a], form, policy, out_dir=tmp_path / "out")
     assert outcome.error is not None and "没有“问题编号”列" in outcome.error
     assert not (tmp_path / "out" / "a.xlsx").exists()
+
+
+# -- the command -------------------------------------------------------------------------------
+def run(*args):
+    from click.testing import CliRunner
+
+    from aftersales_xl.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_cli_assign_ids_with_register(make_workbook, form, tmp_path: Path) -> None:
+    a = make_workbook(record_rows(2), name="a.xlsx")
+    register = write_register(tmp_path / "总台账.xlsx", form, ["FW20240521005"])
+    result = run("assign-ids", a, "--register", register, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"{a} → {tmp_path / 'out' / 'a.xlsx'}：新编号 2 个（FW20240521006 … FW20240521007）",
+        "共 1 个文件：新编号 2 个，重新编号 0 个，错误 0 个",
+    ]
+    assert read_ids(tmp_path / "out" / "a.xlsx") == ["FW20240521006", "FW20240521007"]
+
+
+def test_cli_duplicates_exit_1_until_fixed(make_workbook, tmp_path: Path) -> None:
+    rows = record_rows(2, record_id="FW20240521001")
+    a = make_workbook(rows, name="a.xlsx")
+    result = run("assign-ids", a, "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "[错误] 问题记录表!A3 问题编号: 问题编号“FW20240521001”与第 2 行重复" in result.stdout
+    fixed = run("assign-ids", a, "--in-place", "--fix-duplicates", "--lang", "en")
+    assert fixed.exit_code == 0, fixed.output
+    assert (
+        "  row 3: FW20240521001 → FW20240521002 (duplicate replaced)" in fixed.stdout.splitlines()
+    )
+    assert read_ids(a) == ["FW20240521001", "FW20240521002"]
+
+
+def test_cli_unreadable_register_is_one_line_exit_2(make_workbook, tmp_path: Path) -> None:
+    bad = tmp_path / "总台账.xlsx"
+    bad.write_bytes(b"garbage")
+    result = run("assign-ids", make_workbook(), "--register", bad, "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("xlcheck: ")
+
+
+def test_ids_in_an_ods_count_although_it_cannot_be_written(
+    make_workbook, form, policy, tmp_path: Path, soffice: str
+) -> None:
+    import subprocess
+
+    xlsx = make_workbook(record_rows(1, record_id="FW20240521004"), name="old.xlsx")
+    with TemporaryDirectory(prefix="lo-profile-") as profile:
+        subprocess.run(
+            [soffice, f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
+             "--convert-to", "ods", "--outdir", str(tmp_path / "ods"), str(xlsx)],
+            capture_output=True, timeout=180, check=True,
+        )  # fmt: skip
+    ods = tmp_path / "ods" / "old.ods"
+    new = make_workbook(record_rows(1), name="new.xlsx")
+    outcomes = assign_workbooks([ods, new], form, policy, out_dir=tmp_path / "out")
+    assert "另存为 .xlsx" in outcomes[0].error and not outcomes[0].unreadable
+    assert read_ids(tmp_path / "out" / "new.xlsx") == ["FW20240521005"]

@@ -314,3 +314,62 @@ def test_record_row_defaults_are_already_masked(form, policy) -> None:
     # the builders' default record is masked, so it never shows up in counts
     frame = pd.DataFrame([record_row()], index=[2], dtype=object)
     assert mask_frame(frame, form, policy)[1] == {}
+
+
+# -- the command -------------------------------------------------------------------------------
+def run(*args: str):
+    from click.testing import CliRunner
+
+    from aftersales_xl.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_cli_mask_folder_prints_counts_and_continues_past_bad_files(
+    make_workbook, tmp_path
+) -> None:
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    make_workbook(unmasked_rows(), name="submissions/a.xlsx")
+    make_workbook(record_rows(2), name="submissions/b.xlsx")
+    (subs / "c.xlsx").write_bytes(b"not a workbook at all")
+    (subs / "~$a.xlsx").write_bytes(b"lock file of an open workbook: skipped as input")
+    result = run("mask", subs, "-o", tmp_path / "masked")
+    assert result.exit_code == 2
+    lines = result.stdout.splitlines()
+    assert (
+        lines[0]
+        == f"{subs / 'a.xlsx'} → {tmp_path / 'masked' / 'a.xlsx'}：已脱敏 联系人 3、联系方式 3、问题描述 1、备注 1"
+    )
+    assert lines[1].endswith("b.xlsx：没有需要脱敏的内容")
+    assert lines[-1] == "共 3 个文件：脱敏 8 个单元格，1 个文件无法处理"
+    assert len(result.stderr.splitlines()) == 1 and "c.xlsx" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "masked").iterdir()) == ["a.xlsx", "b.xlsx"]
+    assert_no_raw_pii(result.stdout + result.stderr)
+    assert_no_raw_pii(all_text(tmp_path / "masked" / "a.xlsx"))
+
+
+def test_cli_mask_in_place_and_english(make_workbook) -> None:
+    src = make_workbook(unmasked_rows())
+    result = run("mask", src, "--in-place", "--lang", "en")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(
+        f"{src}: masked Contact name 3, Contact details 3, Description 1, Remarks 1 (original kept as records.bak-"
+    )
+    assert_no_raw_pii(all_text(src))
+    assert len(list(src.parent.glob("records.bak-*.xlsx"))) == 1
+
+
+def test_cli_mask_in_place_refused_while_open_in_excel(make_workbook) -> None:
+    src = make_workbook(unmasked_rows())
+    (src.parent / "~$records.xlsx").write_bytes(b"owner")
+    result = run("mask", src, "--in-place")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "正在被 Excel/WPS 打开" in result.stderr
+    assert "张三丰" in all_text(src)
+
+
+@pytest.mark.parametrize("extra", [[], ["--in-place", "-o", "out"]])
+def test_cli_mask_needs_exactly_one_destination(make_workbook, extra) -> None:
+    result = run("mask", make_workbook(), *extra)
+    assert result.exit_code == 2 and "-o" in result.stderr

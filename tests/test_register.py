@@ -7,6 +7,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -14,7 +15,7 @@ from openpyxl.utils import get_column_letter
 from test_summaries import MERGED_AT, NOW, WEEK_START, register_frame, typed
 
 from aftersales_xl.config import load_policy
-from aftersales_xl.errors import UnreadableError
+from aftersales_xl.errors import UnreadableError, WriteError
 from aftersales_xl.findings import make_finding
 from aftersales_xl.register import (
     FORMULA_PREFIXES,
@@ -23,6 +24,7 @@ from aftersales_xl.register import (
     REGISTER_SHEET,
     REJECTED_SHEET,
     RejectedRow,
+    history_columns,
     read_history,
     read_register,
     register_columns,
@@ -33,6 +35,30 @@ from aftersales_xl.sla import SLA_COLUMNS
 from aftersales_xl.summaries import SUMMARY_SHEETS, compute_summaries
 
 PROVENANCE_LABELS = ["来源文件", "来源行", "合并时间"]
+HISTORY_LABELS = ["变更时间", "变更来源", "变更字段"]
+EARLIER = datetime(2024, 6, 3, 9, 0)
+
+
+def history_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Three replaced versions: FW20240521001 as 待处理 (replaced on 06-03) and as 处理中
+    (replaced at MERGED_AT), and FW20240502001 whose old description was a web address."""
+    old = frame.iloc[[17, 17, 1]].reset_index(drop=True)
+    old.loc[0, ["owner", "analysis", "solution", "feedback"]] = np.nan
+    old.loc[0:1, ["resolved_at"]] = pd.NaT
+    old.loc[0:1, "satisfaction"] = pd.NA
+    old.loc[0, "status"] = "待处理"
+    old.loc[1, "status"] = "处理中"
+    old.loc[2, "description"] = "http://example.com/a?b=1"
+    old.loc[2, "remarks"] = "@张工 跟进"
+    old.loc[0, "merged_at"] = datetime(2024, 5, 27, 9, 0)
+    old.loc[1:2, "merged_at"] = EARLIER
+    meta = pd.DataFrame({
+        "replaced_at": [EARLIER, MERGED_AT, MERGED_AT],
+        "replaced_by": ["第2组.xlsx", "第3组.xlsx", "第2组.xlsx"],
+        "changed_fields": ["处理负责人、处理进度", "处理进度、问题分析过程、解决方案、解决时间、客户满意度",
+                           "问题描述、备注"],
+    })  # fmt: skip
+    return typed(pd.concat([meta, old], axis=1))
 
 
 def write(path: Path, frame: pd.DataFrame, policy, form, **kwargs) -> Path:
@@ -54,14 +80,9 @@ def frame() -> pd.DataFrame:
 def register(tmp_path, frame, policy, form) -> Path:
     finding = make_finding("not-in-list", sheet="问题记录表", cell="J6", row=6, column="严重程度",
                            value="P5", allowed="P0/P1/P2/P3")  # fmt: skip
-    history = pd.DataFrame({
-        "record_id": ["FW20240521001", "FW20240521001"], "field": ["处理进度", "解决时间"],
-        "old": ["处理中", None], "new": ["已解决", datetime(2024, 5, 22, 10, 30)],
-        "source_file": ["第2组.xlsx", "第2组.xlsx"], "merged_at": [MERGED_AT, MERGED_AT],
-    })  # fmt: skip
     return write(
         tmp_path / "总台账.xlsx", frame, policy, form,
-        rejected=[RejectedRow.from_finding("第3组.xlsx", finding)], history=history,
+        rejected=[RejectedRow.from_finding("第3组.xlsx", finding)], history=history_frame(frame),
     )  # fmt: skip
 
 
@@ -245,15 +266,120 @@ def test_rejected_sheet(book):
     assert "P5" in rows[1][4]
 
 
-def test_history_sheet_and_read_back(book, register):
+def test_history_sheet_layout(book, form):
     ws = book[HISTORY_SHEET]
-    assert [c.value for c in ws[1]] == ["问题编号", "字段", "旧值", "新值", "来源文件", "合并时间"]
-    assert ws["C2"].value == "处理中" and ws["D2"].value == "已解决"
-    assert ws["C3"].value is None and ws["D3"].is_date
-    history = read_history(register)
-    assert history["field"].tolist() == ["处理进度", "解决时间"]
-    assert history.loc[1, "new"] == datetime(2024, 5, 22, 10, 30)
-    assert history.loc[0, "merged_at"] == MERGED_AT
+    header = [c.value for c in ws[1]]
+    assert header == HISTORY_LABELS + [f.label for f in form.fields] + PROVENANCE_LABELS
+    assert ws.freeze_panes == "E2"  # header and 变更时间 … 问题编号 stay in view
+    assert ws.max_row == 4
+    rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert [(r["问题编号"], r["处理进度"], r["变更来源"]) for r in rows] == [
+        ("FW20240521001", "待处理", "第2组.xlsx"),
+        ("FW20240521001", "处理中", "第3组.xlsx"),
+        ("FW20240502001", "处理中", "第2组.xlsx"),
+    ]
+    assert rows[1]["变更字段"] == "处理进度、问题分析过程、解决方案、解决时间、客户满意度"
+    assert rows[0]["处理负责人"] is None and rows[0]["解决时间"] is None
+    assert rows[0]["合并时间"] == datetime(2024, 5, 27, 9, 0)
+
+
+def test_history_cells_are_typed_like_the_register(book):
+    ws = book[HISTORY_SHEET]
+    cols = {c.value: c.column for c in ws[1]}
+    changed_at = ws.cell(2, cols["变更时间"])
+    assert changed_at.is_date and changed_at.number_format == "yyyy-mm-dd hh:mm"
+    assert changed_at.value == EARLIER
+    assert ws.cell(2, cols["接收时间"]).is_date
+    assert ws.cell(2, cols["来源行"]).data_type == "n" and ws.cell(2, cols["来源行"]).value == 19
+    old_customer = ws.cell(4, cols["客户名称/编号"])  # leading zeros survive as text
+    assert old_customer.value == "00123" and old_customer.data_type == "s"
+    assert ws.cell(4, cols["联系方式"]).value == "138****5678"
+    formula_like = ws.cell(4, cols["备注"])
+    assert formula_like.value == "@张工 跟进" and formula_like.quotePrefix
+    url = ws.cell(4, cols["问题描述"])
+    assert url.value == "http://example.com/a?b=1" and url.hyperlink is None
+    assert not ws.data_validations.dataValidation  # a log, not a form to fill in
+
+
+def test_history_round_trip_is_lossless(register, frame, form, policy):
+    back = read_history(register, form, policy)
+    assert list(back.columns) == [key for key, _ in history_columns(form)]
+    assert back.index.tolist() == [2, 3, 4] and back.index.name == "excel_row"
+    pd.testing.assert_frame_equal(back.reset_index(drop=True), history_frame(frame))
+
+
+def test_history_accumulates_across_merges(tmp_path, register, frame, form, policy):
+    """read → append this run's replaced versions → write → read gives all rows, unchanged."""
+    first = read_history(register, form, policy)
+    current = read_register(register, form, policy)
+    replaced = current[current["record_id"] == "FW20240521001"].assign(
+        replaced_at=datetime(2024, 6, 17, 9, 0), replaced_by="第4组.xlsx", changed_fields="客户反馈"
+    )[list(first.columns)]
+    history = pd.concat([first, replaced], ignore_index=True)
+    path = write(tmp_path / "next.xlsx", current, policy, form, history=history)
+    again = read_history(path, form, policy)
+    assert len(again) == 4
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), history)
+    pd.testing.assert_frame_equal(again.iloc[:3], first)  # earlier history kept as it was
+
+
+def test_register_without_history_gives_an_empty_typed_frame(
+    tmp_path, register, frame, form, policy
+):
+    expected = history_frame(frame).dtypes.to_dict()
+    plain = write(tmp_path / "plain.xlsx", frame, policy, form)  # history=None
+    assert openpyxl.load_workbook(plain)[HISTORY_SHEET].max_row == 1  # the header only
+    empty = read_history(plain, form, policy)
+    assert empty.empty and empty.dtypes.to_dict() == expected
+    book = openpyxl.load_workbook(register)
+    del book[HISTORY_SHEET]
+    book.save(register)
+    empty = read_history(register, form, policy)
+    assert empty.empty and list(empty.columns) == [key for key, _ in history_columns(form)]
+    assert empty.dtypes.to_dict() == expected
+    # and it can be written back: the sheet reappears with its header only
+    again = write(tmp_path / "again.xlsx", frame, policy, form, history=empty)
+    assert openpyxl.load_workbook(again)[HISTORY_SHEET].max_row == 1
+
+
+def test_history_with_a_damaged_header_is_refused_not_dropped(register, form, policy):
+    book = openpyxl.load_workbook(register)
+    ws = book[HISTORY_SHEET]
+    ws.cell(1, 2).value = "来源"
+    book.save(register)
+    with pytest.raises(UnreadableError) as e:
+        read_history(register, form, policy)
+    assert e.value.reason == "unknown-layout"
+    assert "变更记录" in str(e.value) and "变更来源" in str(e.value)
+
+
+def test_bad_date_in_history_names_the_cell(register, form, policy):
+    book = openpyxl.load_workbook(register)
+    book[HISTORY_SHEET]["A3"].value = "昨天"
+    book.save(register)
+    with pytest.raises(UnreadableError) as e:
+        read_history(register, form, policy, lang="en")
+    assert e.value.reason == "bad-register-value" and "A3" in str(e.value)
+
+
+def test_history_frame_lacking_columns_is_refused_before_writing(register, frame, form, policy):
+    before = register.read_bytes()
+    broken = history_frame(frame).drop(columns=["changed_fields"])
+    with pytest.raises(ValueError, match="changed_fields"):
+        write(register, frame, policy, form, history=broken)
+    assert register.read_bytes() == before
+
+
+def test_english_history_labels(tmp_path, frame, policy, form):
+    summaries = compute_summaries(frame, policy, NOW, WEEK_START)
+    path = tmp_path / "en.xlsx"
+    write_register(path, with_sla_columns(frame, policy, NOW, lang="en"), form=form, policy=policy,
+                   summaries=summaries, history=history_frame(frame), lang="en")  # fmt: skip
+    header = [c.value for c in openpyxl.load_workbook(path)[HISTORY_SHEET][1]]
+    assert header[:4] == ["Changed at", "Changed by", "Changed fields", "Record ID"]
+    assert header == [label for _, label in history_columns(form, "en")]
+    back = read_history(path, form, policy, lang="en")
+    pd.testing.assert_frame_equal(back.reset_index(drop=True), history_frame(frame))
 
 
 def test_overview_sheet_shows_rates_with_counts(book, frame, policy):
@@ -384,8 +510,9 @@ def test_missing_register_file(tmp_path, form, policy):
     with pytest.raises(UnreadableError) as e:
         read_register(tmp_path / "nope.xlsx", form, policy)
     assert "nope.xlsx" in str(e.value)
+    assert e.value.reason == "not-found"
     with pytest.raises(UnreadableError) as e:
-        read_history(tmp_path / "nope.xlsx")
+        read_history(tmp_path / "nope.xlsx", form, policy)
     assert e.value.reason == "not-found"
 
 
@@ -425,6 +552,28 @@ def test_failed_write_keeps_the_old_register(tmp_path, register, frame, form, po
         write_register(register, broken, form=form, policy=policy, summaries=summaries)
     assert register.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["总台账.xlsx"]
+
+
+def test_failure_while_writing_keeps_the_old_register_and_no_temp_file(
+    tmp_path, register, frame, form, policy, monkeypatch
+):
+    """Simulated crash after the temporary workbook was started, before the move."""
+    before = register.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr("aftersales_xl.register._write_history_sheet", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        write(register, frame.iloc[:3], policy, form)
+    assert register.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["总台账.xlsx"]
+    assert len(read_register(register, form, policy)) == len(frame)
+
+
+def test_unwritable_folder_is_a_write_error(tmp_path, frame, form, policy):
+    with pytest.raises(WriteError, match="missing.xlsx"):
+        write(tmp_path / "no-such-folder" / "missing.xlsx", frame, policy, form)
 
 
 def test_formula_prefixes_cover_full_width_forms():

@@ -78,7 +78,7 @@ def typed(df: pd.DataFrame) -> pd.DataFrame:
     """Cast to the register's dtypes: text ``str``, datetimes ``datetime64[us]``, Int64 numbers."""
     out = df.copy()
     for key in out.columns:
-        if key in DATETIME_KEYS or key == "merged_at":
+        if key in DATETIME_KEYS or key in ("merged_at", "replaced_at"):
             out[key] = pd.to_datetime(out[key]).astype("datetime64[us]")
         elif key in ("satisfaction", "source_row"):
             out[key] = pd.to_numeric(out[key]).astype("Int64")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -282,6 +283,31 @@ def test_refuses_to_overwrite_without_permission(tmp_path, policy):
     write_template(target, FORM, policy, overwrite=True)
     assert read_marker(target) == FORM.marker
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.xlsx"]  # no temp file left
+
+
+def test_failed_build_keeps_the_existing_file_and_no_temp_file(tmp_path, policy, monkeypatch):
+    target = write_template(tmp_path / "form.xlsx", FORM, policy)
+    before = target.read_bytes()
+
+    def crash(tmp, *args):
+        Path(tmp).write_bytes(b"PK half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("aftersales_xl.template._build", crash)
+    with pytest.raises(WriteError, match="No space left"):
+        write_template(target, FORM, policy)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["form.xlsx"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_new_template_is_readable_by_the_group_per_umask(tmp_path, policy):
+    old = os.umask(0o022)
+    try:
+        out = write_template(tmp_path / "form.xlsx", FORM, policy)
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644  # not mkstemp's owner-only 0o600
 
 
 def test_rejects_a_non_xlsx_name(tmp_path, policy):

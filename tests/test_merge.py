@@ -1,0 +1,233 @@
+"""xlcheck merge on real workbooks: rejection, masking, IDs, updates with history, conflicts,
+idempotence, formula-safe text, summary figures, the lock and an interrupted write."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+import openpyxl
+import pandas as pd
+import pytest
+from builders import cell_ref, record_row, record_rows, write_record_xlsx
+from click.testing import CliRunner
+
+from aftersales_xl.cli import cli
+from aftersales_xl.errors import LockedError
+from aftersales_xl.merge import MergeLock, merge
+
+NOW = datetime(2024, 6, 3, 9, 0)
+
+
+def sheet_rows(path, sheet="总台账"):
+    """A sheet as a list of dicts keyed by its header row (read back with openpyxl)."""
+    ws = openpyxl.load_workbook(path)[sheet]
+    rows = list(ws.iter_rows(values_only=True))
+    header = rows[0]
+    return [dict(zip(header, r, strict=False)) for r in rows[1:] if any(v is not None for v in r)]
+
+
+def do_merge(files, register, form, policy, **kw):
+    return merge(files, register, form, policy, now=kw.pop("now", NOW), **kw)
+
+
+@pytest.fixture
+def register(tmp_path):
+    return tmp_path / "总台账.xlsx"
+
+
+def test_first_merge_creates_the_register(tmp_path, register, form, policy):
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(3))
+    b = write_record_xlsx(tmp_path / "b.xlsx", record_rows(2, start=datetime(2024, 5, 22, 10, 0)))
+    result = do_merge([a, b], register, form, policy)
+    assert (result.added, result.rejected_rows, result.exit_code) == (5, 0, 0)
+
+    wb = openpyxl.load_workbook(register)
+    assert wb.sheetnames[0] == "总台账"
+    header = [c.value for c in wb["总台账"][1]]
+    assert header[: len(form.fields)] == [f.label for f in form.fields]
+    assert header[-3:] == ["来源文件", "来源行", "合并时间"]
+    rows = sheet_rows(register)
+    assert [r["问题编号"] for r in rows] == ["FW20240521001", "FW20240521002", "FW20240521003",
+                                          "FW20240522001", "FW20240522002"]
+    assert [(r["来源文件"], r["来源行"]) for r in rows] == [("a.xlsx", 2), ("a.xlsx", 3), ("a.xlsx", 4),
+                                                         ("b.xlsx", 2), ("b.xlsx", 3)]
+    assert all(r["合并时间"] == NOW for r in rows)
+    assert isinstance(rows[0]["问题发生时间"], datetime)
+
+
+def test_rows_with_errors_go_to_the_fix_list_and_annotated_copies(tmp_path, register, form, policy):
+    rows = record_rows(3)
+    rows[1]["severity"] = "P5"
+    a = write_record_xlsx(tmp_path / "a.xlsx", rows)
+    checked = tmp_path / "checked"
+    result = do_merge([a], register, form, policy, annotate_dir=checked)
+    assert (result.added, result.rejected_rows, result.exit_code) == (2, 1, 1)
+    assert len(sheet_rows(register)) == 2
+    (fix,) = sheet_rows(register, "待修正")
+    assert fix["来源文件"] == "a.xlsx" and fix["代码"] == "not-in-list"
+    assert fix["单元格"] == f"问题记录表!{cell_ref('severity', 1)}"
+    assert (checked / "a.checked.xlsx").is_file()
+
+
+def test_contacts_are_masked_and_never_stored_raw(tmp_path, register, form, policy):
+    rows = record_rows(2)
+    rows[0].update(contact_name="张三丰", contact="13800138000",
+                   description="客户说打 13912345678 或写信 zhang.san@example.com")
+    rows[1].update(contact=13800138001)  # a phone typed as a number
+    a = write_record_xlsx(tmp_path / "a.xlsx", rows)
+    result = do_merge([a], register, form, policy)
+    assert result.added == 2 and result.rejected_rows == 0
+    assert result.masked["contact"] == 2 and result.masked["contact_name"] == 1
+    assert result.masked["description"] == 1
+    stored = sheet_rows(register)
+    assert stored[0]["联系人"] == "张**" and stored[0]["联系方式"] == "****8000"
+    assert stored[1]["联系方式"] == "****8001"
+    wb = openpyxl.load_workbook(register)
+    everything = json.dumps([[c.value for row in ws.iter_rows() for c in row] for ws in wb],
+                            ensure_ascii=False, default=str)
+    for secret in ("13800138000", "13800138001", "张三丰", "13912345678", "zhang.san"):
+        assert secret not in everything
+
+
+def test_ids_continue_the_registers_sequences(tmp_path, register, form, policy):
+    first = write_record_xlsx(tmp_path / "w1.xlsx", [record_row(record_id="FW20240521007")])
+    do_merge([first], register, form, policy)
+    second = write_record_xlsx(tmp_path / "w2.xlsx", record_rows(2, start=datetime(2024, 5, 21, 15, 0)))
+    result = do_merge([second], register, form, policy)
+    assert result.assigned == 2
+    assert [r["问题编号"] for r in sheet_rows(register)] == ["FW20240521007", "FW20240521008",
+                                                           "FW20240521009"]
+
+
+def test_changed_record_replaces_old_version_which_goes_to_history(tmp_path, register, form, policy):
+    open_row = record_row(status="处理中", solution=None, resolved_at=None, satisfaction=None,
+                          analysis=None)
+    do_merge([write_record_xlsx(tmp_path / "mon.xlsx", [open_row])], register, form, policy)
+    # Friday: the same problem resubmitted without its ID, now resolved
+    fri = write_record_xlsx(tmp_path / "fri.xlsx", [record_row()])
+    result = do_merge([fri], register, form, policy, now=datetime(2024, 6, 7, 17, 0))
+    assert (result.added, result.updated) == (0, 1)
+    (row,) = sheet_rows(register)
+    assert row["问题编号"] == "FW20240521001" and row["处理进度"] == "已解决"
+    assert row["来源文件"] == "fri.xlsx"
+    (old,) = sheet_rows(register, "变更记录")
+    assert old["问题编号"] == "FW20240521001" and old["处理进度"] == "处理中"
+    assert old["来源文件"] == "mon.xlsx" and old["变更来源"] == "fri.xlsx"
+    assert "处理进度" in old["变更字段"]
+
+
+def test_same_id_with_different_content_in_one_run_is_a_conflict(tmp_path, register, form, policy):
+    a = write_record_xlsx(tmp_path / "a.xlsx", [record_row(record_id="FW20240521001", owner="王工")])
+    b = write_record_xlsx(tmp_path / "b.xlsx", [record_row(record_id="FW20240521001", owner="李工")])
+    c = write_record_xlsx(tmp_path / "c.xlsx", [record_row(record_id="FW20240521002")])
+    result = do_merge([a, b, c], register, form, policy)
+    assert (result.added, result.conflicts, result.exit_code) == (1, 2, 1)
+    assert [r["问题编号"] for r in sheet_rows(register)] == ["FW20240521002"]
+    fixes = sheet_rows(register, "待修正")
+    assert [(f["来源文件"], f["代码"], f["列"]) for f in fixes] == [("a.xlsx", "conflict", "处理负责人"),
+                                                                  ("b.xlsx", "conflict", "处理负责人")]
+
+
+def test_identical_copies_from_two_files_merge_once(tmp_path, register, form, policy):
+    row = record_row(record_id="FW20240521001")
+    a = write_record_xlsx(tmp_path / "a.xlsx", [row])
+    b = write_record_xlsx(tmp_path / "b.xlsx", [row])
+    result = do_merge([a, b], register, form, policy)
+    assert (result.added, result.conflicts) == (1, 0)
+
+
+def test_merging_twice_leaves_the_register_unchanged(tmp_path, register, form, policy):
+    rows = record_rows(4)
+    rows[2].update(status="处理中", resolved_at=None, satisfaction=None, solution=None)
+    a = write_record_xlsx(tmp_path / "a.xlsx", rows)
+    b = write_record_xlsx(tmp_path / "b.xlsx", record_rows(3, start=datetime(2024, 5, 25, 8, 0)))
+    do_merge([a, b], register, form, policy)
+    first = openpyxl.load_workbook(register)["总台账"]
+    before = [[c.value for c in row] for row in first.iter_rows()]
+    result = do_merge([a, b], register, form, policy)
+    assert (result.added, result.updated, result.unchanged) == (0, 0, 7)
+    after = [[c.value for c in row] for row in openpyxl.load_workbook(register)["总台账"].iter_rows()]
+    assert after == before
+
+
+def test_formula_like_text_stays_text(tmp_path, register, form, policy):
+    rows = record_rows(4)
+    rows[0]["description"] = "=1+1"
+    rows[1]["description"] = "＝HYPERLINK(\"http://evil\")"
+    rows[2]["remarks"] = "@SUM(A1)"
+    rows[3]["feedback"] = "https://example.com/form"
+    a = write_record_xlsx(tmp_path / "a.xlsx", rows)
+    do_merge([a], register, form, policy)
+    wb = openpyxl.load_workbook(register)
+    for ws in wb:
+        for row in ws.iter_rows():
+            for c in row:
+                assert c.data_type != "f", f"{ws.title}!{c.coordinate} is a formula"
+                assert c.hyperlink is None
+    stored = sheet_rows(register)
+    assert stored[0]["问题描述"] == "=1+1" and stored[2]["备注"] == "@SUM(A1)"
+
+
+def test_summary_counts_match_an_independent_computation(tmp_path, register, form, policy):
+    types = ["技术故障", "功能咨询", "技术故障", "退换货", "技术故障", "功能咨询"]
+    rows = [dict(r, problem_type=t) for r, t in zip(record_rows(len(types)), types, strict=True)]
+    do_merge([write_record_xlsx(tmp_path / "a.xlsx", rows)], register, form, policy)
+    expected = pd.Series(types).value_counts().to_dict()
+    ws = openpyxl.load_workbook(register)["分类统计"]
+    cells = [[c.value for c in row] for row in ws.iter_rows()]
+    found = {r[0]: r[1] for r in cells if r and r[0] in expected}
+    assert found == expected
+
+
+def test_a_running_merge_blocks_another(tmp_path, register, form, policy):
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(1))
+    with MergeLock(register), pytest.raises(LockedError, match="另一个合并正在进行"):
+        do_merge([a], register, form, policy)
+    res = CliRunner().invoke(cli, ["merge", str(a), "--register", str(register)])
+    assert res.exit_code == 0  # the lock is gone once the first merge ends
+    with MergeLock(register):
+        res = CliRunner().invoke(cli, ["merge", str(a), "--register", str(register)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+def test_interrupted_write_leaves_the_old_register_intact(tmp_path, register, form, policy, monkeypatch):
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(2))
+    do_merge([a], register, form, policy)
+    digest = hashlib.sha256(register.read_bytes()).hexdigest()
+    b = write_record_xlsx(tmp_path / "b.xlsx", record_rows(2, start=datetime(2024, 5, 28, 9, 0)))
+
+    import aftersales_xl.fileio as fileio
+
+    def boom(*_args, **_kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fileio.os, "replace", boom)
+    with pytest.raises(Exception):  # noqa: B017 - any failure, as long as nothing is lost
+        do_merge([b], register, form, policy)
+    monkeypatch.undo()
+    assert hashlib.sha256(register.read_bytes()).hexdigest() == digest
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and "tmp" in p.name]
+    assert not (tmp_path / f".{register.name}.lock").exists()
+
+
+def test_backups_are_kept_and_rotated(tmp_path, register, form, policy):
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(1))
+    for i in range(4):
+        result = do_merge([a], register, form, policy, keep=2, now=datetime(2024, 6, 3, 9, i))
+    assert result.backup is not None and result.backup.is_file()
+    assert len(list(tmp_path.glob("总台账.bak-*.xlsx"))) == 2
+
+
+def test_cli_merge_unreadable_submission_exit_2_others_merged(tmp_path, register):
+    good = write_record_xlsx(tmp_path / "good.xlsx", record_rows(2))
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    res = CliRunner().invoke(cli, ["merge", str(good), str(bad), "--register", str(register),
+                                   "--format", "json"])
+    assert res.exit_code == 2
+    doc = json.loads(res.stdout)
+    assert doc["added"] == 2 and doc["total"] == 2
+    assert len(sheet_rows(register)) == 2
+    assert [f["来源文件"] for f in sheet_rows(register, "待修正")] == ["bad.xlsx"]
