@@ -102,7 +102,7 @@ def parse_datetime(value: Any, date1904: bool = False) -> datetime | None:
         result = value
     elif isinstance(value, date):
         result = datetime(value.year, value.month, value.day)
-    elif isinstance(value, bool) or isinstance(value, time):
+    elif isinstance(value, bool | time):
         return None
     elif isinstance(value, int | float):
         result = _serial(float(value), date1904)

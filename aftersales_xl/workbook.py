@@ -20,7 +20,6 @@ typed into typed values is :mod:`aftersales_xl.coerce`'s job.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 from pathlib import Path
 

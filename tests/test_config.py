@@ -79,6 +79,7 @@ max_zip_members = 100
 max_uncompressed_mb = 512
 max_compression_ratio = 50
 max_cells = 1000000
+max_merged_cells = 500000
 """
 
 
@@ -162,6 +163,7 @@ def test_xlcheck_toml_in_the_current_folder_overrides_every_section(
         "max_uncompressed_mb": 512,
         "max_compression_ratio": 50,
         "max_cells": 1_000_000,
+        "max_merged_cells": 500_000,
     }
 
 
