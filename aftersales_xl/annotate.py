@@ -22,7 +22,7 @@ import os
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from importlib.util import find_spec
@@ -66,6 +66,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "row": "{sheet} 第 {row} 行",
         "whole_file": "（整个文件）",
         "overwrite": "批注副本 {target} 会覆盖原文件：请为 --annotate 指定另一个文件夹",
+        "masked_note": "（本副本中已脱敏显示；请在原表中按上述要求修改）",
         "unreadable": "无法为 {name} 生成批注副本：文件无法读取（{why}）",
         "cannot_write": "无法写入批注副本 {target}：{why}（原文件未改动）",
         "unsupported": "无法为 {name} 生成批注副本：不支持的文件类型“{kind}”",
@@ -77,6 +78,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "summary": "File: {name} — {errors} errors, {warnings} warnings — checked at {at}",
         "row": "{sheet} row {row}",
         "whole_file": "(whole file)",
+        "masked_note": "(shown masked in this copy; fix it in your original as described)",
         "overwrite": "the annotated copy {target} would overwrite the original: "
         "give --annotate another folder",
         "unreadable": "cannot annotate {name}: the file could not be read ({why})",
@@ -257,8 +259,12 @@ def write_annotated(
     lang: str = "zh",
     checked_at: datetime | None = None,
     fallback_rows: Callable[[Path], Iterable[SheetValues]] | None = None,
+    masked: Mapping[tuple[str, str], str] | None = None,
 ) -> Path:
     """Write ``out_dir/NAME.checked.xlsx``: a copy of ``src`` with the findings marked.
+
+    ``masked`` maps ``(sheet, "A1")`` → masked text: those cells hold the masked text in the
+    copy (personal data never leaves in an annotated copy) and their comment says so.
 
     Flagged cells get the severity fill and a comment (kept after any existing comment);
     the first, active sheet lists every finding with a link to its cell. ``fallback_rows``
@@ -293,7 +299,9 @@ def write_annotated(
             str(src), "not-a-workbook", text["unsupported"].format(name=src.name, kind=kind)
         )
 
-    _mark_cells(wb, findings, titles, lang)
+    if masked:
+        _apply_masks(wb, titles, masked)
+    _mark_cells(wb, findings, titles, lang, masked_cells=set(masked or ()))
     _add_results_sheet(wb, findings, titles, src.name, lang, checked_at or datetime.now())
     _save_atomically(wb, target, text)
     return target
@@ -394,11 +402,26 @@ def _target_cell(ws: Worksheet, cell: str | None) -> Cell | None:
     return found
 
 
+def _apply_masks(wb: Workbook, titles: dict[str, str], masked: Mapping[tuple[str, str], str]) -> None:
+    """Put the masked text into the copy's cells (style kept; stored as text)."""
+    for (sheet, ref), text in masked.items():
+        ws = _worksheet(wb, titles, sheet)
+        target = _target_cell(ws, ref) if ws is not None else None
+        if target is not None:
+            target.value = text
+            target.data_type = "s"
+
+
 def _mark_cells(
-    wb: Workbook, findings: Sequence[Finding], titles: dict[str, str], lang: str
+    wb: Workbook,
+    findings: Sequence[Finding],
+    titles: dict[str, str],
+    lang: str,
+    masked_cells: set[tuple[str, str]] | None = None,
 ) -> None:
     """Fill each flagged cell by its worst severity and add one comment with its messages."""
     severity_label = LABELS.get(lang, LABELS["zh"])["severity"]
+    masked_refs = {(titles.get(sheet, sheet), ref) for sheet, ref in masked_cells or ()}
     grouped: dict[tuple[str, str], tuple[Cell, list[Finding]]] = {}
     for f in findings:
         ws = _worksheet(wb, titles, f.sheet)
@@ -416,6 +439,8 @@ def _mark_cells(
             line = f"[{severity_label.get(f.severity, f.severity)}] {f.message}"
             if line not in lines:
                 lines.append(line)
+        if (cell.parent.title, cell.coordinate) in masked_refs:
+            lines.append(LABELS.get(lang, LABELS["zh"])["masked_note"])
         body = "\n".join(lines)
         if cell.comment is not None and cell.comment.text:
             body = f"{cell.comment.text.rstrip()}\n{COMMENT_SEPARATOR}\n{body}"

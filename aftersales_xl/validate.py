@@ -330,10 +330,19 @@ def check_paths(
 
             annotate_dir.mkdir(parents=True, exist_ok=True)
             out = write_annotated(path, checked.report.findings, annotate_dir, lang=lang,
-                                  checked_at=now)
+                                  checked_at=now, masked=masked_cells(checked.sheet, form, policy))
             checked.report.annotated = str(out)
             checked.report.notes.extend(not_carried_over(checked.sheet.kind, lang, src=path))
         yield checked
+
+
+def masked_cells(sheet: FormSheet, form: FormSpec, policy: Policy) -> dict[tuple[str, str], str]:
+    """``(sheet, "A1")`` → masked text for every contact/PII cell of the form's table, so that
+    an annotated copy never carries personal data from the input."""
+    from .mask import mask_frame
+
+    _masked, changes, _counts = mask_frame(sheet.frame, form, policy)
+    return {(sheet.sheet, sheet.cell(key, row)): text for (row, key), text in changes.items()}
 
 
 def validate_paths(paths: Iterable[str | Path], form: FormSpec, policy: Policy, **options) -> Report:

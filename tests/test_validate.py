@@ -310,3 +310,41 @@ def test_cli_text_output_and_annotate(make_workbook, tmp_path):
 def test_cli_bad_usage_is_exit_2(tmp_path):
     assert run("validate").exit_code == 2
     assert run("validate", str(tmp_path / "nope.xlsx")).exit_code == 2
+
+
+def test_annotated_copy_carries_no_personal_data(tmp_path, make_workbook, form, policy):
+    rows = [record_row(contact_name="张三丰", contact="13800138000",
+                       description="回电 13912345678，邮箱 li.si@example.com")]
+    path = make_workbook(rows)
+    out = tmp_path / "checked"
+    report = validate_paths([path], form, policy, now=NOW, annotate_dir=out)
+    annotated = out / "records.checked.xlsx"
+    assert report.files[0].annotated == str(annotated)
+    wb = openpyxl.load_workbook(annotated)
+    ws = wb["问题记录表"]
+    assert ws[cell_ref("contact", 0)].value == "****8000"
+    assert ws[cell_ref("contact_name", 0)].value == "张**"
+    assert "已脱敏" in ws[cell_ref("contact", 0)].comment.text
+    assert ws[cell_ref("customer", 0)].value == rows[0]["customer"]  # everything else as it was
+    import zipfile
+
+    with zipfile.ZipFile(annotated) as z:
+        blob = b"".join(z.read(n) for n in z.namelist()).decode("utf-8", "ignore")
+    for secret in ("13800138000", "张三丰", "13912345678", "li.si@"):
+        assert secret not in blob
+
+
+@pytest.mark.parametrize("fmt", ["xls", "ods"])
+def test_legacy_and_opendocument_workbooks_are_validated(tmp_path, soffice, form, policy, fmt):
+    import subprocess
+
+    src = write_record_xlsx(tmp_path / "legacy.xlsx", record_rows(2) + [record_row(severity="P9")])
+    out = tmp_path / "conv"
+    subprocess.run([soffice, "--headless", "--convert-to", fmt, "--outdir", str(out), str(src)],
+                   check=True, capture_output=True, timeout=180)
+    converted = out / f"legacy.{fmt}"
+    report = validate_paths([converted], form, policy, now=NOW, annotate_dir=tmp_path / "checked")
+    f = report.files[0]
+    assert f.rows == 3 and codes(f) == [(cell_ref("severity", 2), "not-in-list")]
+    assert f.annotated.endswith("legacy.checked.xlsx")
+    assert any("宏" in n or "格式" in n for n in f.notes)
