@@ -171,6 +171,7 @@ def merge(
     complete week) picks the overview's "latest week".
     """
     register = Path(register)
+    register.parent.mkdir(parents=True, exist_ok=True)
     refuse_if_open_in_excel(register, lang)
     with MergeLock(register, lang):
         return _merge_locked(paths, register, form, policy, now=now,

@@ -52,7 +52,7 @@ def render_merge(result, lang: str = "zh") -> str:
     lines = []
     for f in result.report.files:
         if f.unreadable:
-            lines.append(f"{f.path}: " + ("UNREADABLE — " if en else "无法读取 — ") + f.findings[0].message)
+            lines.append(f"{f.path}: {f.findings[0].message}")
         else:
             lines.append(f"{f.path}: {f.rows} " + ("records" if en else "条记录")
                          + (f", {f.errors} errors" if en else f"，{f.errors} 个错误") * bool(f.errors))
