@@ -184,7 +184,7 @@ def validate(paths: tuple[Path, ...], fmt: str, annotate_dir: Path | None, confi
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write NAME.checked.xlsx copies of the submissions with errors into this folder.")
 @click.option("--keep", default=5, show_default=True, type=click.IntRange(0, 1000),
-              help="How many backups of the previous register to keep beside it.")
+              help="How many backups of the previous register to keep beside it (0: none).")
 @click.option("--week-start", type=click.DateTime(["%Y-%m-%d"]),
               help="Monday of the overview's 'latest week' (default: the last complete week).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)

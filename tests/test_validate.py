@@ -348,3 +348,53 @@ def test_legacy_and_opendocument_workbooks_are_validated(tmp_path, soffice, form
     assert f.rows == 3 and codes(f) == [(cell_ref("severity", 2), "not-in-list")]
     assert f.annotated.endswith("legacy.checked.xlsx")
     assert any("宏" in n or "格式" in n for n in f.notes)
+
+
+SAMPLE_EXPECTATIONS = {
+    "01_clean.xlsx": [],
+    "02_title_row.xlsx": [],
+    "03_bad_lists_and_dates.xlsx": ["not-in-list", "not-in-list", "bad-date"],
+    "04_unmasked_contacts.xlsx": ["unmasked-contact"] * 4 + ["pii-in-text"],
+    "06_libreoffice_saved.xlsx": [],
+    "07_text_dates.xlsx": [],
+    "08_renamed_csv.xlsx": ["unreadable"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_EXPECTATIONS))
+def test_sample_workbooks_give_the_documented_findings(samples_dir, form, policy, name):
+    report = check(samples_dir / name, form, policy)
+    got = sorted(f.code for f in report.findings if f.code != "sla-breach")
+    assert got == sorted(SAMPLE_EXPECTATIONS[name])
+
+
+def test_sample_with_status_and_time_mistakes_flags_each(samples_dir, form, policy):
+    report = check(samples_dir / "05_status_and_time.xlsx", form, policy)
+    errors = {f.code for f in report.findings if f.severity == "error"}
+    assert errors == {"required-value", "time-order", "duplicate-id", "out-of-range"}
+
+
+def test_hidden_sheet_with_data_is_reported(tmp_path, form, policy):
+    path = write_record_xlsx(tmp_path / "h.xlsx", record_rows(1), extra_sheets={"旧记录": [["x", 1]]})
+    wb = openpyxl.load_workbook(path)
+    wb["旧记录"].sheet_state = "hidden"
+    wb.save(path)
+    report = check(path, form, policy)
+    assert [(f.sheet, f.cell, f.code) for f in report.findings] == [("旧记录", None, "hidden-data")]
+
+
+def test_internal_error_in_one_file_is_one_line_with_debug_hint(make_workbook, monkeypatch):
+    import aftersales_xl.validate as validate_module
+
+    path = make_workbook(record_rows(1))
+
+    def boom(*_a, **_k):
+        raise RuntimeError("surprise 13800138000")
+
+    monkeypatch.setattr(validate_module, "check_file", boom)
+    res = CliRunner().invoke(cli, ["validate", str(path)])
+    assert res.exit_code == 2
+    assert "--debug" in res.stdout and "Traceback" not in res.output
+    assert "13800138000" not in res.output
+    with pytest.raises(RuntimeError):
+        CliRunner().invoke(cli, ["validate", str(path), "--debug"], catch_exceptions=False)
