@@ -126,15 +126,36 @@ def load_form(name: str = "record") -> FormSpec:
     return FormSpec(fields=tuple(fields), **{k: str(v) for k, v in form.items()})
 
 
-def field_table_markdown(form: FormSpec, policy: Policy) -> str:
-    """The README's field table, generated from the spec (a test keeps README in sync)."""
-    req = {
+REQUIRED_WORDING: dict[str, dict[str, str]] = {
+    "zh": {
         "yes": "必填",
         "no": "选填",
-        "unless-pending": "必填（待处理时可空）",
-        "when-done": "已解决/已关闭时必填",
-        "expected-when-done": "已解决/已关闭时应填（警告）",
+        "unless-pending": "必填（{pending}时可空）",
+        "when-done": "{done}时必填",
+        "expected-when-done": "{done}时应填",
+    },
+    "en": {
+        "yes": "required",
+        "no": "optional",
+        "unless-pending": "required unless {pending}",
+        "when-done": "required once {done}",
+        "expected-when-done": "expected once {done}",
+    },
+}
+
+
+def required_wording(policy: Policy, lang: str = "zh") -> dict[str, str]:
+    """How each ``required`` kind reads to staff, naming the statuses in force."""
+    done = "/".join(policy.done_statuses)
+    return {
+        kind: phrase.format(done=done, pending=policy.pending_status)
+        for kind, phrase in REQUIRED_WORDING["en" if lang == "en" else "zh"].items()
     }
+
+
+def field_table_markdown(form: FormSpec, policy: Policy) -> str:
+    """The README's field table, generated from the spec (a test keeps README in sync)."""
+    req = required_wording(policy)
     rows = ["| 表头 | key | type | 必填 | 规则 / 可选值 |", "|---|---|---|---|---|"]
     for f in form.fields:
         rule = f.help

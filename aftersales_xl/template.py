@@ -34,7 +34,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from .config import Policy
 from .errors import WriteError
 from .fileio import atomic_output
-from .forms import FieldSpec, FormSpec
+from .forms import FieldSpec, FormSpec, required_wording
 
 MARKER_PROPERTY = "xlcheck-form"
 """Name of the custom document property holding ``form.marker``."""
@@ -73,13 +73,6 @@ _TEXT: dict[str, dict[str, Any]] = {
         "lists_title": "下拉列表可选值",
         "lists_header": ("表头", "可选值"),
         "example_title": "示例（一行完整记录，仅供参考，请在“{sheet}”中填写）",
-        "required": {
-            "yes": "必填",
-            "no": "选填",
-            "unless-pending": "必填（{pending}时可空）",
-            "when-done": "{done}时必填",
-            "expected-when-done": "{done}时应填",
-        },
         "error_title": "输入有误",
         "list_error": "请从下拉列表中选择：{values}",
         "rating_error": "请填写 {min}–{max} 的整数",
@@ -103,13 +96,6 @@ _TEXT: dict[str, dict[str, Any]] = {
         "lists_title": "Drop-down values",
         "lists_header": ("Header", "Allowed values"),
         "example_title": 'Example (one complete record, for reference only; fill in "{sheet}")',
-        "required": {
-            "yes": "required",
-            "no": "optional",
-            "unless-pending": "required (may be blank while {pending})",
-            "when-done": "required once {done}",
-            "expected-when-done": "expected once {done}",
-        },
         "error_title": "Invalid value",
         "list_error": "Pick one of: {values}",
         "rating_error": "Enter a whole number from {min} to {max}",
@@ -335,7 +321,7 @@ def _write_instructions(
     ws.write_string(row, 0, text["fields_title"], fmt.section)
     row += 1
     _write_header(ws, row, text["fields_header"], fmt)
-    required = _required_texts(policy, lang)
+    required = required_wording(policy, lang)
     for field in form.fields:
         row += 1
         ws.write_string(row, 0, field.title(lang))
@@ -385,15 +371,6 @@ def _write_example(ws: Any, row: int, col: int, field: FieldSpec, fmt: _Formats)
         ws.write_number(row, col, int(value))
         return
     ws.write_string(row, col, value, fmt.column(field) if field.type == "text" else None)
-
-
-def _required_texts(policy: Policy, lang: str) -> dict[str, str]:
-    """The 必填 column's wording per ``required`` kind, naming the statuses in force."""
-    done = "/".join(policy.done_statuses)
-    return {
-        kind: phrase.format(done=done, pending=policy.pending_status)
-        for kind, phrase in _TEXT[lang]["required"].items()
-    }
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -21,18 +21,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from common import (  # noqa: E402 - sibling module
+    Measurement,
+    goals_line,
+    run_measured,
+    table_lines,
+    xlcheck_command,
+)
 from gen import generate  # noqa: E402 - sibling module
 
 GOAL_RATIO = 1.5
@@ -58,68 +61,6 @@ op = time.perf_counter() - t0
 summary = report.to_dict()["summary"]
 print(json.dumps({"op": op, "rows": report.to_dict()["files"][0]["rows"], "summary": summary}))
 """
-
-
-@dataclass
-class Measurement:
-    """Best-of-N results of one measured command."""
-
-    name: str
-    ops: list[float] = field(default_factory=list)
-    walls: list[float] = field(default_factory=list)
-    peaks_mb: list[float] = field(default_factory=list)
-    count: int = 0
-    note: str = ""
-
-    @property
-    def op(self) -> float | None:
-        return min(self.ops) if self.ops else None
-
-    @property
-    def wall(self) -> float:
-        return min(self.walls)
-
-    @property
-    def peak_mb(self) -> float:
-        return max(self.peaks_mb)
-
-
-def _maxrss_mb(ru_maxrss: int) -> float:
-    """``ru_maxrss`` in MB (kilobytes on Linux, bytes on macOS)."""
-    return ru_maxrss / (1024 * 1024) if sys.platform == "darwin" else ru_maxrss / 1024
-
-
-def run_measured(
-    cmd: list[str], ok_codes: tuple[int, ...] = (0,), label: str = ""
-) -> tuple[float, float, str]:
-    """Run ``cmd`` to completion; return (wall seconds, peak RSS MB of that process, stdout).
-
-    The child is reaped with ``os.wait4`` so its own rusage (not the running maximum over all
-    children) gives the peak. Stdout goes to a temporary file, so a large JSON report cannot
-    block the pipe. Raises ``RuntimeError`` on an exit code outside ``ok_codes``.
-    """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", "replace")
-        stderr = err.read().decode("utf-8", "replace")
-    if proc.returncode not in ok_codes:
-        raise RuntimeError(f"{label or cmd[0]} exited {proc.returncode}: {stderr.strip()[-500:]}")
-    return wall, _maxrss_mb(usage.ru_maxrss), stdout
-
-
-def xlcheck_command() -> list[str]:
-    """The ``xlcheck`` console script next to this interpreter, else ``python -m aftersales_xl.cli``."""
-    script = Path(sys.executable).parent / "xlcheck"
-    if script.is_file():
-        return [str(script)]
-    found = shutil.which("xlcheck")
-    return [found] if found else [sys.executable, "-m", "aftersales_xl.cli"]
 
 
 def measure(path: Path, repeat: int) -> list[Measurement]:
@@ -164,16 +105,7 @@ def measure(path: Path, repeat: int) -> list[Measurement]:
 def render(results: list[Measurement], rows: int, repeat: int) -> tuple[str, bool]:
     """The results table and whether every goal was met."""
     floor = results[0]
-    lines = [
-        f"{rows:,} rows × 21 columns, best of {repeat}",
-        f"{'measurement':<26}{'op s':>8}{'wall s':>9}{'op ×':>7}{'wall ×':>8}{'peak MB':>9}  note",
-    ]
-    for m in results:
-        op_ratio = m.op / floor.op if m.op is not None and floor.op else None
-        wall_ratio = m.wall / floor.wall
-        lines.append(
-            f"{m.name:<26}{_fmt(m.op):>8}{m.wall:>9.2f}{_fmt(op_ratio):>7}{wall_ratio:>8.2f}{m.peak_mb:>9.0f}  {m.note}"
-        )
+    lines = [f"{rows:,} rows × 21 columns, best of {repeat}", *table_lines(results, floor)]
     lib, cli = results[1], results[2]
     checks = [
         (
@@ -183,15 +115,9 @@ def render(results: list[Measurement], rows: int, repeat: int) -> tuple[str, boo
         (f"cli wall ≤ {GOAL_RATIO}× floor wall", cli.wall <= GOAL_RATIO * floor.wall),
         (f"peak memory ≤ {GOAL_PEAK_MB:.0f} MB", max(lib.peak_mb, cli.peak_mb) <= GOAL_PEAK_MB),
     ]
-    lines.append(
-        "goals: " + "; ".join(f"{text}: {'PASS' if passed else 'MISS'}" for text, passed in checks)
-    )
-    ok = all(passed for _, passed in checks)
+    goals, ok = goals_line(checks)
+    lines.append(goals)
     return "\n".join(lines), ok
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
