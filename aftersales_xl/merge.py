@@ -125,22 +125,22 @@ class MergeLock:
 # -- comparing records --------------------------------------------------------------------------
 def _canon(value: Any) -> Any:
     """A value as compared between a submission and the register (blank, second, int)."""
-    if value is None or value is pd.NaT:
+    if value is None or value is pd.NaT or value is pd.NA:
         return None
-    if isinstance(value, float) and value != value:
-        return None
-    if value is pd.NA:
-        return None
-    if isinstance(value, pd.Timestamp | datetime):
-        return pd.Timestamp(value).floor("s").to_pydatetime()
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float):
+        if value != value:
+            return None
+        return int(value) if value.is_integer() else value
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime(warn=False)
+    if isinstance(value, datetime):
+        return value.replace(microsecond=0, tzinfo=None)
     if hasattr(value, "item"):  # numpy scalars
         return _canon(value.item())
     return value
 
 
-def _changed_fields(old: pd.Series, new: pd.Series, keys: Sequence[str]) -> list[str]:
+def _changed_fields(old: dict[str, Any], new: dict[str, Any], keys: Sequence[str]) -> list[str]:
     return [k for k in keys if _canon(old.get(k)) != _canon(new.get(k))]
 
 
@@ -217,23 +217,25 @@ def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now:
     # 2. identity: natural-key matches against the register, then new IDs
     by_key = _natural_index(old)
     for _source, frame, _c in batches:
-        blank = frame["record_id"].isna()
-        for row in frame.index[blank]:
-            match = by_key.get(_natural(frame.loc[row]))
-            if match is not None:
-                frame.at[row, "record_id"] = match
+        ids = frame["record_id"].tolist()
+        naturals = zip(*(frame[k].tolist() for k in NATURAL_KEY), strict=True)
+        frame["record_id"] = [rid if rid is not None else by_key.get(tuple(map(_canon, nat)))
+                              for rid, nat in zip(ids, naturals, strict=True)]
     assignment = assign_ids([(s, f) for s, f, _ in batches], policy,
                             existing=old["record_id"].dropna().tolist())
     for source, frame, _c in batches:
-        for row, new_id in assignment.for_source(source).items():
-            frame.at[row, "record_id"] = new_id
+        new_ids = assignment.for_source(source)
+        if new_ids:
+            frame["record_id"] = [new_ids.get(row, rid) for row, rid in
+                                  zip(frame.index.tolist(), frame["record_id"].tolist(), strict=True)]
     result.assigned = len(assignment.changes)
 
     # 3. one version per ID in this run; different versions from two files are a conflict
-    incoming: dict[str, tuple[str, int, pd.Series, Checked]] = {}
-    conflicted: dict[str, list[tuple[str, int, pd.Series, Checked]]] = {}
+    Version = tuple[str, int, dict[str, Any], Checked]
+    incoming: dict[str, Version] = {}
+    conflicted: dict[str, list[Version]] = {}
     for source, frame, c in batches:
-        for row, rec in frame.iterrows():
+        for row, rec in frame.to_dict("index").items():
             rid = rec["record_id"]
             if rid is None or rid != rid:
                 continue  # no usable date: validate already reported it as an error
@@ -251,16 +253,15 @@ def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now:
         rejected += _conflict_rows(rid, versions, keys, form, lang)
 
     # 4. update or add
-    position = {rid: i for i, rid in enumerate(old["record_id"].tolist()) if rid is not None}
+    records = old.to_dict("records")
+    position = {rec["record_id"]: i for i, rec in enumerate(records) if rec["record_id"] is not None}
     new_rows: list[dict[str, Any]] = []
     replaced: list[dict[str, Any]] = []
-    merged = old.copy()
     for rid, (source, row, rec, _c) in incoming.items():
         values = {k: rec[k] for k in keys}
         values.update(source_file=source, source_row=int(row), merged_at=now)
         if rid in position:
-            i = position[rid]
-            before = merged.loc[i]
+            before = records[position[rid]]
             changed = _changed_fields(before, rec, keys)
             if not changed:
                 result.unchanged += 1
@@ -268,17 +269,13 @@ def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now:
             replaced.append({"replaced_at": now, "replaced_by": source,
                              "changed_fields": "、".join(form.field(k).title(lang) for k in changed),
                              **{k: before[k] for k in keys + prov}})
-            for k, v in values.items():
-                merged.at[i, k] = v
+            records[position[rid]] = values
             result.updated += 1
         else:
             new_rows.append(values)
             result.added += 1
-    if new_rows:
-        added = pd.DataFrame(new_rows, columns=keys + prov)
-        added = added.sort_values("record_id", kind="stable")
-        merged = pd.concat([merged, added], ignore_index=True) if len(merged) else added.reset_index(drop=True)
-    merged = _typed(merged, form)
+    new_rows.sort(key=lambda r: r["record_id"])
+    merged = _typed(pd.DataFrame(records + new_rows, columns=keys + prov), form)
     if replaced:
         new_history = pd.DataFrame(replaced)
         history = new_history if history is None or history.empty else pd.concat(
@@ -316,15 +313,13 @@ def _typed(frame: pd.DataFrame, form: FormSpec) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _natural(rec: pd.Series) -> tuple:
-    return tuple(_canon(rec.get(k)) for k in NATURAL_KEY)
-
-
 def _natural_index(old: pd.DataFrame) -> dict[tuple, str]:
+    """Register records by their natural key (customer, occurred time, description)."""
     out: dict[tuple, str] = {}
-    for _, rec in old.iterrows():
-        if rec["record_id"] is not None:
-            out.setdefault(_natural(rec), rec["record_id"])
+    columns = [old[k].tolist() for k in NATURAL_KEY]
+    for rid, *nat in zip(old["record_id"].tolist(), *columns, strict=True):
+        if rid is not None and rid == rid:
+            out.setdefault(tuple(map(_canon, nat)), rid)
     return out
 
 
