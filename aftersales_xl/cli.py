@@ -301,7 +301,8 @@ def mask(paths: tuple[Path, ...], out_dir: Path | None, in_place: bool, config_p
         xlcheck mask 周报.xlsx --in-place
     """
     from .forms import load_form
-    from .mask import mask_workbooks, render_mask
+    from .mask import mask_workbooks
+    from .render import render_mask
 
     files = _writable_inputs(paths, out_dir, in_place, lang)
     form = load_form("record")
@@ -337,7 +338,8 @@ def assign_ids_cmd(paths: tuple[Path, ...], register: Path | None, fix_duplicate
     """
     from .findings import ERROR
     from .forms import load_form
-    from .ids import assign_workbooks, render_ids
+    from .ids import assign_workbooks
+    from .render import render_ids
 
     files = _writable_inputs(paths, out_dir, in_place, lang)
     outcomes = assign_workbooks(files, load_form("record"), load(config_path), register=register,

@@ -31,7 +31,7 @@ import pandas as pd
 from .coerce import nfkc, parse_datetime, to_text
 from .config import Policy
 from .errors import UnreadableError, WriteError, XlcheckError
-from .findings import ERROR, Finding, make_finding
+from .findings import Finding, make_finding
 from .forms import FormSpec
 from .xlsxpatch import check_patchable, write_patched
 
@@ -422,62 +422,6 @@ def assign_workbooks(
         except XlcheckError as e:
             outcome.error = str(e)
     return outcomes
-
-
-def render_ids(outcomes: list[IdOutcome], lang: str = "zh") -> str:
-    """The ``xlcheck assign-ids`` report: per file the new IDs, old → new, findings; a total.
-
-    Files with an ``error`` are left out here; the CLI prints their one line on stderr.
-    """
-    en = lang == "en"
-    lines: list[str] = []
-    for o in outcomes:
-        if o.error is not None:
-            continue
-        where = f"{o.source}" if o.output == o.source else f"{o.source} → {o.output}"
-        fresh = [c for c in o.assigned if c.old is None]
-        if fresh:
-            span = (
-                fresh[0].record_id
-                if len(fresh) == 1
-                else f"{fresh[0].record_id} … {fresh[-1].record_id}"
-            )
-            text = f"{len(fresh)} new ID(s) ({span})" if en else f"新编号 {len(fresh)} 个（{span}）"
-        else:
-            text = "no blank IDs to fill" if en else "没有需要填写的空编号"
-        if o.backup is not None:
-            text += (
-                f" (original kept as {o.backup.name})"
-                if en
-                else f"（原文件已备份为 {o.backup.name}）"
-            )
-        lines.append(f"{where}: {text}" if en else f"{where}：{text}")
-        for c in o.reassigned:
-            lines.append(
-                f"  row {c.row}: {c.old} → {c.record_id} (duplicate replaced)"
-                if en
-                else f"  第 {c.row} 行：{c.old} → {c.record_id}（重复编号已重新分配）"
-            )
-        for f in o.findings:
-            tag = (
-                ("error" if f.severity == ERROR else "warning")
-                if en
-                else ("错误" if f.severity == ERROR else "警告")
-            )
-            lines.append(f"  [{tag}] {f.message}  ({f.code})")
-    done = [o for o in outcomes if o.error is None]
-    new = sum(len(o.assigned) - len(o.reassigned) for o in done)
-    again = sum(len(o.reassigned) for o in done)
-    errors = sum(1 for o in done for f in o.findings if f.severity == ERROR)
-    failed = len(outcomes) - len(done)
-    if en:
-        total = f"{len(outcomes)} file(s): {new} new ID(s), {again} duplicate(s) renumbered, {errors} error(s)"
-        total += f", {failed} could not be processed" if failed else ""
-    else:
-        total = f"共 {len(outcomes)} 个文件：新编号 {new} 个，重新编号 {again} 个，错误 {errors} 个"
-        total += f"，{failed} 个文件无法处理" if failed else ""
-    lines.append(total)
-    return "\n".join(lines)
 
 
 def _no_id_column(path: Path, form: FormSpec, lang: str) -> WriteError:

@@ -190,50 +190,6 @@ def mask_workbooks(
     return outcomes
 
 
-def render_mask(outcomes: list[MaskOutcome], form: FormSpec, lang: str = "zh") -> str:
-    """The ``xlcheck mask`` report: per file, counts per field (never values), then a total.
-
-    Files with an ``error`` are left out here; the CLI prints their one line on stderr.
-    """
-    en = lang == "en"
-    lines: list[str] = []
-    for o in outcomes:
-        if o.error is not None:
-            continue
-        where = f"{o.source}" if o.output == o.source else f"{o.source} → {o.output}"
-        if o.counts:
-            sep = ", " if en else "、"
-            parts = sep.join(
-                f"{form.field(k).title(lang)} {n}" for k, n in _in_form_order(o.counts, form)
-            )
-            text = f"masked {parts}" if en else f"已脱敏 {parts}"
-        else:
-            text = "nothing to mask" if en else "没有需要脱敏的内容"
-        if o.backup is not None:
-            text += (
-                f" (original kept as {o.backup.name})"
-                if en
-                else f"（原文件已备份为 {o.backup.name}）"
-            )
-        lines.append(f"{where}: {text}" if en else f"{where}：{text}")
-        lines.extend(f"  * {f.message}" for f in o.notes)
-    done = [o for o in outcomes if o.error is None]
-    cells = sum(o.masked for o in done)
-    failed = len(outcomes) - len(done)
-    if en:
-        total = f"{len(outcomes)} file(s): {cells} cell(s) masked"
-        total += f", {failed} could not be processed" if failed else ""
-    else:
-        total = f"共 {len(outcomes)} 个文件：脱敏 {cells} 个单元格"
-        total += f"，{failed} 个文件无法处理" if failed else ""
-    lines.append(total)
-    return "\n".join(lines)
-
-
-def _in_form_order(counts: Counter[str], form: FormSpec) -> list[tuple[str, int]]:
-    return [(k, counts[k]) for k in form.keys if counts.get(k)]
-
-
 # -- the rules ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Style:

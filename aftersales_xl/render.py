@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 from .findings import ERROR, Report
+from .forms import FormSpec
+from .ids import IdOutcome
+from .mask import MaskOutcome
 
 _WORDS = {
     "zh": {"error": "错误", "warning": "警告", "ok": "通过", "fail": "未通过", "unreadable": "无法读取",
@@ -77,4 +80,94 @@ def render_merge(result, lang: str = "zh") -> str:
         if result.backup:
             lines.append(f"上一版已备份为 {result.backup}")
     lines.extend(f"* {n}" for n in result.notes)
+    return "\n".join(lines)
+
+
+def _outcome_line(o, text: str, en: bool) -> str:
+    """``src → out：text`` for one written workbook, naming its backup when one was kept."""
+    where = f"{o.source}" if o.output == o.source else f"{o.source} → {o.output}"
+    if o.backup is not None:
+        text += f" (original kept as {o.backup.name})" if en else f"（原文件已备份为 {o.backup.name}）"
+    return f"{where}: {text}" if en else f"{where}：{text}"
+
+
+def render_mask(outcomes: list[MaskOutcome], form: FormSpec, lang: str = "zh") -> str:
+    """The ``xlcheck mask`` report: per file, counts per field (never values), then a total.
+
+    Files with an ``error`` are left out here; the CLI prints their one line on stderr.
+    """
+    en = lang == "en"
+    lines: list[str] = []
+    for o in outcomes:
+        if o.error is not None:
+            continue
+        if o.counts:
+            sep = ", " if en else "、"
+            parts = sep.join(
+                f"{form.field(k).title(lang)} {n}" for k, n in ((k, o.counts[k]) for k in form.keys if o.counts.get(k))
+            )
+            text = f"masked {parts}" if en else f"已脱敏 {parts}"
+        else:
+            text = "nothing to mask" if en else "没有需要脱敏的内容"
+        lines.append(_outcome_line(o, text, en))
+        lines.extend(f"  * {f.message}" for f in o.notes)
+    done = [o for o in outcomes if o.error is None]
+    cells = sum(o.masked for o in done)
+    failed = len(outcomes) - len(done)
+    if en:
+        total = f"{len(outcomes)} file(s): {cells} cell(s) masked"
+        total += f", {failed} could not be processed" if failed else ""
+    else:
+        total = f"共 {len(outcomes)} 个文件：脱敏 {cells} 个单元格"
+        total += f"，{failed} 个文件无法处理" if failed else ""
+    lines.append(total)
+    return "\n".join(lines)
+
+
+def render_ids(outcomes: list[IdOutcome], lang: str = "zh") -> str:
+    """The ``xlcheck assign-ids`` report: per file the new IDs, old → new, findings; a total.
+
+    Files with an ``error`` are left out here; the CLI prints their one line on stderr.
+    """
+    en = lang == "en"
+    lines: list[str] = []
+    for o in outcomes:
+        if o.error is not None:
+            continue
+        fresh = [c for c in o.assigned if c.old is None]
+        if fresh:
+            span = (
+                fresh[0].record_id
+                if len(fresh) == 1
+                else f"{fresh[0].record_id} … {fresh[-1].record_id}"
+            )
+            text = f"{len(fresh)} new ID(s) ({span})" if en else f"新编号 {len(fresh)} 个（{span}）"
+        else:
+            text = "no blank IDs to fill" if en else "没有需要填写的空编号"
+        lines.append(_outcome_line(o, text, en))
+        for c in o.reassigned:
+            lines.append(
+                f"  row {c.row}: {c.old} → {c.record_id} (duplicate replaced)"
+                if en
+                else f"  第 {c.row} 行：{c.old} → {c.record_id}（重复编号已重新分配）"
+            )
+        for f in o.findings:
+            tag = (
+                ("error" if f.severity == ERROR else "warning")
+                if en
+                else ("错误" if f.severity == ERROR else "警告")
+            )
+            lines.append(f"  [{tag}] {f.message}  ({f.code})")
+    done = [o for o in outcomes if o.error is None]
+    new = sum(len(o.assigned) - len(o.reassigned) for o in done)
+    again = sum(len(o.reassigned) for o in done)
+    errors = sum(1 for o in done for f in o.findings if f.severity == ERROR)
+    failed = len(outcomes) - len(done)
+    if en:
+        total = f"{len(outcomes)} file(s): {new} new ID(s), {again} duplicate(s) renumbered, {errors} error(s)"
+        total += f", {failed} could not be processed" if failed else ""
+    else:
+        total = f"共 {len(outcomes)} 个文件：新编号 {new} 个，重新编号 {again} 个，错误 {errors} 个"
+        total += f"，{failed} 个文件无法处理" if failed else ""
+    lines.append(total)
     return "\n".join(lines)
