@@ -103,9 +103,8 @@ def render_mask(outcomes: list[MaskOutcome], form: FormSpec, lang: str = "zh") -
             continue
         if o.counts:
             sep = ", " if en else "、"
-            parts = sep.join(
-                f"{form.field(k).title(lang)} {n}" for k, n in ((k, o.counts[k]) for k in form.keys if o.counts.get(k))
-            )
+            parts = sep.join(f"{form.field(k).title(lang)} {o.counts[k]}"
+                             for k in form.keys if o.counts.get(k))
             text = f"masked {parts}" if en else f"已脱敏 {parts}"
         else:
             text = "nothing to mask" if en else "没有需要脱敏的内容"
