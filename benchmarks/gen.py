@@ -85,11 +85,19 @@ def _serial(dt: datetime) -> float:
     return (dt - EXCEL_EPOCH).total_seconds() / 86400.0
 
 
-def generate(path: str | Path, n_rows: int, *, seed: int = 0, blank_ids: bool = False) -> Path:
+def generate(
+    path: str | Path,
+    n_rows: int,
+    *,
+    seed: int = 0,
+    blank_ids: bool = False,
+    mistakes: float = MISTAKE_SHARE,
+) -> Path:
     """Write ``n_rows`` records (21 columns, the form's headers) to ``path``; return the path.
 
     Deterministic for a given ``seed``. With ``blank_ids`` every 问题编号 is empty (as
     submitted before merge); otherwise IDs are ``FW`` + 接收日期 + per-day sequence.
+    ``mistakes`` is the share of rows given one typical staff mistake.
     """
     path = Path(path)
     rng = random.Random(seed)
@@ -155,7 +163,7 @@ def generate(path: str | Path, n_rows: int, *, seed: int = 0, blank_ids: bool = 
             else None
         )
 
-        if rng.random() < MISTAKE_SHARE:
+        if rng.random() < mistakes:
             mistake = MISTAKES[rng.randrange(len(MISTAKES))]
             if mistake == "unmasked-phone":
                 texts["contact"] = f"1380013{rng.randrange(10000):04d}"
