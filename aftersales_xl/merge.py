@@ -35,7 +35,7 @@ from .errors import LockedError
 from .fileio import backup_copy, refuse_if_open_in_excel
 from .findings import ERROR, Report
 from .forms import FormSpec
-from .ids import assign_ids
+from .ids import assign_ids, parse_id
 from .mask import mask_frame
 from .register import (
     PROVENANCE,
@@ -47,12 +47,15 @@ from .register import (
 )
 from .summaries import compute_summaries
 from .validate import Checked, check_paths
+from .workbook import expand_paths
 from .workcal import WorkCalendar
 
 #: findings that masking fixes: they never keep a row out of the register
 FIXED_BY_MASKING = frozenset({"unmasked-contact", "pii-in-text"})
 #: a record without ID is the same record as a register row with these equal
 NATURAL_KEY = ("customer", "occurred_at", "description")
+#: an incoming row with a register ID updates that record only if these agree
+IDENTITY = ("customer", "occurred_at")
 
 
 @dataclass
@@ -172,6 +175,9 @@ def merge(
     """
     register = Path(register)
     register.parent.mkdir(parents=True, exist_ok=True)
+    now = now.replace(microsecond=0)
+    # the register (or a backup of it) kept among the submissions is never merged into itself
+    paths = [p for p in expand_paths(list(paths)) if not _same_path(p, register)]
     refuse_if_open_in_excel(register, lang)
     with MergeLock(register, lang):
         return _merge_locked(paths, register, form, policy, now=now,
@@ -203,7 +209,7 @@ def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now:
         rejected += [RejectedRow.from_finding(source, f) for f in blocking]
         if c.typed is None:
             continue
-        if any(f.cell is None for f in blocking):  # file-level error (missing column): whole file out
+        if any(f.row is None or f.code == "missing-column" for f in blocking):  # file-level: all out
             result.rejected_rows += len(c.typed)
             continue
         bad_rows = {f.row for f in blocking}
@@ -214,12 +220,13 @@ def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now:
         result.masked.update(counts)
         batches.append((source, masked, c))
 
-    # 2. identity: natural-key matches against the register, then new IDs
+    # 2. identity: blank IDs matching register records on the natural key take their IDs,
+    #    one to one in order (two records may share a key), then new IDs for the rest
     by_key = _natural_index(old)
     for _source, frame, _c in batches:
         ids = frame["record_id"].tolist()
         naturals = zip(*(frame[k].tolist() for k in NATURAL_KEY), strict=True)
-        frame["record_id"] = [rid if rid is not None else by_key.get(tuple(map(_canon, nat)))
+        frame["record_id"] = [rid if rid is not None else _take(by_key, tuple(map(_canon, nat)))
                               for rid, nat in zip(ids, naturals, strict=True)]
     assignment = assign_ids([(s, f) for s, f, _ in batches], policy,
                             existing=old["record_id"].dropna().tolist())
@@ -257,11 +264,16 @@ def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now:
     position = {rec["record_id"]: i for i, rec in enumerate(records) if rec["record_id"] is not None}
     new_rows: list[dict[str, Any]] = []
     replaced: list[dict[str, Any]] = []
-    for rid, (source, row, rec, _c) in incoming.items():
+    for rid, (source, row, rec, c) in incoming.items():
         values = {k: rec[k] for k in keys}
         values.update(source_file=source, source_row=int(row), merged_at=now)
         if rid in position:
             before = records[position[rid]]
+            if _changed_fields(before, rec, IDENTITY):
+                # the ID belongs to another record in the register: never overwrite that one
+                result.rejected_rows += 1
+                rejected.append(_clash_row(rid, source, row, c, form, lang))
+                continue
             changed = _changed_fields(before, rec, keys)
             if not changed:
                 result.unchanged += 1
@@ -274,7 +286,7 @@ def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now:
         else:
             new_rows.append(values)
             result.added += 1
-    new_rows.sort(key=lambda r: r["record_id"])
+    new_rows.sort(key=lambda r: _id_order(r["record_id"], policy))
     merged = _typed(pd.DataFrame(records + new_rows, columns=keys + prov), form)
     if replaced:
         new_history = pd.DataFrame(replaced)
@@ -313,14 +325,43 @@ def _typed(frame: pd.DataFrame, form: FormSpec) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _natural_index(old: pd.DataFrame) -> dict[tuple, str]:
-    """Register records by their natural key (customer, occurred time, description)."""
-    out: dict[tuple, str] = {}
+def _natural_index(old: pd.DataFrame) -> dict[tuple, list[str]]:
+    """Register IDs by natural key (customer, occurred time, description), in register order."""
+    out: dict[tuple, list[str]] = {}
     columns = [old[k].tolist() for k in NATURAL_KEY]
     for rid, *nat in zip(old["record_id"].tolist(), *columns, strict=True):
         if rid is not None and rid == rid:
-            out.setdefault(tuple(map(_canon, nat)), rid)
+            out.setdefault(tuple(map(_canon, nat)), []).append(rid)
     return out
+
+
+def _take(by_key: dict[tuple, list[str]], key: tuple) -> str | None:
+    """The next unused register ID with this natural key, or None."""
+    ids = by_key.get(key)
+    return ids.pop(0) if ids else None
+
+
+def _id_order(record_id: str, policy: Policy) -> tuple:
+    """Sort IDs by period then sequence number, so FW…999 comes before FW…1000."""
+    parsed = parse_id(record_id, policy)
+    return (0, parsed[0], parsed[1]) if parsed else (1, record_id, 0)
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _clash_row(rid: str, source: str, row: int, c: Checked, form: FormSpec, lang: str) -> RejectedRow:
+    cell = c.sheet.cell("record_id", int(row)) if c.sheet and "record_id" in c.sheet.columns else None
+    label = form.field("record_id").title(lang)
+    msg = (f"问题编号 {rid} 在总台账中属于另一条记录（客户或问题发生时间不同）：请清空本行编号后重新提交，合并时会重新编号"
+           if lang != "en" else
+           f"record ID {rid} belongs to another record in the register (different customer or occurrence "
+           "time): clear this row's ID and resubmit; merge will assign a new one")
+    return RejectedRow(source, f"{c.report.sheet}!{cell}" if cell else None, label, "duplicate-id", msg)
 
 
 def _source_names(paths: list[Path]) -> dict[str, str]:

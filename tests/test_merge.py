@@ -231,3 +231,51 @@ def test_cli_merge_unreadable_submission_exit_2_others_merged(tmp_path, register
     assert doc["added"] == 2 and doc["total"] == 2
     assert len(sheet_rows(register)) == 2
     assert [f["来源文件"] for f in sheet_rows(register, "待修正")] == ["bad.xlsx"]
+
+
+def test_an_id_belonging_to_another_record_never_overwrites_it(tmp_path, register, form, policy):
+    mine = record_row(record_id="FW20240521001", customer="甲公司/C0001")
+    do_merge([write_record_xlsx(tmp_path / "wk1.xlsx", [mine])], register, form, policy)
+    # numbered elsewhere without the register: another customer's problem got the same ID
+    other = record_row(record_id="FW20240521001", customer="乙公司/C0002",
+                       occurred_at=datetime(2024, 5, 21, 15, 0), received_at=datetime(2024, 5, 21, 15, 5),
+                       resolved_at=datetime(2024, 5, 21, 16, 0))
+    result = do_merge([write_record_xlsx(tmp_path / "wk2.xlsx", [other])], register, form, policy)
+    assert (result.updated, result.rejected_rows, result.exit_code) == (0, 1, 1)
+    (row,) = sheet_rows(register)
+    assert row["客户名称/编号"] == "甲公司/C0001"
+    (fix,) = sheet_rows(register, "待修正")
+    assert fix["代码"] == "duplicate-id" and fix["来源文件"] == "wk2.xlsx"
+
+
+def test_two_records_with_the_same_natural_key_stay_two_across_merges(tmp_path, register, form, policy):
+    rows = [record_row(owner="王工"), record_row(owner="李工")]  # same customer, time, description
+    path = write_record_xlsx(tmp_path / "nk.xlsx", rows)
+    first = do_merge([path], register, form, policy)
+    assert first.added == 2
+    before = [[c.value for c in r] for r in openpyxl.load_workbook(register)["总台账"].iter_rows()]
+    second = do_merge([path], register, form, policy)
+    assert (second.added, second.updated, second.conflicts, second.unchanged) == (0, 0, 0, 2)
+    after = [[c.value for c in r] for r in openpyxl.load_workbook(register)["总台账"].iter_rows()]
+    assert after == before
+
+
+def test_the_readme_job_on_the_samples_is_idempotent(tmp_path, samples_dir, form, policy):
+    register = tmp_path / "out" / "总台账.xlsx"
+    first = do_merge([samples_dir], register, form, policy)
+    before = [[c.value for c in r] for r in openpyxl.load_workbook(register)["总台账"].iter_rows()]
+    second = do_merge([samples_dir], register, form, policy)
+    assert (second.added, second.updated) == (0, 0)
+    assert second.conflicts == first.conflicts and second.unchanged == first.added
+    after = [[c.value for c in r] for r in openpyxl.load_workbook(register)["总台账"].iter_rows()]
+    assert after == before
+
+
+def test_a_register_kept_among_the_submissions_is_not_merged_into_itself(tmp_path, form, policy):
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    write_record_xlsx(folder / "a.xlsx", record_rows(2))
+    register = folder / "总台账.xlsx"
+    do_merge([folder], register, form, policy)
+    result = do_merge([folder], register, form, policy)
+    assert result.files == 1 and (result.added, result.conflicts) == (0, 0)
