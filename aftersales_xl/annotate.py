@@ -220,7 +220,8 @@ def read_values(src: Path) -> list[SheetValues]:
     """
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
-    book = CalamineWorkbook.from_path(str(src))
+    with Path(src).open("rb") as fh:  # from the bytes: a renamed .xls is still read as one
+        book = CalamineWorkbook.from_filelike(fh)
     sheets: list[SheetValues] = []
     try:
         for meta in book.sheets_metadata:
@@ -260,11 +261,13 @@ def write_annotated(
     checked_at: datetime | None = None,
     fallback_rows: Callable[[Path], Iterable[SheetValues]] | None = None,
     masked: Mapping[tuple[str, str], str] | None = None,
+    kind: str | None = None,
 ) -> Path:
     """Write ``out_dir/NAME.checked.xlsx``: a copy of ``src`` with the findings marked.
 
     ``masked`` maps ``(sheet, "A1")`` → masked text: those cells hold the masked text in the
     copy (personal data never leaves in an annotated copy) and their comment says so.
+    ``kind`` is the format sniffed from the file's bytes (default: from its extension).
 
     Flagged cells get the severity fill and a comment (kept after any existing comment);
     the first, active sheet lists every finding with a link to its cell. ``fallback_rows``
@@ -280,7 +283,7 @@ def write_annotated(
     if _same_file(src, target):
         raise WriteError(text["overwrite"].format(target=target))
 
-    kind = input_kind(src)
+    kind = kind or input_kind(src)
     if kind in OPENPYXL_KINDS:
         wb = _load_openpyxl(src, text)
         titles = {ws.title: ws.title for ws in wb.worksheets}

@@ -42,6 +42,7 @@ import xlsxwriter
 import xlsxwriter.exceptions
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
+from .coerce import parse_datetime
 from .config import Policy
 from .errors import UnreadableError, WriteError
 from .fileio import atomic_output
@@ -62,12 +63,12 @@ from .summaries import (
     Summaries,
     heading,
 )
+from .template import LISTS_SHEET
 from .workcal import WorkCalendar
 
 REGISTER_SHEET = "总台账"
 REJECTED_SHEET = "待修正"
 HISTORY_SHEET = "变更记录"
-LISTS_SHEET = "_lists"  # hidden; only when a drop-down list is too long to inline
 
 #: provenance columns after the form and SLA columns: key -> (zh label, en label)
 PROVENANCE: dict[str, tuple[str, str]] = {
@@ -97,8 +98,6 @@ DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "{=", "\t", "\r", "＝", "＋", "－", "＠")
 #: Excel refuses an inline drop-down source longer than this
 _INLINE_LIST_MAX = 255
-_EXCEL_EPOCH = datetime(1899, 12, 30)
-_EXCEL_EPOCH_1904 = datetime(1904, 1, 1)
 
 #: how the non-form columns are typed (form fields follow their spec type)
 _EXTRA_KINDS = {
@@ -728,14 +727,14 @@ def read_register(
     something unusable (the message names the cells).
     """
     path = Path(path)
-    rows, epoch = _load_sheet(path, REGISTER_SHEET, policy, lang)
+    rows, date1904 = _load_sheet(path, REGISTER_SHEET, policy, lang)
     if rows is None:
         raise UnreadableError(str(path), "no-register-sheet", _t("no-sheet", lang, path=path.name))
     keys = [*form.keys, *PROVENANCE]
     header = list(rows[0]) if rows else []
     positions = form.match_headers(header)
     positions.update(_match_labels(header, PROVENANCE))
-    return _typed_frame(path, REGISTER_SHEET, rows, positions, keys, form, epoch, lang)
+    return _typed_frame(path, REGISTER_SHEET, rows, positions, keys, form, date1904, lang)
 
 
 def read_history(
@@ -754,7 +753,7 @@ def read_history(
     """
     path = Path(path)
     keys = [key for key, _ in history_columns(form)]
-    rows, epoch = _load_sheet(path, HISTORY_SHEET, policy, lang)
+    rows, date1904 = _load_sheet(path, HISTORY_SHEET, policy, lang)
     if not rows:
         return _empty_frame(keys, form)
     header = list(rows[0])
@@ -765,13 +764,13 @@ def read_history(
     positions.update(
         form.match_headers([None if pos in taken else cell for pos, cell in enumerate(header)])
     )
-    return _typed_frame(path, HISTORY_SHEET, rows, positions, keys, form, epoch, lang)
+    return _typed_frame(path, HISTORY_SHEET, rows, positions, keys, form, date1904, lang)
 
 
 def _load_sheet(
     path: Path, sheet: str, policy: Policy, lang: str
-) -> tuple[list[list[Any]] | None, datetime]:
-    """The rows of ``sheet`` (None if the workbook has no such sheet) and the date epoch.
+) -> tuple[list[list[Any]] | None, bool]:
+    """The rows of ``sheet`` (None if the workbook has no such sheet) and its 1904 date flag.
 
     The file must exist and pass the safety gate first; then python-calamine reads it.
     """
@@ -780,17 +779,18 @@ def _load_sheet(
         raise UnreadableError(str(path), "not-found", _t("not-found", lang, path=name))
     # the safety gate first (policy limits, zip bombs, unsafe XML); it raises UnreadableError
     inspection = inspect(path, policy.limits, lang)
-    epoch = _EXCEL_EPOCH_1904 if inspection.date1904 else _EXCEL_EPOCH
+    date1904 = inspection.date1904
     try:
-        workbook = python_calamine.load_workbook(str(path))
+        with path.open("rb") as fh:  # from the bytes, whatever the extension says
+            workbook = python_calamine.CalamineWorkbook.from_filelike(fh)
     except Exception:  # calamine raises its own error types for zip/xml/format problems
         raise UnreadableError(
             str(path), "not-a-workbook", _t("not-a-workbook", lang, path=name)
         ) from None
     try:
         if sheet not in workbook.sheet_names:
-            return None, epoch
-        return workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False), epoch
+            return None, date1904
+        return workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False), date1904
     except Exception:
         raise UnreadableError(
             str(path), "not-a-workbook", _t("not-a-workbook", lang, path=name)
@@ -806,7 +806,7 @@ def _typed_frame(
     positions: Mapping[str, int],
     keys: Sequence[str],
     form: FormSpec,
-    epoch: datetime,
+    date1904: bool,
     lang: str,
 ) -> pd.DataFrame:
     """The typed frame of a sheet's body: ``keys`` read from their ``positions`` in each row.
@@ -843,7 +843,7 @@ def _typed_frame(
         values = column(pos)
         kind = _kind(key, fields)
         if kind == "datetime":
-            data[key] = _read_datetimes(values, index, pos, label, problems, epoch)
+            data[key] = _read_datetimes(values, index, pos, label, problems, date1904)
         elif kind == "integer":
             data[key] = _read_integers(values, index, pos, label, problems)
         else:
@@ -861,7 +861,7 @@ def _typed_frame(
 def _empty_frame(keys: Sequence[str], form: FormSpec) -> pd.DataFrame:
     """A frame with no rows and the columns / dtypes :func:`_typed_frame` gives ``keys``."""
     positions = {key: pos for pos, key in enumerate(keys)}
-    return _typed_frame(Path(), "", [list(keys)], positions, keys, form, _EXCEL_EPOCH, "zh")
+    return _typed_frame(Path(), "", [list(keys)], positions, keys, form, False, "zh")
 
 
 def _match_labels(header: list[Any], labels: Mapping[str, tuple[str, str]]) -> dict[str, int]:
@@ -888,24 +888,21 @@ def _read_datetimes(
     pos: int,
     label: Any,
     problems: list[str],
-    epoch: datetime = _EXCEL_EPOCH,
+    date1904: bool = False,
 ) -> pd.Series:
-    """A datetime column: Excel dates, serial numbers (a date typed without a date format)
-    and ISO-like text; anything else is added to ``problems`` as ``"F12 接收时间: “…”"``."""
+    """A datetime column, parsed like a submission (:func:`coerce.parse_datetime`: Excel dates,
+    serial numbers, every text form staff type, so a hand-edited register still reads); anything
+    else is added to ``problems`` as ``"F12 接收时间: “…”"``."""
     out: list[Any] = []
     for row, value in zip(index, values, strict=True):
         if value == "" or value is None:
             out.append(pd.NaT)
-        elif isinstance(value, datetime):
-            out.append(value)
-        elif isinstance(value, date):
-            out.append(datetime.combine(value, time()))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            out.append(epoch + timedelta(days=float(value)))
+            continue
+        parsed = parse_datetime(value, date1904)
+        if parsed is None:
+            problems.append(f"{xl_rowcol_to_cell(row - 1, pos)} {label}: “{shorten(value)}”")
+            out.append(pd.NaT)
         else:
-            parsed = pd.to_datetime(str(value).strip(), errors="coerce")
-            if pd.isna(parsed):
-                problems.append(f"{xl_rowcol_to_cell(row - 1, pos)} {label}: “{shorten(value)}”")
             out.append(parsed)
     series = pd.Series(pd.to_datetime(pd.Series(out, dtype=object)), dtype="datetime64[us]")
     series.index = index

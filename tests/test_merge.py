@@ -279,3 +279,16 @@ def test_a_register_kept_among_the_submissions_is_not_merged_into_itself(tmp_pat
     do_merge([folder], register, form, policy)
     result = do_merge([folder], register, form, policy)
     assert result.files == 1 and (result.added, result.conflicts) == (0, 0)
+
+
+def test_a_register_edited_by_hand_in_excel_still_merges(tmp_path, register, form, policy):
+    do_merge([write_record_xlsx(tmp_path / "a.xlsx", record_rows(2))], register, form, policy)
+    wb = openpyxl.load_workbook(register)
+    ws = wb["总台账"]
+    header = [c.value for c in ws[1]]
+    ws.cell(row=2, column=header.index("解决时间") + 1, value="2024年5月21日 11:00")  # typed as text
+    wb.save(register)
+    result = do_merge([write_record_xlsx(tmp_path / "b.xlsx", record_rows(1, start=datetime(2024, 5, 30)))],
+                      register, form, policy)
+    assert result.exit_code == 0 and result.total == 3
+    assert sheet_rows(register)[0]["解决时间"] == datetime(2024, 5, 21, 11, 0)
