@@ -324,7 +324,8 @@ def _load_openpyxl(src: Path, text: dict[str, Any]) -> Workbook:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            wb = load_workbook(src, rich_text=True)
+            with Path(src).open("rb") as fh:  # a file object: openpyxl then ignores the extension
+                wb = load_workbook(fh, rich_text=True)
     except Exception as e:  # openpyxl raises many unrelated types on damaged files
         raise UnreadableError(
             str(src), "unreadable", text["unreadable"].format(name=src.name, why=type(e).__name__)

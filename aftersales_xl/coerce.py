@@ -15,12 +15,16 @@ Work is done per *unique* value, so a 100,000-row column costs a handful of pand
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import repeat
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .config import Policy
@@ -186,42 +190,208 @@ def coerce_frame(frame: pd.DataFrame, form: FormSpec, policy: Policy, date1904: 
     Text and list columns come back as object columns (str or None), datetimes as
     ``datetime64[ns]`` (NaT when blank or invalid), ratings as ``Int64``.
     """
+    return coerce_keeping_distinct(frame, form, policy, date1904)[0]
+
+
+def coerce_keeping_distinct(
+    frame: pd.DataFrame,
+    form: FormSpec,
+    policy: Policy,
+    date1904: bool = False,
+    keep: Collection[str] = (),
+) -> tuple[Coerced, dict[str, set[str]]]:
+    """:func:`coerce_frame`, also returning the distinct non-blank typed values of the text
+    columns named in ``keep`` (when they come for free: a column whose cells are all text).
+
+    On a big sheet each pass over a column's 100,000 scattered string objects costs
+    milliseconds, so every column is passed over as few times as possible, and a caller that
+    checks distinct values (the validator's masking rules) need not pass over them again.
+    """
     typed: dict[str, pd.Series] = {}
     failures: dict[tuple[int, str], tuple[str, dict[str, Any]]] = {}
+    distinct: dict[str, set[str]] = {}
     index = frame.index
     rows = index.tolist()
     for key in frame.columns:
         spec = form.field(key)
-        values = frame[key].tolist()
+        column = frame[key]
+        values = column.tolist()
         if spec.type == "datetime":
             typed[key] = _coerce_dates(values, rows, spec, date1904, failures, index)
             continue
         if spec.type == "list":
             allowed = policy.allowed(spec.list or spec.key)
-            out = map_unique(values, lambda v, a=allowed: normalise_choice(v, a))
-            for row, v, o in zip(rows, values, out, strict=True):
-                if o is None and v is not None and (text := to_text(v)) is not None:
-                    failures[(row, key)] = ("not-in-list", {"value": text, "allowed": "/".join(allowed)})
+            out = _choices(column, values, allowed, rows, key, failures)
         elif spec.type == "rating":
             lo, hi = spec.min or 1, spec.max or 5
-            parsed = map_unique(values, lambda v, lo=lo, hi=hi: parse_rating(v, lo, hi))
-            out = [p[0] if p else None for p in parsed]
-            for row, v, p in zip(rows, values, parsed, strict=True):
-                if p and p[1]:
-                    failures[(row, key)] = (p[1], {"value": to_text(v)})
-            typed[key] = pd.Series(out, index=index, dtype="Int64")
+            mapping = _distinct(values, lambda v, lo=lo, hi=hi: parse_rating(v, lo, hi))
+            ratings = {v: p[0] for v, p in mapping.items()}
+            codes = {v: p[1] for v, p in mapping.items() if p[1]}
+            if codes:  # a rating that is not one: find its cells
+                hits = list(map(codes.get, values))
+                for i in np.flatnonzero(~_is_none(hits)).tolist():
+                    failures[(rows[i], key)] = (hits[i], {"value": to_text(values[i])})
+            typed[key] = pd.Series(list(map(ratings.get, values)), index=index, dtype="Int64")
             continue
         else:
-            out = [(v.strip() or None) if type(v) is str else to_text(v) for v in values]
+            out, seen = _text(values, want_distinct=key in keep)
+            if seen is not None:
+                distinct[key] = seen
             if spec.check == "record-id":
-                out = map_unique(out, lambda v: nfkc(v).upper())
+                out = _record_ids(out)
         typed[key] = pd.Series(out, index=index, dtype=object)
-    return Coerced(pd.DataFrame(typed, index=index), failures)
+    return Coerced(pd.DataFrame(typed, index=index), failures), distinct
+
+
+def _distinct(values: list, func: Callable[[Any], Any]) -> dict:
+    """``{value: func(value)}`` once per distinct non-None value, the mapping :func:`map_unique` uses."""
+    return {v: func(v) for v in set(values) if v is not None}
+
+
+def _objects(values: list) -> np.ndarray:
+    """A list as a 1-D object array (never 2-D, whatever the values are)."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _is_none(values: list) -> np.ndarray:
+    """Which items of ``values`` are None (by identity: no value's ``==`` is called)."""
+    return np.fromiter(map(operator.is_, values, repeat(None)), dtype=bool, count=len(values))
+
+
+def _choices(column: pd.Series, values: list, allowed: list[str], rows: list, key: str, failures: dict) -> list | np.ndarray:
+    """A list column: :func:`normalise_choice` once per distinct value; ``not-in-list`` failures.
+
+    Distinct values come from one :func:`pandas.factorize` pass, whose grouping of equal
+    values (``1``, ``1.0`` and ``True`` together, first one seen standing for all) is the same as
+    the ``set`` in :func:`map_unique`. Blank cells must be None or NaN (as read from a workbook);
+    any other kind of missing value takes the plain way.
+    """
+    def plain() -> list:
+        mapping = _distinct(values, lambda v: normalise_choice(v, allowed))
+        out = list(map(mapping.get, values))
+        if None in mapping.values():  # a value outside the list: find its cells
+            _not_in_list(np.flatnonzero(_is_none(out) & ~_is_none(values)), values, allowed, rows, key, failures)
+        return out
+
+    if column.dtype != object:
+        return plain()
+    codes, uniques = pd.factorize(column.to_numpy())
+    blanks = np.flatnonzero(codes == -1)
+    if len(blanks) and not all(v is None or (type(v) is float and v != v) for v in column.to_numpy()[blanks].tolist()):
+        return plain()
+    matched = [normalise_choice(v, allowed) for v in uniques.tolist()]
+    out = _objects([*matched, None])[codes]
+    unmatched = [i for i, m in enumerate(matched) if m is None]
+    if unmatched:  # a value outside the list: find its cells
+        _not_in_list(np.flatnonzero(np.isin(codes, unmatched)), values, allowed, rows, key, failures)
+    return out
+
+
+def _not_in_list(positions: np.ndarray, values: list, allowed: list[str], rows: list, key: str, failures: dict) -> None:
+    for i in positions.tolist():
+        if (text := to_text(values[i])) is not None:
+            failures[(rows[i], key)] = ("not-in-list", {"value": text, "allowed": "/".join(allowed)})
+
+
+def _text(values: list, want_distinct: bool = False) -> tuple[list, set[str] | None]:
+    """``[(v.strip() or None) if type(v) is str else to_text(v) for v in values]``, and (when
+    asked for, or found anyway) the distinct non-None results.
+
+    A column of text and blanks is judged once per distinct value when its values repeat (or
+    their distinct values are wanted), otherwise in one C-level ``str.strip`` pass; a column
+    holding numbers or dates goes cell by cell.
+    """
+    if want_distinct or len(set(values[:_SAMPLE])) * 2 <= min(len(values), _SAMPLE):
+        distinct = set(values)
+        if all(v is None or type(v) is str for v in distinct):
+            distinct.discard(None)
+            changed = {v: v.strip() or None for v in distinct if not v or v.strip() != v}
+            if not changed:
+                return values, distinct
+            results = {changed.get(v, v) for v in distinct}
+            results.discard(None)
+            return list(map(changed.get, values, values)), results
+    objects = _objects(values)
+    present = ~_is_none(values)
+    strings = objects[present].tolist()
+    try:
+        stripped = list(map(str.strip, strings))  # TypeError: a cell that is not text
+    except TypeError:
+        return [(v.strip() or None) if type(v) is str else to_text(v) for v in values], None
+    if stripped == strings:  # nothing to trim (the same objects, compared by identity first)
+        return values, None
+    objects[present] = _objects([v or None for v in stripped])
+    return objects.tolist(), None
+
+
+#: cells sampled to tell a column of repeated values from one of mostly distinct values
+_SAMPLE = 1000
+
+
+def _record_ids(values: list) -> list:
+    """``map_unique(values, lambda v: nfkc(v).upper())`` for text values (str or None).
+
+    ASCII IDs are left unchanged by NFKC and are trimmed already, so they are upper-cased in
+    one C-level pass; any other ID goes through :func:`nfkc` as usual.
+    """
+    ids = _objects(values)
+    present = ~_is_none(values)
+    strings = ids[present].tolist()
+    try:
+        ascii_only = "".join(strings).isascii()
+    except TypeError:
+        ascii_only = False
+    if not ascii_only:
+        return map_unique(values, lambda v: nfkc(v).upper())
+    ids[present] = _objects(list(map(str.upper, strings)))
+    return ids.tolist()
 
 
 def _coerce_dates(values: list, rows: list, spec: FieldSpec, date1904: bool, failures, index) -> pd.Series:
-    # fast path: real Excel dates arrive as datetime objects in range; the rest is parsed once
-    # per distinct value (text dates, serial numbers, dates without time, out-of-range years)
+    """One date column: real Excel dates (``datetime`` cells in range) are converted in one
+    vectorised call; the rest (text dates, serial numbers, dates without time, out-of-range years)
+    is parsed once per distinct value. Failures are added to ``failures`` in row order."""
+    try:
+        series, found = _dates_vectorised(values, rows, spec, date1904, index)
+    except Exception:  # noqa: BLE001 - anything unusual (time zones…) takes the cell-by-cell way
+        return _dates_by_cell(values, rows, spec, date1904, failures, index)
+    failures.update(found)
+    return series
+
+
+_LOWEST = pd.Timestamp(MIN_YEAR, 1, 1)
+_BEYOND = pd.Timestamp(MAX_YEAR + 1, 1, 1)
+
+
+def _dates_vectorised(values: list, rows: list, spec: FieldSpec, date1904: bool, index) -> tuple[pd.Series, dict]:
+    objects = _objects(values)
+    is_dt = np.fromiter(map(type, values), dtype=object, count=len(values)) == datetime
+    result = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    plain = np.flatnonzero(is_dt)
+    if len(plain):
+        converted = pd.to_datetime(objects[plain])
+        if converted.tz is not None:
+            raise ValueError("time zones")
+        in_range = np.asarray((converted >= _LOWEST) & (converted < _BEYOND))
+        result[plain[in_range]] = converted[in_range].as_unit("ns").to_numpy()
+        is_dt[plain[~in_range]] = False  # out-of-range years are parsed (and refused) below
+    found: dict[tuple[int, str], tuple[str, dict[str, Any]]] = {}
+    other = np.flatnonzero(~is_dt & ~_is_none(values))
+    if len(other):
+        other_values = objects[other].tolist()
+        parsed = {v: parse_datetime(v, date1904) for v in set(other_values)}
+        out = [parsed.get(v) for v in other_values]
+        for i, v, o in zip(other.tolist(), other_values, out, strict=True):
+            if o is None:
+                found[(rows[i], spec.key)] = ("bad-date", {"value": to_text(v)})
+        dates = pd.to_datetime(out)
+        if dates.tz is not None:
+            raise ValueError("time zones")
+        result[other] = dates.as_unit("ns").to_numpy()
+    return pd.Series(result, index=index), found
+
+
+def _dates_by_cell(values: list, rows: list, spec: FieldSpec, date1904: bool, failures, index) -> pd.Series:
     lo, hi = MIN_YEAR, MAX_YEAR
     others = {v for v in values if v is not None and not (type(v) is datetime and lo <= v.year <= hi)}
     parsed = {v: parse_datetime(v, date1904) for v in others}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from .config import Policy, Target
@@ -97,6 +98,20 @@ def _times(df: pd.DataFrame, column: str) -> pd.Series:
     return col
 
 
+def _stripped(col: pd.Series) -> pd.Series:
+    """``col.astype("string").str.strip()`` as far as membership tests and the text of filled
+    cells go: a column of text and blanks is trimmed once per distinct value and stays an object
+    column (None for blanks); anything else takes the pandas string path."""
+    if col.dtype == object:
+        values = col.tolist()
+        distinct = set(values)
+        distinct.discard(None)
+        if all(type(v) is str for v in distinct):
+            trimmed = {v: v.strip() for v in distinct}
+            return pd.Series(list(map(trimmed.get, values)), index=col.index, dtype=object)
+    return col.astype("string").str.strip()
+
+
 def _naive(now: datetime | pd.Timestamp) -> pd.Timestamp:
     ts = pd.Timestamp(now)
     if ts.tzinfo is not None:
@@ -143,7 +158,7 @@ def sla_frame(
     received = _times(df, "received_at")
     resolved = _times(df, "resolved_at")
     if "severity" in df.columns:
-        severity = df["severity"].astype("string").str.strip()
+        severity = _stripped(df["severity"])
     else:
         severity = pd.Series(pd.NA, index=df.index, dtype="string")
 
@@ -242,44 +257,91 @@ def sla_findings(
     ``df`` is as for :func:`sla_frame`, indexed by Excel row number.
     """
     sla = sla_frame(df, policy, now, calendar)
+    wanted = ["breached", "overdue"] if include_open else ["breached"]
+    respond = (sla["response_status"] == "breached").to_numpy()
+    resolve = sla["resolve_status"].isin(wanted).to_numpy()
+    hits = np.flatnonzero(respond | resolve)  # the rows of breaches(sla) that give a finding
+    if not len(hits):
+        return []
     severity = (
-        df["severity"].astype("string").str.strip()
+        _stripped(df["severity"]).to_numpy()[hits].tolist()
         if "severity" in df.columns
-        else pd.Series("", index=df.index)
+        else [""] * len(hits)
     )
+    part = sla.iloc[hits]
+    targets: dict[tuple[str, Any], str] = {}
+
+    def target_text(kind: str, target: Any) -> str:
+        if (kind, target) not in targets:
+            targets[(kind, target)] = _params(kind, "", target, "", lang)["target"]
+        return targets[(kind, target)]
+
+    def due_notes(column: str) -> list[str]:
+        when = np.datetime_as_string(part[column].to_numpy().astype("datetime64[m]"), unit="m")
+        return [
+            f" (due {w.replace('T', ' ')})" if lang == "en" else f"（期限 {w.replace('T', ' ')}）"
+            for w in when.tolist()
+        ]
+
+    response_due, resolve_due = due_notes("response_due"), due_notes("resolve_due")
     out: list[SlaFinding] = []
-    for row in breaches(sla).itertuples():
-        sev = str(severity.loc[row.Index])
-        if row.response_status == "breached":
-            actual = fmt_hours(row.response_hours, lang)
-            if str(row.response_target).endswith("wd"):
-                actual += _due_note(row.response_due, lang)
+    for i, (row, sev, r_target, r_hours, s_status, s_target, s_hours, s_over) in enumerate(
+        zip(
+            part.index.tolist(),
+            severity,
+            part["response_target"].tolist(),
+            part["response_hours"].tolist(),
+            part["resolve_status"].tolist(),
+            part["resolve_target"].tolist(),
+            part["resolve_hours"].tolist(),
+            part["resolve_over_hours"].tolist(),
+            strict=True,
+        )
+    ):
+        if respond[hits[i]]:
+            actual = fmt_hours(r_hours, lang)
+            if str(r_target).endswith("wd"):
+                actual += response_due[i]
             out.append(
                 SlaFinding(
-                    row.Index,
+                    row,
                     "received_at",
-                    _params("respond", sev, row.response_target, actual, lang),
+                    _kind_params(
+                        "respond", str(sev), target_text("respond", r_target), actual, lang
+                    ),
                 )
             )
-        wanted = ("breached", "overdue") if include_open else ("breached",)
-        if row.resolve_status in wanted:
-            if row.resolve_status == "overdue":
-                over = fmt_hours(row.resolve_over_hours, lang)
+        if resolve[hits[i]]:
+            if s_status == "overdue":
+                over = fmt_hours(s_over, lang)
                 actual = (
                     f"still open, {over} past due" if lang == "en" else f"仍未解决，已超期 {over}"
                 )
             else:
-                actual = fmt_hours(row.resolve_hours, lang)
-            if str(row.resolve_target).endswith("wd") or row.resolve_status == "overdue":
-                actual += _due_note(row.resolve_due, lang)
+                actual = fmt_hours(s_hours, lang)
+            if str(s_target).endswith("wd") or s_status == "overdue":
+                actual += resolve_due[i]
             out.append(
                 SlaFinding(
-                    row.Index,
+                    row,
                     "resolved_at",
-                    _params("resolve", sev, row.resolve_target, actual, lang),
+                    _kind_params(
+                        "resolve", str(sev), target_text("resolve", s_target), actual, lang
+                    ),
                 )
             )
     return out
+
+
+def _kind_params(kind: str, severity: str, target: str, actual: str, lang: str) -> dict[str, str]:
+    """:func:`_params` with the target already formatted."""
+    zh, en = _KIND_LABELS[kind]
+    return {
+        "kind": en if lang == "en" else zh,
+        "priority": severity,
+        "target": target,
+        "actual": actual,
+    }
 
 
 def _params(kind: str, severity: str, target: str, actual: str, lang: str) -> dict[str, str]:

@@ -8,22 +8,25 @@ physical cell. Every rule's failure is translated into a :class:`Finding` in thi
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from . import pii
-from .coerce import Coerced, coerce_frame, map_unique
+from .coerce import Coerced, coerce_keeping_distinct
 from .config import Policy
 from .errors import UnreadableError
 from .findings import ERROR, WARNING, FileReport, Finding, Report, make_finding
-from .forms import FormSpec
+from .forms import FieldSpec, FormSpec
 from .ids import id_pattern
 from .messages import shorten
 from .sla import sla_findings
@@ -65,8 +68,13 @@ def build_schema(form: FormSpec, policy: Policy, keys: Iterable[str]) -> tuple[p
 
 
 def _schema_failures(typed: pd.DataFrame, form: FormSpec, policy: Policy) -> list[tuple[int, str, str, object]]:
-    """Run pandera lazily; return ``(row, key, code, value)`` per failing cell."""
-    schema, codes = build_schema(form, policy, typed.columns)
+    """Run pandera lazily; return ``(row, key, code, value)`` per failing cell.
+
+    Only the columns that can fail are given to pandera (a check, or blanks not allowed): a
+    nullable column without checks never yields a failure case.
+    """
+    keys = [k for k in typed.columns if _can_fail(form.field(k))]
+    schema, codes = build_schema(form, policy, keys)
     try:
         schema.validate(typed, lazy=True)
     except pa.errors.SchemaErrors as e:
@@ -83,6 +91,12 @@ def _schema_failures(typed: pd.DataFrame, form: FormSpec, policy: Policy) -> lis
     return []
 
 
+def _can_fail(spec: FieldSpec) -> bool:
+    """Whether :func:`build_schema` gives field ``spec`` any check (blanks refused, or a rule)."""
+    return (spec.required in REQUIRED_ALWAYS or spec.type in ("list", "rating")
+            or spec.check == "record-id")
+
+
 # -- one file ---------------------------------------------------------------------------------
 def check_file(
     path: str | Path,
@@ -94,7 +108,28 @@ def check_file(
 ) -> Checked:
     """Validate one workbook. Never raises for bad input: unreadable files give an ``unreadable``
     finding with ``cell: null``."""
-    path = Path(path)
+    with _collector_paused():
+        return _check_file(Path(path), form, policy, lang, now)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while one file is checked.
+
+    Reading a big sheet creates millions of objects and no reference cycles; left running, the
+    collector would walk them all again and again (about a tenth of the run on 100,000 rows).
+    Memory is still freed by reference counting; the collector resumes afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _check_file(path: Path, form: FormSpec, policy: Policy, lang: str, now: datetime | None) -> Checked:
     report = FileReport(path=str(path), form=form.name)
     try:
         sheet, structural = read_form(path, form, policy, lang)
@@ -104,20 +139,37 @@ def check_file(
         report.findings.append(make_finding("unreadable", lang, detail=str(e)))
         return Checked(report)
     report.sheet = sheet.sheet
-    coerced = coerce_frame(sheet.frame, form, policy, sheet.date1904)
+    checked_distinct = [f.key for f in form.fields if f.check in _DISTINCT_CHECKS]
+    coerced, distinct = coerce_keeping_distinct(sheet.frame, form, policy, sheet.date1904, checked_distinct)
     # whitespace-only rows are not records either
     typed = coerced.typed
-    blank = typed.isna().all(axis=1) if len(typed.columns) else pd.Series(True, index=typed.index)
-    if blank.any():
+    blank = _blank_rows(typed)
+    if blank is not None:
         typed = typed[~blank]
         sheet.frame = sheet.frame[~blank]
     report.rows = len(typed)
-    findings = structural + rule_findings(sheet, Coerced(typed, coerced.failures), form, policy, lang, now,
-                                            report.notes)
+    findings = structural + _rule_findings(sheet, Coerced(typed, coerced.failures), form, policy, lang, now,
+                                             report.notes, distinct)
     findings.sort(key=lambda f: (f.row is not None, f.row or 0, _col_order(f.cell)))
     report.findings = findings
     error_rows = {f.row for f in findings if f.severity == ERROR and f.row and f.cell}
     return Checked(report, sheet, typed, error_rows)
+
+
+def _blank_rows(typed: pd.DataFrame) -> np.ndarray | None:
+    """Which rows are blank in every typed column, or None if no row is.
+
+    Stops at the first column that leaves no row blank (usually the first one).
+    """
+    if not len(typed.columns):
+        return np.ones(len(typed), dtype=bool) if len(typed) else None
+    blank: np.ndarray | None = None
+    for key in typed.columns:
+        na = typed[key].isna().to_numpy()
+        blank = na if blank is None else blank & na
+        if not blank.any():
+            return None
+    return blank
 
 
 def _col_order(cell: str | None) -> tuple[int, str]:
@@ -137,23 +189,46 @@ def rule_findings(
     notes: list[str] | None = None,
 ) -> list[Finding]:
     """All cell findings for a typed record table: coercion failures, schema, cross-field rules."""
+    return _rule_findings(sheet, coerced, form, policy, lang, now, notes, {})
+
+
+def _rule_findings(
+    sheet: FormSheet,
+    coerced: Coerced,
+    form: FormSpec,
+    policy: Policy,
+    lang: str,
+    now: datetime | None,
+    notes: list[str] | None,
+    distinct: dict[str, set[str]],
+) -> list[Finding]:
+    """:func:`rule_findings`, given the distinct values of some text columns when known."""
     typed = coerced.typed
     notes = notes if notes is not None else []
     out: list[Finding] = []
     seen: set[tuple[int, str]] = set()
     en = lang == "en"
+    rows = typed.index.to_numpy()
+    letters = {key: sheet.cell(key, 0)[:-1] for key in typed.columns}
+    columns = {key: sheet.label(key, form, lang) for key in typed.columns}
+    sheet_name = sheet.sheet
 
     def add(code: str, row: int, key: str, severity: str | None = None, **params) -> None:
         if (row, key) in seen and severity != WARNING:
             return
         seen.add((row, key))
-        out.append(make_finding(code, lang, sheet=sheet.sheet, cell=sheet.cell(key, row), row=row,
-                                column=sheet.label(key, form, lang), severity=severity, **params))
+        out.append(make_finding(code, lang, sheet=sheet_name, cell=f"{letters[key]}{row}", row=row,
+                                column=columns[key], severity=severity, **params))
 
     # 1. cells that could not be typed (bad-date, not-in-list, rating format)
-    for (row, key), (code, params) in coerced.failures.items():
-        if row in typed.index:
-            add(code, row, key, **params, expected=_expected(form, policy, key, lang))
+    if coerced.failures:
+        kept = set(rows.tolist())
+        expected = {}
+        for (row, key), (code, params) in coerced.failures.items():
+            if row in kept:
+                if key not in expected:
+                    expected[key] = _expected(form, policy, key, lang)
+                add(code, row, key, **params, expected=expected[key])
 
     # 2. pandera: required, list membership, ID format, rating range
     for row, key, code, value in _schema_failures(typed, form, policy):
@@ -162,21 +237,33 @@ def rule_findings(
             params["why"] = ""
         add(code, row, key, **params, expected=_expected(form, policy, key, lang))
 
-    # 3. cross-field rules
+    # 3. cross-field rules (masks are plain numpy arrays, computed once per column)
     cols = set(typed.columns)
-    status = typed["status"] if "status" in cols else pd.Series(None, index=typed.index, dtype=object)
-    done = status.isin(policy.done_statuses)
-    known_status = status.notna()
+    present: dict[str, np.ndarray] = {}
 
-    def conditional_required(key: str, mask: pd.Series, why_zh: str, why_en: str, severity=None):
+    def filled(key: str) -> np.ndarray:
+        if key not in present:
+            present[key] = typed[key].notna().to_numpy()
+        return present[key]
+
+    if "status" in cols:
+        status = typed["status"]
+        done = status.isin(policy.done_statuses).to_numpy()
+        known_status = filled("status")
+        pending = (status == policy.pending_status).to_numpy()
+    else:
+        status = None
+        done = known_status = pending = np.zeros(len(typed), dtype=bool)
+
+    def conditional_required(key: str, mask: np.ndarray, why_zh: str, why_en: str, severity=None):
         if key not in cols:
             return
-        for row in typed.index[mask & typed[key].isna()]:
+        for row in rows[mask & ~filled(key)].tolist():
             add("required-value", row, key, severity=severity, why=why_en if en else why_zh)
 
     for spec in form.fields:
         if spec.required == "unless-pending":
-            conditional_required(spec.key, known_status & (status != policy.pending_status),
+            conditional_required(spec.key, known_status & ~pending,
                                  f"（处理进度不是“{policy.pending_status}”时必填）",
                                  f" (required unless the status is {policy.pending_status})")
         elif spec.required == "when-done":
@@ -185,28 +272,29 @@ def rule_findings(
             conditional_required(spec.key, done, "（已解决/已关闭时应填写）", " (expected once resolved or closed)",
                                  severity=WARNING)
 
-    if "status" in cols:
+    if status is not None:
         open_ = known_status & ~done
         if "resolved_at" in cols:
-            for row in typed.index[open_ & typed["resolved_at"].notna()]:
+            hits = np.flatnonzero(open_ & filled("resolved_at"))
+            for row, value in zip(rows[hits].tolist(), status.to_numpy()[hits].tolist(), strict=True):
                 add("status-inconsistent", row, "status", detail=(
-                    f"处理进度为“{status[row]}”却已填写解决时间：已解决请改为已解决/已关闭，否则清空解决时间"
-                    if not en else f'status is "{status[row]}" but a resolution time is filled in: '
+                    f"处理进度为“{value}”却已填写解决时间：已解决请改为已解决/已关闭，否则清空解决时间"
+                    if not en else f'status is "{value}" but a resolution time is filled in: '
                     "set the status to resolved/closed, or clear the resolution time"))
         if "satisfaction" in cols:
-            for row in typed.index[open_ & typed["satisfaction"].notna()]:
+            for row in rows[open_ & filled("satisfaction")].tolist():
                 add("status-inconsistent", row, "satisfaction", detail=(
                     "问题尚未解决就填写了客户满意度：解决后再回访评分" if not en else
                     "a satisfaction rating is given before the problem is resolved: rate it after resolution"))
 
     _time_order(typed, cols, add, form, lang)
     _duplicate_ids(typed, cols, add)
-    _masking(typed, form, policy, add, lang)
+    _masking(typed, form, policy, add, lang, distinct)
 
     if {"severity", "occurred_at", "received_at"} <= cols:
         calendar = WorkCalendar.from_policy(policy)
         # a record marked done without 解决时间 already has a required-value error; it is not "open"
-        unmeasured = set(typed.index[done & typed["resolved_at"].isna()]) if "resolved_at" in cols else set()
+        unmeasured = set(rows[done & ~filled("resolved_at")].tolist()) if "resolved_at" in cols else set()
         for row, key, params in sla_findings(typed, policy, calendar, now or datetime.now(), lang,
                                              include_open=now is not None):
             if not (key == "resolved_at" and row in unmeasured):
@@ -231,65 +319,89 @@ def _time_order(typed: pd.DataFrame, cols: set[str], add: Callable, form: FormSp
     for later, earlier in pairs:
         if later not in cols or earlier not in cols:
             continue
-        bad = typed[later] < typed[earlier]
-        for row in typed.index[bad.fillna(False)]:
-            add("time-order", row, later,
-                this=form.field(later).title(lang), other=form.field(earlier).title(lang),
-                value=f"{typed.at[row, later]:%Y-%m-%d %H:%M}",
-                other_value=f"{typed.at[row, earlier]:%Y-%m-%d %H:%M}")
+        bad = np.flatnonzero((typed[later] < typed[earlier]).to_numpy())
+        if not len(bad):
+            continue
+        rows = typed.index.to_numpy()[bad].tolist()
+        this, other = form.field(later).title(lang), form.field(earlier).title(lang)
+        for row, value, other_value in zip(rows, typed[later].iloc[bad], typed[earlier].iloc[bad], strict=True):
+            add("time-order", row, later, this=this, other=other,
+                value=f"{value:%Y-%m-%d %H:%M}", other_value=f"{other_value:%Y-%m-%d %H:%M}")
 
 
 def _duplicate_ids(typed: pd.DataFrame, cols: set[str], add: Callable) -> None:
     if "record_id" not in cols:
         return
     ids = typed["record_id"].dropna()
-    dup = ids[ids.duplicated(keep=False)]
-    if dup.empty:
+    repeated = ids.duplicated(keep=False).to_numpy()
+    if not repeated.any():
         return
-    first = dup.groupby(dup, sort=False).apply(lambda s: s.index[0])
-    for row, value in dup.items():
-        if row != first[value]:
+    first: dict[str, int] = {}
+    for row, value in zip(ids.index[repeated].tolist(), ids.to_numpy()[repeated].tolist(), strict=True):
+        if value not in first:
+            first[value] = row
+        else:
             add("duplicate-id", row, "record_id", value=value, other=int(first[value]))
 
 
 _PII_HINT = re.compile(r"\d{3}[\s-]?\d{4}|@")  # cheap prefilter before find_pii
 
 
-def _masking(typed: pd.DataFrame, form: FormSpec, policy: Policy, add: Callable, lang: str) -> None:
+#: the checks of text columns that judge each distinct value (see :func:`_masking`)
+_DISTINCT_CHECKS = ("masked-name", "masked-contact", "pii-text")
+
+
+def _flagged(col: pd.Series, judge: Callable[[str], Any], distinct: set[str] | None) -> Iterator[tuple[int, Any]]:
+    """``(row, verdict)`` for each filled cell of ``col`` whose verdict is truthy, in row order.
+
+    ``judge`` runs once per distinct value (``distinct``, when the caller knows them); rows are
+    looked up only for the values it flags.
+    """
+    values = col.to_numpy()
+    if distinct is None:
+        distinct = set(values.tolist())
+    verdicts = {v: verdict for v in distinct if isinstance(v, str) and (verdict := judge(v))}
+    if not verdicts:
+        return
+    hits = np.flatnonzero(col.isin(list(verdicts)).to_numpy())
+    for row, value in zip(col.index.to_numpy()[hits].tolist(), values[hits].tolist(), strict=True):
+        yield row, verdicts[value]
+
+
+def _masking(typed: pd.DataFrame, form: FormSpec, policy: Policy, add: Callable, lang: str,
+             distinct: dict[str, set[str]]) -> None:
     mask = policy.mask
     labels = pii.KIND_LABELS["en" if lang == "en" else "zh"]
     for spec in form.by_check("masked-name"):
         if spec.key not in typed.columns:
             continue
-        col = typed[spec.key].dropna()
-        flags = map_unique(col.tolist(), lambda v: pii.name_unmasked(v, mask["char"], mask["name_keep"]))
-        for row in col.index[np.array(flags, dtype=bool)]:
+        judge = lambda v: pii.name_unmasked(v, mask["char"], mask["name_keep"])  # noqa: E731
+        for row, _ in _flagged(typed[spec.key], judge, distinct.get(spec.key)):
             add("unmasked-contact", row, spec.key, what=spec.title(lang),
                 fix="只保留姓，其余用*代替，如 张*" if lang != "en" else "keep the first letter only, e.g. Z*")
     for spec in form.by_check("masked-contact"):
         if spec.key not in typed.columns:
             continue
-        col = typed[spec.key].dropna()
-        kinds = map_unique(col.tolist(), lambda v: pii.contact_unmasked(v, mask["char"], mask["phone_keep_last"]))
-        for row, kind in zip(col.index, kinds, strict=True):
-            if kind is None:
-                continue
+        judge = lambda v: pii.contact_unmasked(v, mask["char"], mask["phone_keep_last"])  # noqa: E731
+        for row, kind in _flagged(typed[spec.key], judge, distinct.get(spec.key)):
             if kind == "email":
                 fix = "邮箱只留首字母和域名，如 z***@example.com" if lang != "en" else "show only the first letter and the domain, e.g. z***@example.com"
             else:
                 fix = "电话只留后4位，如 ****5678" if lang != "en" else "show only the last 4 digits, e.g. ****5678"
             add("unmasked-contact", row, spec.key, what=spec.title(lang), fix=fix)
+    sep = ", " if lang == "en" else "、"
     for spec in form.by_check("pii-text"):
         if spec.key not in typed.columns:
             continue
-        col = typed[spec.key].dropna()
-        for row, text in zip(col.index, col.tolist(), strict=True):
-            if not _PII_HINT.search(text):
-                continue
-            kinds = sorted({m.kind for m in pii.find_pii(text)})
-            if kinds:
-                sep = ", " if lang == "en" else "、"
-                add("pii-in-text", row, spec.key, severity=WARNING, what=sep.join(labels[k] for k in kinds))
+        for row, kinds in _flagged(typed[spec.key], _pii_kinds, distinct.get(spec.key)):
+            add("pii-in-text", row, spec.key, severity=WARNING, what=sep.join(labels[k] for k in kinds))
+
+
+def _pii_kinds(text: str) -> list[str]:
+    """The sorted kinds of personal data in ``text`` (empty when there is none)."""
+    if not _PII_HINT.search(text):
+        return []
+    return sorted({m.kind for m in pii.find_pii(text)})
 
 
 # -- many files -------------------------------------------------------------------------------

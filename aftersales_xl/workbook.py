@@ -83,13 +83,55 @@ def _open(path: Path, lang: str) -> pc.CalamineWorkbook:
         raise UnreadableError(str(path), "corrupt", msg.get(lang, msg["zh"])) from None
 
 
-def _rows(book: pc.CalamineWorkbook, name: str, path: Path, lang: str) -> list[list]:
+def _head(book: pc.CalamineWorkbook, name: str, path: Path, lang: str) -> tuple[pc.CalamineSheet, list[list]]:
+    """Parse sheet ``name``; return it with its first :data:`HEADER_SEARCH_ROWS` rows, padded from A1."""
     try:
-        return book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        sheet = book.get_sheet_by_name(name)
+        return sheet, sheet.to_python(skip_empty_area=False, nrows=HEADER_SEARCH_ROWS)
     except Exception:
-        msg = {"zh": f"{path.name} 的工作表“{name}”无法读取：请在 Excel 中打开并另存为 .xlsx",
-               "en": f'{path.name}: sheet "{name}" cannot be read: open it in Excel and save as .xlsx'}
-        raise UnreadableError(str(path), "corrupt", msg.get(lang, msg["zh"])) from None
+        raise _sheet_error(path, name, lang) from None
+
+
+def _sheet_error(path: Path, name: str, lang: str) -> UnreadableError:
+    msg = {"zh": f"{path.name} 的工作表“{name}”无法读取：请在 Excel 中打开并另存为 .xlsx",
+           "en": f'{path.name}: sheet "{name}" cannot be read: open it in Excel and save as .xlsx'}
+    return UnreadableError(str(path), "corrupt", msg.get(lang, msg["zh"]))
+
+
+def _body(sheet: pc.CalamineSheet, skip: int, width: int) -> np.ndarray:
+    """Rows ``skip`` onwards of a parsed sheet as one ``width``-column object array, padded from A1.
+
+    The same values as ``sheet.to_python(skip_empty_area=False)[skip:]`` (empty cells ``""``),
+    built row by row from :meth:`~python_calamine.CalamineSheet.iter_rows` so that no list of
+    lists is held: faster, and half the memory. ``iter_rows`` pads the rows above the used area
+    but not the columns left of it, so each row goes in from the used area's first column.
+    """
+    start, end = sheet.start, sheet.end
+    if start is None or end is None:  # an empty sheet (iter_rows cannot start one)
+        return np.empty((0, width), dtype=object)
+    grid = np.empty((max(end[0] + 1 - skip, 0), width), dtype=object)
+    first_col = start[1]
+    try:
+        if first_col:
+            grid[:, :first_col] = ""
+        target = grid[:, first_col:]
+        rows = sheet.iter_rows()
+        for _ in range(skip):
+            next(rows)
+        count = 0
+        for count, row in enumerate(rows, 1):
+            target[count - 1] = row
+        return grid[:count]
+    except (ValueError, IndexError, StopIteration):  # not the rectangle expected: the plain way
+        body = sheet.to_python(skip_empty_area=False)[skip:]
+        grid = np.empty((len(body), width), dtype=object)
+        if not body:
+            return grid
+        try:
+            grid[:] = body
+        except ValueError:  # ragged rows: pad them
+            grid = np.array([list(r[:width]) + [""] * (width - len(r)) for r in body], dtype=object)
+        return grid
 
 
 def find_header(rows: list[list], form: FormSpec) -> tuple[int, dict[str, int]] | None:
@@ -135,12 +177,12 @@ def read_form(
         metas.sort(key=lambda m: (normalise_label(m.name) not in wanted, not str(m.visible).endswith("Visible")))
         names = [m.name for m in metas]
         order = names
-        chosen: tuple[str, list[list], int, dict[str, int]] | None = None
+        chosen: tuple[str, pc.CalamineSheet, list[list], int, dict[str, int]] | None = None
         for name in order:
-            rows = _rows(book, name, path, lang)
+            parsed, rows = _head(book, name, path, lang)
             hit = find_header(rows, form)
-            if hit and (chosen is None or len(hit[1]) > len(chosen[3])):
-                chosen = (name, rows, hit[0], hit[1])
+            if hit and (chosen is None or len(hit[1]) > len(chosen[4])):
+                chosen = (name, parsed, rows, hit[0], hit[1])
                 if len(hit[1]) == len(form.fields):
                     break
     finally:
@@ -149,7 +191,7 @@ def read_form(
         msg = {"zh": f"{path.name} 中找不到{form.title}的表头：请使用模板 templates/record_form.xlsx 的表头（问题编号、客户名称/编号……）",
                "en": f"{path.name}: no sheet has the {form.title_en} headers; use the headers of templates/record_form.xlsx"}
         raise UnreadableError(str(path), "no-form", msg.get(lang, msg["zh"]))
-    name, rows, header_idx, columns = chosen
+    name, parsed, rows, header_idx, columns = chosen
     scan = insp.sheet(name)
     header_row = header_idx + 1
     header = rows[header_idx]
@@ -169,26 +211,23 @@ def read_form(
                                          label=str(value).strip()))
 
     # -- records: one column per field; rows blank in every field are not records --------------
-    body = rows[header_idx + 1 :]
-    width = max(columns.values()) + 1
-    grid = np.empty((len(body), len(header)), dtype=object)
     try:
-        grid[:] = body  # calamine rows are all as wide as the used range: one C-level copy
-    except ValueError:  # ragged rows from another source: pad them
-        grid = np.array([list(r[:width]) + [""] * (width - len(r)) for r in body], dtype=object)
-    columns_data: dict[str, np.ndarray] = {}
-    keep = np.zeros(len(body), dtype=bool)
-    for key, c in columns.items():
-        arr = grid[:, c].copy()
-        empty = arr == ""
-        arr[empty] = None
-        keep |= ~empty
-        columns_data[key] = arr
-    index = np.arange(header_row + 1, header_row + 1 + len(body))
+        grid = _body(parsed, header_idx + 1, len(header))
+    except Exception:
+        raise _sheet_error(path, name, lang) from None
+    keys = list(columns)
+    positions = list(columns.values())
+    # the form's columns side by side (no copy when they are the sheet's columns in order)
+    values = grid if positions == list(range(grid.shape[1])) else grid[:, positions]
+    empty = values == ""
+    if empty.any():
+        values[empty] = None  # blank cells are None from here on
+    keep = ~empty.all(axis=1) if keys else np.zeros(len(values), dtype=bool)
+    index = np.arange(header_row + 1, header_row + 1 + len(values))
     if not keep.all():
         index = index[keep]
-        columns_data = {k: v[keep] for k, v in columns_data.items()}
-    frame = pd.DataFrame(columns_data, index=pd.Index(index, name="row"), dtype=object)
+        values = values[keep]
+    frame = pd.DataFrame(values, index=pd.Index(index, name="row"), columns=keys, dtype=object, copy=False)
 
     hidden = frozenset()
     if scan is not None:
