@@ -64,6 +64,11 @@ class FormSpec:
     def by_check(self, check: str) -> list[FieldSpec]:
         return [f for f in self.fields if f.check == check]
 
+    def pii_scanned(self) -> list[FieldSpec]:
+        """Text fields searched for phones, emails and ID numbers: every free-form text field
+        (``check = "pii-text"`` or no check), i.e. all but IDs and the contact fields."""
+        return [f for f in self.fields if f.type == "text" and f.check in (None, "pii-text")]
+
     @property
     def marker(self) -> str:
         """The hidden marker written into templates: ``aftersales-xl:record:1``."""

@@ -37,7 +37,16 @@ from .config import Policy
 from .errors import UnreadableError, XlcheckError
 from .findings import Finding
 from .forms import FormSpec
-from .pii import HONORIFICS, contact_unmasked, find_pii, loose_emails, mask_match, name_unmasked
+from .pii import (
+    DIGIT_RUN,
+    HONORIFICS,
+    contact_unmasked,
+    find_pii,
+    half_width,
+    loose_emails,
+    mask_match,
+    name_unmasked,
+)
 from .xlsxpatch import check_patchable, write_patched
 
 NAME = "masked-name"
@@ -46,7 +55,6 @@ TEXT = "pii-text"
 KINDS = (NAME, CONTACT, TEXT)
 
 # a run of digits as staff write phone numbers: +86, (010), spaces and dashes inside
-_DIGIT_RUN = re.compile(r"\+?\(?\d(?:[\s\-()]*\d){4,}")
 _LOCAL_TAIL = re.compile(r"[A-Za-z0-9._%+\-]+$")  # the ASCII part of a local part
 _MAX_ROUNDS = 8
 
@@ -103,7 +111,7 @@ def mask_frame(
     changes: dict[tuple[int, str], str] = {}
     counts: Counter[str] = Counter()
     for kind in KINDS:
-        for spec in form.by_check(kind):
+        for spec in form.pii_scanned() if kind == TEXT else form.by_check(kind):
             if spec.key not in out.columns:
                 continue
             column = out[spec.key].astype(object)
@@ -302,17 +310,17 @@ def _mask_digits(text: str, style: _Style) -> str:
         run = m.group()
         return style.digits(run) if sum(c.isdigit() for c in run) > limit else run
 
-    return _DIGIT_RUN.sub(repl, text)
+    return DIGIT_RUN.sub(repl, text)
 
 
 def _mask_text_once(text: str, style: _Style) -> str:
-    if not any(c.isdigit() or c == "@" for c in text):
+    if not any(c.isdigit() or c in "@＠" for c in text):
         return text
     out, last = [], 0
     for m in find_pii(text):
         out.append(text[last : m.start])
         if m.kind == "email":
-            out.append(style.email(m.text))
+            out.append(style.email(half_width(m.text)))
         elif m.kind == "idcard":
             out.append(mask_match(m, style.char))
         else:

@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-MOBILE = r"(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}"
-LANDLINE = r"(?:\(0\d{2,3}\)|0\d{2,3}[\s-]?)[2-9]\d{6,7}(?:-\d{1,5})?"
+MOBILE = r"(?:\+?86[\s.-]?)?1[3-9]\d(?:[\s.-]?\d{4}){2}"
+LANDLINE = r"(?:\(0\d{2,3}\)|0\d{2,3}[\s-]?)[2-9]\d{2,3}[\s-]?\d{4}(?:-\d{1,5})?"
 EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
 IDCARD = r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
 
@@ -23,7 +23,16 @@ _PATTERN = re.compile(
     rf"|(?P<landline>(?<![0-9]){LANDLINE}(?![0-9]))"
 )
 
-_REDACT_HINT = re.compile(r"\d{5}|\d[\s\-()]\d|@")  # nothing to redact without one of these
+_REDACT_HINT = re.compile(r"\d{5}|\d[\s\-().]\d|[@＠]")  # nothing to redact without one of these
+
+#: full-width ASCII (Ｐ１３８＠…) and the ideographic space → half-width, one character for one,
+#: so matches found on the translated text have the original's positions
+_HALF_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def half_width(text: str) -> str:
+    """``text`` with full-width ASCII characters as their half-width forms (same length)."""
+    return text.translate(_HALF_WIDTH)
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -52,18 +61,22 @@ def idcard_valid(number: str) -> bool:
 
 
 def find_pii(text: str) -> Iterator[Match]:
-    """Unmasked personal data in ``text`` (ID numbers only when their checksum is valid)."""
-    for m in _PATTERN.finditer(text):
+    """Unmasked personal data in ``text`` (ID numbers only when their checksum is valid).
+
+    Full-width digits and ``＠`` count too (matched on :func:`half_width`; ``Match.text`` is
+    the original slice).
+    """
+    for m in _PATTERN.finditer(half_width(text)):
         kind = m.lastgroup or ""
         if kind == "idcard" and not idcard_valid(m.group()):
             continue
-        yield Match(kind, m.start(), m.end(), m.group())
+        yield Match(kind, m.start(), m.end(), text[m.start() : m.end()])
 
 
 def mask_match(m: Match, char: str = "*", keep_last: int = 4, email_keep: int = 1) -> str:
     """The masked form of one match: phones ``****5678``, emails ``z***@example.com``."""
     if m.kind == "email":
-        local, _, domain = m.text.partition("@")
+        local, _, domain = half_width(m.text).partition("@")
         return local[:email_keep] + char * max(3, len(local) - email_keep) + "@" + domain
     if m.kind == "idcard":
         return m.text[:1] + char * 13 + m.text[-4:]
@@ -84,14 +97,17 @@ def redact(text: str, char: str = "*") -> str:
     return "".join(out)
 
 
-_DIGIT_RUN = re.compile(r"\d(?:[\s\-()]*\d){4,}")
+#: a run of 5+ digits, spaces/dashes/brackets allowed between them (shared with mask.py so
+#: what mask writes is exactly what this accepts as masked)
+DIGIT_RUN = re.compile(r"\+?\(?\d(?:[\s\-().]*\d){4,}")
 _EMAIL_ANY = re.compile(EMAIL.replace("[A-Za-z0-9._%+\\-]+@", r"[^\s@,;，；]+@"))
 HONORIFICS = ("先生", "女士", "小姐", "老师", "经理", "总", "工")
 
 
 def loose_emails(text: str) -> Iterator[re.Match[str]]:
-    """Email-like addresses as :func:`contact_unmasked` sees them (any local part)."""
-    return _EMAIL_ANY.finditer(text)
+    """Email-like addresses as :func:`contact_unmasked` sees them (any local part), found on
+    :func:`half_width` text so ``ｚｈａｎｇ＠…`` counts; positions are the original's."""
+    return _EMAIL_ANY.finditer(half_width(text))
 
 
 def contact_unmasked(value: str, char: str = "*", keep_last: int = 4) -> str | None:
@@ -101,12 +117,12 @@ def contact_unmasked(value: str, char: str = "*", keep_last: int = 4) -> str | N
     middle mask (``138****5678``): any run of more than ``keep_last`` digits, spaces and
     dashes ignored, is unmasked. An email's local part must contain the mask character.
     """
-    for m in _EMAIL_ANY.finditer(value):
+    for m in loose_emails(value):
         local = m.group().split("@", 1)[0]
         if char not in local:
             return "email"
-    stripped = _EMAIL_ANY.sub("", value)
-    for m in _DIGIT_RUN.finditer(stripped):
+    stripped = _EMAIL_ANY.sub("", half_width(value))
+    for m in DIGIT_RUN.finditer(stripped):
         digits = re.sub(r"\D", "", m.group())
         if len(digits) > max(keep_last, 4):
             return "phone"

@@ -1,0 +1,54 @@
+"""Personal-data detection and redaction: what counts, what does not, and full-width forms."""
+
+from __future__ import annotations
+
+import pytest
+
+from aftersales_xl.pii import contact_unmasked, find_pii, name_unmasked, redact
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("电话13800138000", ["mobile"]),
+        ("电话 139 1234 5678", ["mobile"]),
+        ("138.1234.5678", ["mobile"]),
+        ("+86 138-0013-8000", ["mobile"]),
+        ("电话１３８１２３４５６７８", ["mobile"]),  # full-width digits
+        ("座机010-62345678", ["landline"]),
+        ("010-6234-5678", ["landline"]),
+        ("0755-2345 6789", ["landline"]),
+        ("(021)62345678", ["landline"]),
+        ("zhang.san@example.com", ["email"]),
+        ("ｚｈａｎｇ＠ｅｘａｍｐｌｅ．ｃｏｍ", ["email"]),
+        ("身份证11010519491231002X", ["idcard"]),
+        ("订单号 110105194912310021", []),  # checksum fails: an order number
+        ("版本 V2.1.3，2024.05.21 上线", []),
+        ("400-800-1234 服务热线", []),
+    ],
+)
+def test_detection(text, kinds):
+    assert [m.kind for m in find_pii(text)] == kinds
+
+
+def test_redact_keeps_the_last_four_digits_and_the_rest_of_the_text():
+    assert redact("回电 13800138000，谢谢") == "回电 ****8000，谢谢"
+    assert redact("1 小时") == "1 小时"
+    assert "zhang" not in redact("ｚｈａｎｇ＠ｅｘａｍｐｌｅ．ｃｏｍ")
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [("138****5678", None), ("****5678", None), ("z***@example.com", None),
+     ("13800138000", "phone"), ("138 0013 8000", "phone"), ("138.1234.5678", "phone"),
+     ("zh@example.com", "email"), ("ｚｈ＠ｅｘ．ｃｏｍ", "email")],
+)
+def test_contact_masked_or_not(value, why):
+    assert contact_unmasked(value) == why
+
+
+@pytest.mark.parametrize(("value", "unmasked"),
+                         [("张*", False), ("李**", False), ("张先生", False), ("J***", False),
+                          ("张三", True), ("John", True)])
+def test_name_masked_or_not(value, unmasked):
+    assert name_unmasked(value) is unmasked
