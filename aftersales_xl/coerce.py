@@ -184,63 +184,143 @@ def parse_rating(value: Any, lo: int, hi: int) -> tuple[int | None, str | None]:
 
 
 # -- the frame --------------------------------------------------------------------------------
+#
+# On a big sheet the cost is in touching the cell objects: 100,000 strings of one column lie
+# scattered in memory, and every pass over them (hashing, stripping) costs milliseconds. So
+# each cell is looked at as few times as possible: the text and list columns are factorised
+# together, row by row (the order the reader created the cells in), and everything else is
+# done once per distinct value; the date columns are converted together in one vectorised
+# call. Where a column holds anything unusual, it takes the plain cell-by-cell way, which
+# defines the results.
+
+
 def coerce_frame(frame: pd.DataFrame, form: FormSpec, policy: Policy, date1904: bool = False) -> Coerced:
     """Type every column of a raw frame (as read by :func:`workbook.read_form`).
 
     Text and list columns come back as object columns (str or None), datetimes as
     ``datetime64[ns]`` (NaT when blank or invalid), ratings as ``Int64``.
     """
-    return coerce_keeping_distinct(frame, form, policy, date1904)[0]
+    return coerce_with_facts(frame, form, policy, date1904)[0]
 
 
-def coerce_keeping_distinct(
+@dataclass(frozen=True)
+class CellCodes:
+    """Cells of some columns of a raw frame, factorised by the reader while it created them.
+
+    ``codes[i, j]`` is the position in ``values`` of the value in row ``i`` of column
+    ``keys[j]``, or -1 for a blank cell; equal values (as in a ``set``) share a code. They
+    describe the frame whose index is ``index`` (that very object: a frame filtered or rebuilt
+    since has a new index, and its codes are worked out afresh).
+    """
+
+    keys: tuple[str, ...]
+    codes: np.ndarray
+    values: list
+    index: pd.Index
+
+    def fits(self, frame: pd.DataFrame) -> bool:
+        """Whether these codes describe ``frame``."""
+        return frame.index is self.index and len(self.codes) == len(frame)
+
+
+@dataclass
+class ColumnFacts:
+    """What typing the columns learnt on the way, so that the validator need not pass over
+    100,000 cells again: ``present`` maps a column to its filled cells (a boolean array, True
+    where the typed value is not blank), ``distinct`` a text column to its distinct non-blank
+    typed values. A column is missing from either when that did not come for free."""
+
+    present: dict[str, np.ndarray] = field(default_factory=dict)
+    distinct: dict[str, set[str]] = field(default_factory=dict)
+
+    def subset(self, keep: np.ndarray) -> ColumnFacts:
+        """The facts for the rows selected by the boolean array ``keep``."""
+        return ColumnFacts({k: v[keep] for k, v in self.present.items()}, self.distinct)
+
+
+def coerce_with_facts(
     frame: pd.DataFrame,
     form: FormSpec,
     policy: Policy,
     date1904: bool = False,
     keep: Collection[str] = (),
-) -> tuple[Coerced, dict[str, set[str]]]:
-    """:func:`coerce_frame`, also returning the distinct non-blank typed values of the text
-    columns named in ``keep`` (when they come for free: a column whose cells are all text).
-
-    On a big sheet each pass over a column's 100,000 scattered string objects costs
-    milliseconds, so every column is passed over as few times as possible, and a caller that
-    checks distinct values (the validator's masking rules) need not pass over them again.
-    """
-    typed: dict[str, pd.Series] = {}
-    failures: dict[tuple[int, str], tuple[str, dict[str, Any]]] = {}
-    distinct: dict[str, set[str]] = {}
+    cell_codes: CellCodes | None = None,
+) -> tuple[Coerced, ColumnFacts]:
+    """:func:`coerce_frame`, also returning :class:`ColumnFacts`: the filled cells of columns,
+    and the distinct values of the text columns named in ``keep`` (for a validator that judges
+    each distinct value once). ``cell_codes`` (the reader's, :class:`CellCodes`) spares
+    factorising those columns again when they still describe ``frame``."""
     index = frame.index
     rows = index.tolist()
+    specs = {key: form.field(key) for key in frame.columns}
+    done: dict[str, _Column] = {}
+    if frame.columns.is_unique:
+        done.update(_text_and_list_columns(frame, specs, policy, rows, keep, cell_codes))
+        done.update(_date_columns(frame, specs, rows, date1904))
+    typed: dict[str, pd.Series] = {}
+    failures: dict[tuple[int, str], tuple[str, dict[str, Any]]] = {}
+    facts = ColumnFacts()
     for key in frame.columns:
-        spec = form.field(key)
-        column = frame[key]
-        values = column.tolist()
-        if spec.type == "datetime":
-            typed[key] = _coerce_dates(values, rows, spec, date1904, failures, index)
-            continue
-        if spec.type == "list":
-            allowed = policy.allowed(spec.list or spec.key)
-            out = _choices(column, values, allowed, rows, key, failures)
-        elif spec.type == "rating":
-            lo, hi = spec.min or 1, spec.max or 5
-            mapping = _distinct(values, lambda v, lo=lo, hi=hi: parse_rating(v, lo, hi))
-            ratings = {v: p[0] for v, p in mapping.items()}
-            codes = {v: p[1] for v, p in mapping.items() if p[1]}
-            if codes:  # a rating that is not one: find its cells
-                hits = list(map(codes.get, values))
-                for i in np.flatnonzero(~_is_none(hits)).tolist():
-                    failures[(rows[i], key)] = (hits[i], {"value": to_text(values[i])})
-            typed[key] = pd.Series(list(map(ratings.get, values)), index=index, dtype="Int64")
-            continue
-        else:
-            out, seen = _text(values, want_distinct=key in keep)
-            if seen is not None:
-                distinct[key] = seen
-            if spec.check == "record-id":
-                out = _record_ids(out)
-        typed[key] = pd.Series(out, index=index, dtype=object)
-    return Coerced(pd.DataFrame(typed, index=index), failures), distinct
+        spec = specs[key]
+        column = done.get(key) or _one_column(frame[key], spec, policy, rows, date1904, key in keep)
+        failures.update(column.failures)
+        if column.distinct is not None:
+            facts.distinct[key] = column.distinct
+        if column.present is not None:
+            facts.present[key] = column.present
+        dtype = {"datetime": None, "rating": "Int64"}.get(spec.type, object)
+        typed[key] = pd.Series(column.values, index=index, dtype=dtype)
+    return Coerced(pd.DataFrame(typed, index=index), failures), facts
+
+
+@dataclass
+class _Column:
+    """One typed column: its values, its failures in row order, and if known its filled cells
+    and distinct values."""
+
+    values: Any  # list or array
+    failures: list[tuple[tuple[int, str], tuple[str, dict[str, Any]]]] = field(default_factory=list)
+    distinct: set[str] | None = None
+    present: np.ndarray | None = None
+
+
+def _one_column(column: pd.Series, spec: FieldSpec, policy: Policy, rows: list, date1904: bool,
+                want_distinct: bool) -> _Column:
+    """Type one column on its own (the definition of every result)."""
+    key = spec.key
+    values = column.tolist()
+    found: dict[tuple[int, str], tuple[str, dict[str, Any]]] = {}
+    if spec.type == "datetime":
+        dates = _coerce_dates(values, rows, spec, date1904, found, None).to_numpy()
+        return _Column(dates, list(found.items()), present=~np.isnat(dates))
+    if spec.type == "list":
+        allowed = policy.allowed(spec.list or spec.key)
+        mapping = _distinct(values, lambda v: normalise_choice(v, allowed))
+        out = list(map(mapping.get, values))
+        if None in mapping.values():  # a value outside the list: find its cells
+            for i in np.flatnonzero(_is_none(out) & ~_is_none(values)).tolist():
+                if (text := to_text(values[i])) is not None:
+                    found[(rows[i], key)] = ("not-in-list", {"value": text, "allowed": "/".join(allowed)})
+        return _Column(out, list(found.items()), present=~_is_none(out))
+    if spec.type == "rating":
+        lo, hi = spec.min or 1, spec.max or 5
+        mapping = _distinct(values, lambda v: parse_rating(v, lo, hi))
+        codes = {v: p[1] for v, p in mapping.items() if p[1]}
+        if codes:  # a rating that is not one: find its cells
+            hits = list(map(codes.get, values))
+            for i in np.flatnonzero(~_is_none(hits)).tolist():
+                found[(rows[i], key)] = (hits[i], {"value": to_text(values[i])})
+        ratings = {v: p[0] for v, p in mapping.items()}
+        # whole numbers 1-5 or None: as floats (None → NaN) they make the same Int64 column
+        # as the list would, in one C-level conversion
+        return _Column(pd.array(np.array(list(map(ratings.get, values)), dtype=float), dtype="Int64"),
+                       list(found.items()))
+    if spec.check == "record-id" and (plain := _plain_text(values)) is not None:
+        return _Column(_record_ids(values, plain), present=~plain.nones)  # blanks stay blanks
+    out, seen = _text(values, want_distinct)
+    if spec.check == "record-id":
+        out, seen = _record_ids(out), None
+    return _Column(out, distinct=seen, present=~_is_none(out))
 
 
 def _distinct(values: list, func: Callable[[Any], Any]) -> dict:
@@ -258,39 +338,102 @@ def _is_none(values: list) -> np.ndarray:
     return np.fromiter(map(operator.is_, values, repeat(None)), dtype=bool, count=len(values))
 
 
-def _choices(column: pd.Series, values: list, allowed: list[str], rows: list, key: str, failures: dict) -> list | np.ndarray:
-    """A list column: :func:`normalise_choice` once per distinct value; ``not-in-list`` failures.
+def _block(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """The object values of ``keys`` as one C-ordered array, row by row (one pass, in the order
+    the reader created the cells)."""
+    if all(_is_object(frame.dtypes.iloc[i]) for i in range(frame.shape[1])):
+        values = frame.to_numpy()  # the reader's frame: a view, no copy
+        return values[:, [frame.columns.get_loc(k) for k in keys]]
+    return np.column_stack([frame[k].to_numpy() for k in keys])
 
-    Distinct values come from one :func:`pandas.factorize` pass, whose grouping of equal
-    values (``1``, ``1.0`` and ``True`` together, first one seen standing for all) is the same as
-    the ``set`` in :func:`map_unique`. Blank cells must be None or NaN (as read from a workbook);
-    any other kind of missing value takes the plain way.
+
+def _filled(mapped: np.ndarray) -> np.ndarray:
+    """Which entries of an object array are not None (for a handful of distinct values)."""
+    return np.fromiter((v is not None for v in mapped.tolist()), dtype=bool, count=len(mapped))
+
+
+def _is_object(dtype: Any) -> bool:
+    return dtype == np.dtype("O")
+
+
+def _blanks_are_none(values: list) -> bool:
+    """True if every value is None or a float NaN (what a blank cell can be in a frame): both
+    are typed as None, without a ``not-in-list`` failure."""
+    nones = _is_none(values)
+    return bool(nones.all()) or all(type(v) is float and v != v for v in _objects(values)[~nones].tolist())
+
+
+def _text_and_list_columns(frame: pd.DataFrame, specs: dict[str, FieldSpec], policy: Policy, rows: list,
+                           keep: Collection[str], cell_codes: CellCodes | None = None) -> dict[str, _Column]:
+    """The text columns (not the record ID, whose values are all distinct) and the list columns,
+    from one :func:`pandas.factorize` of their cells (or the reader's, ``cell_codes``).
+
+    Each column's results come from its distinct values: the same as cell by cell, provided the
+    column holds only text (``1``, ``1.0`` and ``True`` would be factorised together) and its
+    blanks are None or NaN; any other column is left to :func:`_one_column`.
     """
-    def plain() -> list:
-        mapping = _distinct(values, lambda v: normalise_choice(v, allowed))
-        out = list(map(mapping.get, values))
-        if None in mapping.values():  # a value outside the list: find its cells
-            _not_in_list(np.flatnonzero(_is_none(out) & ~_is_none(values)), values, allowed, rows, key, failures)
-        return out
-
-    if column.dtype != object:
-        return plain()
-    codes, uniques = pd.factorize(column.to_numpy())
-    blanks = np.flatnonzero(codes == -1)
-    if len(blanks) and not all(v is None or (type(v) is float and v != v) for v in column.to_numpy()[blanks].tolist()):
-        return plain()
-    matched = [normalise_choice(v, allowed) for v in uniques.tolist()]
-    out = _objects([*matched, None])[codes]
-    unmatched = [i for i, m in enumerate(matched) if m is None]
-    if unmatched:  # a value outside the list: find its cells
-        _not_in_list(np.flatnonzero(np.isin(codes, unmatched)), values, allowed, rows, key, failures)
-    return out
-
-
-def _not_in_list(positions: np.ndarray, values: list, allowed: list[str], rows: list, key: str, failures: dict) -> None:
-    for i in positions.tolist():
-        if (text := to_text(values[i])) is not None:
-            failures[(rows[i], key)] = ("not-in-list", {"value": text, "allowed": "/".join(allowed)})
+    keys = [k for k, spec in specs.items() if _is_object(frame[k].dtype) and (
+        spec.type == "list" or (spec.type == "text" and spec.check != "record-id"))]
+    if not keys:
+        return {}
+    if cell_codes is not None and cell_codes.fits(frame) and set(keys) <= set(cell_codes.keys):
+        where = {k: j for j, k in enumerate(cell_codes.keys)}
+        codes = cell_codes.codes[:, [where[k] for k in keys]]
+        uniques = cell_codes.values
+        cells = [frame[k].to_numpy() for k in keys]
+    else:
+        block = _block(frame, keys)
+        try:
+            flat_codes, found = pd.factorize(block.ravel())
+        except TypeError:  # an unhashable value: cell by cell
+            return {}
+        codes = flat_codes.reshape(block.shape)
+        uniques = found.tolist()
+        cells = [block[:, j] for j in range(len(keys))]
+    is_text = np.fromiter((type(u) is str for u in uniques), dtype=bool, count=len(uniques))
+    done: dict[str, _Column] = {}
+    for j, key in enumerate(keys):
+        spec, col = specs[key], codes[:, j]
+        blank = col < 0
+        nan_blanks = False  # blanks given as NaN rather than None: typed as None all the same
+        if blank.any():
+            blanks = cells[j][blank].tolist()
+            if blanks.count(None) != len(blanks):
+                if not _blanks_are_none(blanks):
+                    continue
+                nan_blanks = True
+        present = np.flatnonzero(np.bincount(col[~blank], minlength=len(uniques)))
+        if not is_text[present].all():
+            continue
+        mapped = np.full(len(uniques) + 1, None, dtype=object)  # code -1 (blank) → None
+        if spec.type == "list":
+            allowed = policy.allowed(spec.list or spec.key)
+            for code in present.tolist():
+                mapped[code] = normalise_choice(uniques[code], allowed)
+            out = mapped[col]
+            failures = []
+            unmatched = [code for code in present.tolist() if mapped[code] is None]
+            if unmatched:  # a value outside the list: find its cells
+                for i in np.flatnonzero(np.isin(col, unmatched)).tolist():
+                    if (text := to_text(cells[j][i])) is not None:
+                        failures.append(((rows[i], key), ("not-in-list", {"value": text, "allowed": "/".join(allowed)})))
+            done[key] = _Column(out, failures, present=_filled(mapped)[col])
+        else:
+            changed = False
+            for code in present.tolist():
+                u = uniques[code]
+                if not u or u.strip() != u:
+                    changed = True
+                    mapped[code] = u.strip() or None
+                else:
+                    mapped[code] = u
+            out = mapped[col] if changed or nan_blanks else cells[j]
+            seen = None
+            if key in keep:
+                seen = set(mapped[present].tolist())
+                seen.discard(None)
+            done[key] = _Column(out, distinct=seen, present=_filled(mapped)[col])
+    return done
 
 
 def _text(values: list, want_distinct: bool = False) -> tuple[list, set[str] | None]:
@@ -311,6 +454,8 @@ def _text(values: list, want_distinct: bool = False) -> tuple[list, set[str] | N
             results = {changed.get(v, v) for v in distinct}
             results.discard(None)
             return list(map(changed.get, values, values)), results
+    if _plain_text(values) is not None:
+        return values, None
     objects = _objects(values)
     present = ~_is_none(values)
     strings = objects[present].tolist()
@@ -318,7 +463,7 @@ def _text(values: list, want_distinct: bool = False) -> tuple[list, set[str] | N
         stripped = list(map(str.strip, strings))  # TypeError: a cell that is not text
     except TypeError:
         return [(v.strip() or None) if type(v) is str else to_text(v) for v in values], None
-    if stripped == strings:  # nothing to trim (the same objects, compared by identity first)
+    if stripped == strings and "" not in stripped:  # nothing to trim or blank out
         return values, None
     objects[present] = _objects([v or None for v in stripped])
     return objects.tolist(), None
@@ -326,14 +471,45 @@ def _text(values: list, want_distinct: bool = False) -> tuple[list, set[str] | N
 
 #: cells sampled to tell a column of repeated values from one of mostly distinct values
 _SAMPLE = 1000
+_SPACE = re.compile(r"\s")  # what str.strip() removes (both use Python's isspace)
 
 
-def _record_ids(values: list) -> list:
+@dataclass(frozen=True)
+class _PlainText:
+    """A column whose values trimming leaves as they are: its filled values joined by NUL, and
+    which of its values are None."""
+
+    joined: str
+    nones: np.ndarray
+
+
+def _plain_text(values: list) -> _PlainText | None:
+    """A :class:`_PlainText` when every value is None or a non-empty str without whitespace or
+    NUL (so trimming leaves every cell as it is); otherwise None. A few C-level passes."""
+    try:
+        present = list(filter(None, values))  # drops None, and "" or a zero (caught just below)
+        nones = _is_none(values)
+        if len(present) + int(nones.sum()) != len(values):
+            return None
+        joined = "\x00".join(present)
+    except (TypeError, ValueError):  # a cell that is not text
+        return None
+    if joined.count("\x00") != max(len(present) - 1, 0) or _SPACE.search(joined):
+        return None
+    return _PlainText(joined, nones)
+
+
+def _record_ids(values: list, plain: _PlainText | None = None) -> list:
     """``map_unique(values, lambda v: nfkc(v).upper())`` for text values (str or None).
 
     ASCII IDs are left unchanged by NFKC and are trimmed already, so they are upper-cased in
-    one C-level pass; any other ID goes through :func:`nfkc` as usual.
+    one C-level pass (none at all when they are upper case already); any other ID goes
+    through :func:`nfkc` as usual. ``plain``: :func:`_plain_text` of ``values``, if known.
     """
+    plain = plain or _plain_text(values)
+    joined = plain.joined if plain is not None else None
+    if joined is not None and joined.isascii() and joined.upper() == joined:
+        return values
     ids = _objects(values)
     present = ~_is_none(values)
     strings = ids[present].tolist()
@@ -347,26 +523,48 @@ def _record_ids(values: list) -> list:
     return ids.tolist()
 
 
-def _coerce_dates(values: list, rows: list, spec: FieldSpec, date1904: bool, failures, index) -> pd.Series:
-    """One date column: real Excel dates (``datetime`` cells in range) are converted in one
-    vectorised call; the rest (text dates, serial numbers, dates without time, out-of-range years)
-    is parsed once per distinct value. Failures are added to ``failures`` in row order."""
-    try:
-        series, found = _dates_vectorised(values, rows, spec, date1904, index)
-    except Exception:  # noqa: BLE001 - anything unusual (time zones…) takes the cell-by-cell way
-        return _dates_by_cell(values, rows, spec, date1904, failures, index)
-    failures.update(found)
-    return series
-
-
+# -- dates ------------------------------------------------------------------------------------
+#: what a workbook reader gives: equal values of these types (``1``, ``1.0``, ``True``) parse alike
+_CELL_TYPES = frozenset({str, int, float, bool, datetime, date, time, timedelta})
+_NONE_TYPE = type(None)
 _LOWEST = pd.Timestamp(MIN_YEAR, 1, 1)
 _BEYOND = pd.Timestamp(MAX_YEAR + 1, 1, 1)
 
 
-def _dates_vectorised(values: list, rows: list, spec: FieldSpec, date1904: bool, index) -> tuple[pd.Series, dict]:
-    objects = _objects(values)
-    is_dt = np.fromiter(map(type, values), dtype=object, count=len(values)) == datetime
-    result = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+def _date_columns(frame: pd.DataFrame, specs: dict[str, FieldSpec], rows: list, date1904: bool) -> dict[str, _Column]:
+    """All date columns at once (see :func:`_dates`); {} if anything is unusual (time zones),
+    leaving each column to :func:`_one_column`."""
+    keys = [k for k, spec in specs.items() if spec.type == "datetime" and _is_object(frame[k].dtype)]
+    if not keys:
+        return {}
+    block = _block(frame, keys)
+    try:
+        result, found = _dates(block.ravel(), date1904)
+    except Exception:  # noqa: BLE001 - the cell-by-cell way defines the results
+        return {}
+    result = result.reshape(block.shape)
+    failures: dict[str, list] = {k: [] for k in keys}  # each in row order, as found
+    width = len(keys)
+    for i, (code, params) in found:
+        key = keys[i % width]
+        failures[key].append(((rows[i // width], key), (code, params)))
+    done = {}
+    for j, key in enumerate(keys):
+        values = np.ascontiguousarray(result[:, j])
+        done[key] = _Column(values, failures[key], present=~np.isnat(values))
+    return done
+
+
+def _dates(objects: np.ndarray, date1904: bool) -> tuple[np.ndarray, list[tuple[int, tuple[str, dict[str, Any]]]]]:
+    """``datetime64[ns]`` values and ``(position, ("bad-date", params))`` failures.
+
+    Real Excel dates (``datetime`` cells in range) are converted in one vectorised call; the rest
+    (text dates, serial numbers, dates without time, out-of-range years) is parsed once per
+    distinct value. Raises on anything the cell-by-cell way would treat differently (time zones).
+    """
+    types = np.fromiter(map(type, objects), dtype=object, count=len(objects))
+    is_dt = types == datetime
+    result = np.full(len(objects), np.datetime64("NaT"), dtype="datetime64[ns]")
     plain = np.flatnonzero(is_dt)
     if len(plain):
         converted = pd.to_datetime(objects[plain])
@@ -375,20 +573,34 @@ def _dates_vectorised(values: list, rows: list, spec: FieldSpec, date1904: bool,
         in_range = np.asarray((converted >= _LOWEST) & (converted < _BEYOND))
         result[plain[in_range]] = converted[in_range].as_unit("ns").to_numpy()
         is_dt[plain[~in_range]] = False  # out-of-range years are parsed (and refused) below
-    found: dict[tuple[int, str], tuple[str, dict[str, Any]]] = {}
-    other = np.flatnonzero(~is_dt & ~_is_none(values))
+    found: list[tuple[int, tuple[str, dict[str, Any]]]] = []
+    other = np.flatnonzero(~is_dt & (types != _NONE_TYPE))
     if len(other):
         other_values = objects[other].tolist()
+        if not set(map(type, other_values)) <= _CELL_TYPES:
+            raise TypeError("a value no workbook cell holds")  # equal values of other types may parse apart
         parsed = {v: parse_datetime(v, date1904) for v in set(other_values)}
         out = [parsed.get(v) for v in other_values]
         for i, v, o in zip(other.tolist(), other_values, out, strict=True):
             if o is None:
-                found[(rows[i], spec.key)] = ("bad-date", {"value": to_text(v)})
+                found.append((i, ("bad-date", {"value": to_text(v)})))
         dates = pd.to_datetime(out)
         if dates.tz is not None:
             raise ValueError("time zones")
         result[other] = dates.as_unit("ns").to_numpy()
-    return pd.Series(result, index=index), found
+    return result, found
+
+
+def _coerce_dates(values: list, rows: list, spec: FieldSpec, date1904: bool, failures, index) -> pd.Series:
+    """One date column, into ``failures`` in row order: vectorised (:func:`_dates`) unless the
+    column holds something unusual, then cell by cell."""
+    try:
+        result, found = _dates(_objects(values), date1904)
+    except Exception:  # noqa: BLE001 - the cell-by-cell way defines the results
+        return _dates_by_cell(values, rows, spec, date1904, failures, index)
+    for i, failure in found:
+        failures[(rows[i], spec.key)] = failure
+    return pd.Series(result, index=index)
 
 
 def _dates_by_cell(values: list, rows: list, spec: FieldSpec, date1904: bool, failures, index) -> pd.Series:

@@ -7,6 +7,7 @@ ID-card number from the input can reach a report.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from .pii import redact
@@ -100,8 +101,14 @@ def place(sheet: str | None, cell: str | None, column: str | None) -> str:
 def message(code: str, lang: str = "zh", *, sheet=None, cell=None, column=None, **params: Any) -> str:
     templates = CATALOGUE[code]
     template = templates.get(lang) or templates["zh"]
-    safe = {k: redact(v) if isinstance(v, str) else v for k, v in params.items()}
+    safe = {k: (_redacted(v) if len(v) <= 200 else redact(v)) if isinstance(v, str) else v
+            for k, v in params.items()}
     return place(sheet, cell, column) + template.format_map(_Blank(safe))
+
+
+#: :func:`redact` remembered for the texts a run repeats in thousands of messages (the
+#: expected format, the allowed values, the fix), each of which it would scan again
+_redacted = lru_cache(maxsize=4096)(redact)
 
 
 class _Blank(dict):

@@ -40,12 +40,13 @@ Reasons: ``empty``, ``not-a-workbook``, ``encrypted``, ``truncated`` (incomplete
 from __future__ import annotations
 
 import codecs
+import contextlib
 import posixpath
 import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -468,10 +469,19 @@ _SHEET_PROTECTION = re.compile(rb'<sheetProtection\s[^>]*\bsheet="(?:1|true)"')
 
 @dataclass
 class _SheetFacts:
-    """Accumulates what the streamed scan of one worksheet part finds."""
+    """Accumulates what the streamed scan of one worksheet part finds.
+
+    ``area`` scans for the used area (refused when over ``max_cells``); ``details`` for hidden
+    rows, value-less formulas, merged ranges (refused when over ``max_merged_cells``) and
+    features. :func:`inspect` does both in one pass; :func:`inspect_in_two_steps` does the area
+    first and the details afterwards, over the same windows.
+    """
 
     max_cells: float
     max_merged_cells: float
+    area: bool = True
+    details: bool = True
+    windows: int = 0  # windows scanned so far
     max_row: int = 0
     max_col: int = 0
     hidden_rows: set[int] = field(default_factory=set)
@@ -494,6 +504,7 @@ class _SheetFacts:
         Everything found is idempotent (maxima, sets), so the overlap being scanned twice is
         harmless, and every pattern is shorter than the overlap, so nothing is missed.
         """
+        self.windows += 1
         # `<row ` is every row tag with attributes (`<rowBreaks` in the tail does not match); the
         # data ends after the last one, so `</sheetData` is only looked for from there on
         last_row = buf.rfind(b"<row ")
@@ -505,9 +516,12 @@ class _SheetFacts:
             self._data(buf, data_end, min(limit, data_end), last_row)
         if tail_from is not None:
             self.in_tail = True
-            self._tail(buf, tail_from)
-        self._merges(buf)
-        self._check_area()
+            if self.details:
+                self._tail(buf, tail_from)
+        if self.details:
+            self._merges(buf)
+        if self.area:
+            self._check_area()
 
     def _tail_start(self, buf: bytes, search_from: int) -> int | None:
         """Where the part after ``</sheetData>`` starts in ``buf``, or None if not reached."""
@@ -524,6 +538,13 @@ class _SheetFacts:
 
     def _data(self, buf: bytes, end: int, count_end: int, last_row: int) -> None:
         """Used area, hidden rows and value-less formulas in ``buf[:end]`` (cells only)."""
+        if self.area:
+            self._area(buf, end, count_end, last_row)
+        if self.details:
+            self._details(buf, end)
+
+    def _area(self, buf: bytes, end: int, count_end: int, last_row: int) -> None:
+        """The used area: the last row and the widest column in ``buf[:end]``."""
         if self.rows_have_r is None:  # decided by the first row tag: do rows carry r="N"?
             first = buf.find(b"<row", 0, end)
             close = buf.find(b">", first, end) if first != -1 else -1
@@ -552,6 +573,9 @@ class _SheetFacts:
         if widest > self.max_col:
             self.max_col = widest
             self._wider = _wider_pattern(widest)
+
+    def _details(self, buf: bytes, end: int) -> None:
+        """Hidden rows and value-less formulas in ``buf[:end]``."""
         if _HIDDEN_GUARD.search(buf, 0, end):
             for m in _HIDDEN_ROW.finditer(buf, 0, end):
                 r = _ROW_R.search(m.group())
@@ -613,11 +637,14 @@ class _SheetFacts:
             )
 
 
-def _scan_worksheet(stream: IO[bytes], facts: _SheetFacts, chunk_size: int) -> _SheetFacts:
-    """Stream one worksheet part through ``facts`` in ``chunk_size`` pieces (prolog checked first)."""
+def _scan_worksheet(
+    stream: IO[bytes], facts: _SheetFacts, chunk_size: int, windows: int | None = None
+) -> _SheetFacts:
+    """Stream one worksheet part through ``facts`` in ``chunk_size`` pieces (prolog checked first),
+    stopping after ``windows`` windows if given."""
     overlap = OVERLAP
     buf = _read_checked_head(stream, max(chunk_size, 4096))
-    while True:
+    while windows is None or facts.windows < windows:
         chunk = stream.read(chunk_size)
         if chunk:
             buf += chunk
@@ -627,7 +654,8 @@ def _scan_worksheet(stream: IO[bytes], facts: _SheetFacts, chunk_size: int) -> _
             buf = buf[-overlap:]
         else:
             facts.window(buf, len(buf))
-            return facts
+            break
+    return facts
 
 
 # --------------------------------------------------------------------------------------------
@@ -783,8 +811,15 @@ def _workbook_part(z: _Zip) -> str | None:
 
 
 def _inspect_ooxml(
-    path: Path, z: _Zip, workbook_part: str, limits: Mapping[str, float], chunk_size: int
-) -> Inspection:
+    path: Path,
+    z: _Zip,
+    workbook_part: str,
+    limits: Mapping[str, float],
+    chunk_size: int,
+    staged: bool = False,
+) -> Inspection | Callable[[], Inspection]:
+    """The inspection of an xlsx/xlsm package; with ``staged``, the function completing it (see
+    :func:`inspect_in_two_steps`)."""
     workbook_info = z.info(workbook_part)
     assert workbook_info is not None
     root = z.parse(workbook_info)
@@ -826,47 +861,168 @@ def _inspect_ooxml(
     max_merged = float(limits.get("max_merged_cells", DEFAULT_MAX_MERGED_CELLS))
     facts: dict[str, _SheetFacts] = {}
     sheet_of = {member: name for name, _, member in planned}
-    for info in z.infos:
-        with z.zf.open(info) as stream:
-            if info.filename in sheet_of:
-                try:
-                    facts[info.filename] = _scan_worksheet(
-                        stream, _SheetFacts(max_cells, max_merged), chunk_size
+    scanned: list[tuple[str, int | None]] = []  # (worksheet, windows scanned; None: all of it)
+    kept: dict[str, _Recorder] = {}  # what the first step read, for the second
+    try:
+        for info in z.infos:
+            with z.zf.open(info) as stream:
+                if info.filename in sheet_of:
+                    sheet = facts[info.filename] = _SheetFacts(
+                        max_cells, max_merged, details=not staged
                     )
-                except _Refused as refusal:
-                    refusal.params.setdefault("sheet", sheet_of[info.filename])
-                    raise
-                features |= facts[info.filename].features
-                continue
-            head = _read_checked_head(stream, 4096)
-            lower = info.filename.lower()
-            if lower.startswith("xl/drawings/") and lower.endswith(".xml"):
-                needles = _DRAWING_NEEDLES
-            elif lower.startswith("customxml/item") and not lower.startswith("customxml/itemprops"):
-                needles = _MASHUP_NEEDLES
-            else:
-                needles = {}
-            features |= _drain(stream, head, needles, chunk_size)
-        for prefix, feature in _MEMBER_FEATURES:
-            if info.filename.lower().startswith(prefix):
-                features.add(feature)
+                    scanned.append((info.filename, 0))
+                    if staged:  # the second step reads the same bytes again from memory
+                        stream = kept[info.filename] = _Recorder(stream, KEEP_FOR_SECOND_STEP)
+                    try:
+                        _scan_worksheet(stream, sheet, chunk_size)
+                    except _Refused as refusal:
+                        refusal.params.setdefault("sheet", sheet_of[info.filename])
+                        raise
+                    finally:
+                        scanned[-1] = (info.filename, sheet.windows)
+                    scanned[-1] = (info.filename, None)
+                    features |= sheet.features
+                    continue
+                head = _read_checked_head(stream, 4096)
+                lower = info.filename.lower()
+                if lower.startswith("xl/drawings/") and lower.endswith(".xml"):
+                    needles = _DRAWING_NEEDLES
+                elif lower.startswith("customxml/item") and not lower.startswith(
+                    "customxml/itemprops"
+                ):
+                    needles = _MASHUP_NEEDLES
+                else:
+                    needles = {}
+                features |= _drain(stream, head, needles, chunk_size)
+            for prefix, feature in _MEMBER_FEATURES:
+                if info.filename.lower().startswith(prefix):
+                    features.add(feature)
+    except Exception:
+        if staged:  # a merged range the details would have refused earlier is the answer
+            _sheet_details(
+                path, scanned, kept, sheet_of, max_cells, max_merged, chunk_size, strict=False
+            )
+        raise
 
-    sheets = tuple(
-        SheetScan(
-            name=name,
-            part=member,
-            state=state,
-            max_row=facts[member].max_row,
-            max_col=facts[member].max_col,
-            hidden_rows=frozenset(facts[member].hidden_rows),
-            formula_no_value=tuple(facts[member].formulas),
-            merged=tuple(facts[member].merged),
+    def inspection() -> Inspection:
+        sheets = tuple(
+            SheetScan(
+                name=name,
+                part=member,
+                state=state,
+                max_row=facts[member].max_row,
+                max_col=facts[member].max_col,
+                hidden_rows=frozenset(facts[member].hidden_rows),
+                formula_no_value=tuple(facts[member].formulas),
+                merged=tuple(facts[member].merged),
+            )
+            for name, state, member in planned
         )
-        for name, state, member in planned
-    )
-    kind = "xlsm" if "macros" in features else "xlsx"
-    would_lose = tuple(f for f in FEATURES if f in features)
-    return Inspection(path=path, kind=kind, date1904=date1904, sheets=sheets, would_lose=would_lose)
+        kind = "xlsm" if "macros" in features else "xlsx"
+        would_lose = tuple(f for f in FEATURES if f in features)
+        return Inspection(
+            path=path, kind=kind, date1904=date1904, sheets=sheets, would_lose=would_lose
+        )
+
+    if not staged:
+        return inspection()
+
+    def second_step() -> Inspection:
+        details = _sheet_details(
+            path, scanned, kept, sheet_of, max_cells, max_merged, chunk_size, strict=True
+        )
+        kept.clear()
+        for member, found in details.items():
+            facts[member].hidden_rows, facts[member].formulas = found.hidden_rows, found.formulas
+            facts[member].merged = found.merged
+            features.update(found.features)
+        return inspection()
+
+    return second_step
+
+
+def _sheet_details(
+    path: Path,
+    scanned: list[tuple[str, int | None]],
+    kept: Mapping[str, _Recorder],
+    sheet_of: Mapping[str, str],
+    max_cells: float,
+    max_merged: float,
+    chunk_size: int,
+    *,
+    strict: bool,
+) -> dict[str, _SheetFacts]:
+    """The second step of :func:`inspect_in_two_steps`: scan the worksheets again, for their
+    details only (hidden rows, value-less formulas, merged ranges, features), each over the
+    windows the first step scanned, from the bytes it ``kept`` (else decompressed again).
+
+    Refuses a merged range over the limit as the one-pass scan would. With ``strict``, any other
+    failure is raised too; without, the scan just stops there (the first step's failure, being
+    replayed, is the answer).
+    """
+    out: dict[str, _SheetFacts] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            z = _Zip(zf)
+            for member, windows in scanned:
+                info = z.info(member)
+                if info is None:
+                    raise _Refused("truncated")
+                found = out[member] = _SheetFacts(max_cells, max_merged, area=False)
+                recorded = kept.get(member)
+                with (
+                    contextlib.nullcontext(_Replay(recorded.pieces))
+                    if recorded is not None and recorded.pieces is not None
+                    else z.zf.open(info)
+                ) as stream:
+                    try:
+                        _scan_worksheet(stream, found, chunk_size, windows)
+                    except _Refused as refusal:
+                        refusal.params.setdefault("sheet", sheet_of[member])
+                        raise
+    except _Refused as refusal:
+        if strict or refusal.key == "too-many-cells/merged":
+            raise
+    except Exception:
+        if strict:
+            raise
+    return out
+
+
+#: decompressed worksheet bytes the first step of :func:`inspect_in_two_steps` keeps for the
+#: second (a bigger part is decompressed again)
+KEEP_FOR_SECOND_STEP = 256 * MiB
+
+
+class _Recorder:
+    """A stream that keeps what is read from it, up to ``budget`` bytes (``pieces`` is None once
+    over budget), so that the same sequence of reads can be replayed by :class:`_Replay`."""
+
+    def __init__(self, stream: IO[bytes], budget: int) -> None:
+        self.stream = stream
+        self.budget = budget
+        self.pieces: list[bytes] | None = []
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        if self.pieces is not None:
+            self.budget -= len(data)
+            if self.budget < 0:
+                self.pieces = None
+            else:
+                self.pieces.append(data)
+        return data
+
+
+class _Replay:
+    """Gives back what a :class:`_Recorder` read, one piece per ``read`` call (the scan makes the
+    same calls again), then ``b""``."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self._pieces = iter(pieces)
+
+    def read(self, size: int = -1) -> bytes:
+        return next(self._pieces, b"")
 
 
 def _inspect_ods(path: Path, z: _Zip, chunk_size: int) -> Inspection:
@@ -915,7 +1071,9 @@ def _declared_member_count(path: Path) -> int | None:
         return struct.unpack_from("<Q", record, 32)[0]
 
 
-def _inspect_zip(path: Path, limits: Mapping[str, float], chunk_size: int) -> Inspection:
+def _inspect_zip(
+    path: Path, limits: Mapping[str, float], chunk_size: int, staged: bool = False
+) -> Inspection | Callable[[], Inspection]:
     try:
         declared = _declared_member_count(path)
         if declared is not None and declared > limits["max_zip_members"]:
@@ -929,7 +1087,7 @@ def _inspect_zip(path: Path, limits: Mapping[str, float], chunk_size: int) -> In
             _check_zip_limits(z, limits)
             part = _workbook_part(z)
             if part is not None:
-                return _inspect_ooxml(path, z, part, limits, chunk_size)
+                return _inspect_ooxml(path, z, part, limits, chunk_size, staged)
             if z.info("mimetype") and z.info("content.xml"):
                 return _inspect_ods(path, z, chunk_size)
             raise _Refused("not-a-workbook/zip")
@@ -958,32 +1116,83 @@ def inspect(
     """
     p = Path(path)
     try:
-        try:
-            size = p.stat().st_size
-            if size == 0:
-                raise _Refused("empty")
-            if size > limits["max_file_mb"] * MiB:
-                raise _Refused(
-                    "too-big/file", size=_fmt_mb(size), limit=_fmt_n(limits["max_file_mb"])
-                )
-            with open(p, "rb") as f:
-                kind = _sniff_head(f.read(8192))
-                if kind == "cfb":
-                    names = _cfb_stream_names(f, (_ENCRYPTION_INFO, *_WORKBOOK_STREAMS))
-                    if _ENCRYPTION_INFO in names:
-                        raise _Refused("encrypted")
-                    if not names & set(_WORKBOOK_STREAMS):
-                        raise _Refused("not-a-workbook/cfb")
-                    return Inspection(path=p, kind="xls", date1904=False, sheets=(), would_lose=())
-        except OSError:
-            raise _Refused("cannot-open") from None
-        if kind == "empty":
-            raise _Refused("empty")
-        if kind != "zip":
-            raise _Refused(f"not-a-workbook/{kind}")
-        return _inspect_zip(p, limits, chunk_size)
+        result = _inspect(p, limits, chunk_size, staged=False)
     except _Refused as refusal:
         raise _error(p, lang, refusal.key, **refusal.params) from None
+    assert isinstance(result, Inspection)
+    return result
 
 
-__all__ = ["FEATURES", "Inspection", "SheetScan", "col_letters", "inspect", "sniff"]
+def inspect_in_two_steps(
+    path: str | Path, limits: Mapping[str, float], lang: str = "zh", *, chunk_size: int = CHUNK_SIZE
+) -> Callable[[], Inspection]:
+    """:func:`inspect` in two steps, so that a parser can read the file while the second runs.
+
+    This call makes every check that reading the file safely depends on (format, size and zip
+    limits, XML prologs, every member read to its end, the used area of every worksheet) and
+    raises what :func:`inspect` would. The function returned completes the worksheet scan
+    (hidden rows, formulas saved without a value, merged ranges, features) and returns the same
+    :class:`Inspection` as :func:`inspect`, or raises the :class:`UnreadableError` that
+    :func:`inspect` would have raised: a merged range over ``max_merged_cells`` (a problem for
+    openpyxl, which materialises every merged cell, not for python-calamine) is refused then.
+    The second step releases the GIL while decompressing and may run in any thread.
+    """
+    p = Path(path)
+    try:
+        result = _inspect(p, limits, chunk_size, staged=True)
+    except _Refused as refusal:
+        raise _error(p, lang, refusal.key, **refusal.params) from None
+    if isinstance(result, Inspection):
+        return lambda: result
+
+    def second_step() -> Inspection:
+        try:
+            try:
+                return result()
+            except DefusedXmlException:
+                raise _Refused("unsafe-xml") from None
+            except (ParseError, UnicodeDecodeError, *_ZIP_ERRORS):
+                raise _Refused("truncated") from None
+        except _Refused as refusal:
+            raise _error(p, lang, refusal.key, **refusal.params) from None
+
+    return second_step
+
+
+def _inspect(
+    p: Path, limits: Mapping[str, float], chunk_size: int, staged: bool
+) -> Inspection | Callable[[], Inspection]:
+    """:func:`inspect` (``staged``: :func:`inspect_in_two_steps`), refusals as :class:`_Refused`."""
+    try:
+        size = p.stat().st_size
+        if size == 0:
+            raise _Refused("empty")
+        if size > limits["max_file_mb"] * MiB:
+            raise _Refused("too-big/file", size=_fmt_mb(size), limit=_fmt_n(limits["max_file_mb"]))
+        with open(p, "rb") as f:
+            kind = _sniff_head(f.read(8192))
+            if kind == "cfb":
+                names = _cfb_stream_names(f, (_ENCRYPTION_INFO, *_WORKBOOK_STREAMS))
+                if _ENCRYPTION_INFO in names:
+                    raise _Refused("encrypted")
+                if not names & set(_WORKBOOK_STREAMS):
+                    raise _Refused("not-a-workbook/cfb")
+                return Inspection(path=p, kind="xls", date1904=False, sheets=(), would_lose=())
+    except OSError:
+        raise _Refused("cannot-open") from None
+    if kind == "empty":
+        raise _Refused("empty")
+    if kind != "zip":
+        raise _Refused(f"not-a-workbook/{kind}")
+    return _inspect_zip(p, limits, chunk_size, staged)
+
+
+__all__ = [
+    "FEATURES",
+    "Inspection",
+    "SheetScan",
+    "col_letters",
+    "inspect",
+    "inspect_in_two_steps",
+    "sniff",
+]

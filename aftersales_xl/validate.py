@@ -22,7 +22,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from . import pii
-from .coerce import Coerced, coerce_keeping_distinct
+from .coerce import Coerced, ColumnFacts, coerce_with_facts
 from .config import Policy
 from .errors import UnreadableError
 from .findings import ERROR, WARNING, FileReport, Finding, Report, make_finding
@@ -34,6 +34,11 @@ from .workbook import FormSheet, expand_paths, read_form
 from .workcal import WorkCalendar
 
 REQUIRED_ALWAYS = ("yes",)
+
+# pandera sets up its pandas backend on its first validation (importing its data-synthesis
+# strategies, and hypothesis when that is installed: ~0.1 s); do it here, with the imports,
+# so that the first file checked does not pay for it
+pa.DataFrameSchema().validate(pd.DataFrame())
 
 
 @dataclass
@@ -67,16 +72,25 @@ def build_schema(form: FormSpec, policy: Policy, keys: Iterable[str]) -> tuple[p
     return pa.DataFrameSchema(columns, strict=False, coerce=False), codes
 
 
-def _schema_failures(typed: pd.DataFrame, form: FormSpec, policy: Policy) -> list[tuple[int, str, str, object]]:
+def _schema_failures(
+    typed: pd.DataFrame, form: FormSpec, policy: Policy, present: dict[str, np.ndarray] | None = None
+) -> list[tuple[int, str, str, object]]:
     """Run pandera lazily; return ``(row, key, code, value)`` per failing cell.
 
-    Only the columns that can fail are given to pandera (a check, or blanks not allowed): a
-    nullable column without checks never yields a failure case.
+    Pandera gets only the columns that can fail (a check, or blanks not allowed): a nullable
+    column without checks never yields a failure case. A column whose only rule is "not blank"
+    is handed over as its blank/filled pattern when ``present`` knows it (a float column: the same
+    failure cases, and pandera's null test then needs no look at 100,000 scattered strings).
     """
     keys = [k for k in typed.columns if _can_fail(form.field(k))]
     schema, codes = build_schema(form, policy, keys)
+    present = present or {}
+    columns = {
+        k: np.where(present[k], _FILLED, np.nan) if k in present and _only_required(form.field(k)) else typed[k]
+        for k in keys
+    }
     try:
-        schema.validate(typed, lazy=True)
+        schema.validate(pd.DataFrame(columns, index=typed.index), lazy=True, inplace=True)
     except pa.errors.SchemaErrors as e:
         out = []
         for rec in e.failure_cases.itertuples(index=False):
@@ -89,6 +103,15 @@ def _schema_failures(typed: pd.DataFrame, form: FormSpec, policy: Policy) -> lis
             out.append((int(rec.index), rec.column, code, rec.failure_case))
         return out
     return []
+
+
+#: what pandera sees in a filled cell of a column whose only rule is "not blank" (a blank is NaN)
+_FILLED = 1.0
+
+
+def _only_required(spec: FieldSpec) -> bool:
+    """Whether :func:`build_schema` gives field ``spec`` no check but "not blank"."""
+    return spec.required in REQUIRED_ALWAYS and spec.type == "text" and spec.check != "record-id"
 
 
 def _can_fail(spec: FieldSpec) -> bool:
@@ -140,32 +163,35 @@ def _check_file(path: Path, form: FormSpec, policy: Policy, lang: str, now: date
         return Checked(report)
     report.sheet = sheet.sheet
     checked_distinct = [f.key for f in form.fields if f.check in _DISTINCT_CHECKS]
-    coerced, distinct = coerce_keeping_distinct(sheet.frame, form, policy, sheet.date1904, checked_distinct)
+    coerced, facts = coerce_with_facts(sheet.frame, form, policy, sheet.date1904, checked_distinct,
+                                       sheet.cell_codes)
     # whitespace-only rows are not records either
     typed = coerced.typed
-    blank = _blank_rows(typed)
+    blank = _blank_rows(typed, facts.present)
     if blank is not None:
         typed = typed[~blank]
         sheet.frame = sheet.frame[~blank]
+        facts = facts.subset(~blank)
     report.rows = len(typed)
     findings = structural + _rule_findings(sheet, Coerced(typed, coerced.failures), form, policy, lang, now,
-                                             report.notes, distinct)
+                                             report.notes, facts)
     findings.sort(key=lambda f: (f.row is not None, f.row or 0, _col_order(f.cell)))
     report.findings = findings
     error_rows = {f.row for f in findings if f.severity == ERROR and f.row and f.cell}
     return Checked(report, sheet, typed, error_rows)
 
 
-def _blank_rows(typed: pd.DataFrame) -> np.ndarray | None:
+def _blank_rows(typed: pd.DataFrame, present: dict[str, np.ndarray]) -> np.ndarray | None:
     """Which rows are blank in every typed column, or None if no row is.
 
-    Stops at the first column that leaves no row blank (usually the first one).
+    Stops at the first column that leaves no row blank (usually the first one); ``present``
+    gives the filled cells of the columns where they are known.
     """
     if not len(typed.columns):
         return np.ones(len(typed), dtype=bool) if len(typed) else None
     blank: np.ndarray | None = None
     for key in typed.columns:
-        na = typed[key].isna().to_numpy()
+        na = ~present[key] if key in present else typed[key].isna().to_numpy()
         blank = na if blank is None else blank & na
         if not blank.any():
             return None
@@ -175,7 +201,9 @@ def _blank_rows(typed: pd.DataFrame) -> np.ndarray | None:
 def _col_order(cell: str | None) -> tuple[int, str]:
     if not cell:
         return (0, "")
-    letters = "".join(c for c in cell if c.isalpha())
+    letters = cell.rstrip("0123456789")  # an A1 reference: the letters, in one C-level call
+    if not letters.isalpha():
+        letters = "".join(c for c in cell if c.isalpha())
     return (len(letters), letters)
 
 
@@ -189,7 +217,7 @@ def rule_findings(
     notes: list[str] | None = None,
 ) -> list[Finding]:
     """All cell findings for a typed record table: coercion failures, schema, cross-field rules."""
-    return _rule_findings(sheet, coerced, form, policy, lang, now, notes, {})
+    return _rule_findings(sheet, coerced, form, policy, lang, now, notes, ColumnFacts())
 
 
 def _rule_findings(
@@ -200,9 +228,9 @@ def _rule_findings(
     lang: str,
     now: datetime | None,
     notes: list[str] | None,
-    distinct: dict[str, set[str]],
+    facts: ColumnFacts,
 ) -> list[Finding]:
-    """:func:`rule_findings`, given the distinct values of some text columns when known."""
+    """:func:`rule_findings`, given what typing learnt about the columns (:class:`ColumnFacts`)."""
     typed = coerced.typed
     notes = notes if notes is not None else []
     out: list[Finding] = []
@@ -222,16 +250,16 @@ def _rule_findings(
 
     # 1. cells that could not be typed (bad-date, not-in-list, rating format)
     if coerced.failures:
-        kept = set(rows.tolist())
+        kept = _still_there([row for row, _ in coerced.failures], rows)
         expected = {}
-        for (row, key), (code, params) in coerced.failures.items():
-            if row in kept:
+        for ((row, key), (code, params)), keep in zip(coerced.failures.items(), kept, strict=True):
+            if keep:
                 if key not in expected:
                     expected[key] = _expected(form, policy, key, lang)
                 add(code, row, key, **params, expected=expected[key])
 
     # 2. pandera: required, list membership, ID format, rating range
-    for row, key, code, value in _schema_failures(typed, form, policy):
+    for row, key, code, value in _schema_failures(typed, form, policy, facts.present):
         params = {"value": shorten(value) if value is not None else ""}
         if code == "required-value":
             params["why"] = ""
@@ -239,7 +267,7 @@ def _rule_findings(
 
     # 3. cross-field rules (masks are plain numpy arrays, computed once per column)
     cols = set(typed.columns)
-    present: dict[str, np.ndarray] = {}
+    present = dict(facts.present)
 
     def filled(key: str) -> np.ndarray:
         if key not in present:
@@ -289,7 +317,7 @@ def _rule_findings(
 
     _time_order(typed, cols, add, form, lang)
     _duplicate_ids(typed, cols, add)
-    _masking(typed, form, policy, add, lang, distinct)
+    _masking(typed, form, policy, add, lang, facts.distinct)
 
     if {"severity", "occurred_at", "received_at"} <= cols:
         calendar = WorkCalendar.from_policy(policy)
@@ -301,6 +329,14 @@ def _rule_findings(
                 add("sla-breach", row, key, severity=WARNING, **params)
         notes.extend(calendar.warning_messages(lang))
     return out
+
+
+def _still_there(failing: list, rows: np.ndarray) -> list[bool]:
+    """Which of the rows ``failing`` are still among ``rows`` (blank rows are dropped after typing)."""
+    if rows.dtype.kind in "iu" and all(type(row) is int for row in failing):
+        return np.isin(np.asarray(failing, dtype=rows.dtype), rows).tolist()
+    present = set(rows.tolist())  # not an Excel row number index
+    return [row in present for row in failing]
 
 
 def _expected(form: FormSpec, policy: Policy, key: str, lang: str) -> str:
@@ -324,18 +360,25 @@ def _time_order(typed: pd.DataFrame, cols: set[str], add: Callable, form: FormSp
             continue
         rows = typed.index.to_numpy()[bad].tolist()
         this, other = form.field(later).title(lang), form.field(earlier).title(lang)
-        for row, value, other_value in zip(rows, typed[later].iloc[bad], typed[earlier].iloc[bad], strict=True):
-            add("time-order", row, later, this=this, other=other,
-                value=f"{value:%Y-%m-%d %H:%M}", other_value=f"{other_value:%Y-%m-%d %H:%M}")
+        for row, value, other_value in zip(rows, _minutes(typed[later], bad), _minutes(typed[earlier], bad),
+                                           strict=True):
+            add("time-order", row, later, this=this, other=other, value=value, other_value=other_value)
+
+
+def _minutes(times: pd.Series, at: np.ndarray) -> list[str]:
+    """``f"{t:%Y-%m-%d %H:%M}"`` of the datetimes ``times`` at positions ``at``, in one call."""
+    stamps = np.datetime_as_string(times.to_numpy()[at].astype("datetime64[m]"), unit="m")
+    return [s.replace("T", " ") for s in stamps.tolist()]
 
 
 def _duplicate_ids(typed: pd.DataFrame, cols: set[str], add: Callable) -> None:
     if "record_id" not in cols:
         return
     ids = typed["record_id"].dropna()
-    repeated = ids.duplicated(keep=False).to_numpy()
-    if not repeated.any():
+    values = ids.tolist()
+    if len(set(values)) == len(values):  # the usual case, in one C-level pass
         return
+    repeated = ids.duplicated(keep=False).to_numpy()
     first: dict[str, int] = {}
     for row, value in zip(ids.index[repeated].tolist(), ids.to_numpy()[repeated].tolist(), strict=True):
         if value not in first:

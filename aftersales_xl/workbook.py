@@ -19,23 +19,31 @@ typed into typed values is :mod:`aftersales_xl.coerce`'s job.
 
 from __future__ import annotations
 
+import operator
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice, repeat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import python_calamine as pc
 from openpyxl.utils import column_index_from_string, get_column_letter
 
+from .coerce import CellCodes
 from .config import Policy
 from .errors import UnreadableError
 from .findings import Finding, make_finding
 from .forms import FormSpec, normalise_label
-from .safety import Inspection, inspect
+from .safety import Inspection, inspect_in_two_steps
 from .template import INSTRUCTIONS_SHEET, LISTS_SHEET
 
 HEADER_SEARCH_ROWS = 30
+#: rows copied into the values array at a time (see :func:`_body`)
+_BATCH = 256
 MIN_HEADER_MATCHES = 4
 
 
@@ -53,6 +61,8 @@ class FormSheet:
     frame: pd.DataFrame  # index: physical Excel row numbers; columns: field keys; raw values
     inspection: Inspection
     hidden_rows: frozenset[int] = field(default_factory=frozenset)
+    #: the reader's factorisation of the text and list cells of ``frame`` (for coerce.py)
+    cell_codes: CellCodes | None = field(default=None, repr=False, compare=False)
 
     @property
     def date1904(self) -> bool:
@@ -98,18 +108,24 @@ def _sheet_error(path: Path, name: str, lang: str) -> UnreadableError:
     return UnreadableError(str(path), "corrupt", msg.get(lang, msg["zh"]))
 
 
-def _body(sheet: pc.CalamineSheet, skip: int, width: int) -> np.ndarray:
-    """Rows ``skip`` onwards of a parsed sheet as one ``width``-column object array, padded from A1.
+def _body(
+    sheet: pc.CalamineSheet, skip: int, width: int, coded: list[int] = ()
+) -> tuple[np.ndarray, _Coder | None]:
+    """Rows ``skip`` onwards of a parsed sheet as one ``width``-column object array, padded from A1,
+    and the cells of the columns at positions ``coded`` factorised (None if not done).
 
     The same values as ``sheet.to_python(skip_empty_area=False)[skip:]`` (empty cells ``""``),
-    built row by row from :meth:`~python_calamine.CalamineSheet.iter_rows` so that no list of
-    lists is held: faster, and half the memory. ``iter_rows`` pads the rows above the used area
-    but not the columns left of it, so each row goes in from the used area's first column.
+    built a few hundred rows at a time from :meth:`~python_calamine.CalamineSheet.iter_rows` so
+    that no list of lists is held: faster, and half the memory. ``iter_rows`` pads the rows above
+    the used area but not the columns left of it, so each row goes in from the used area's first
+    column. The coded cells are factorised while they are fresh in the CPU cache (see
+    :class:`_Coder`), which costs a fraction of doing it later.
     """
     start, end = sheet.start, sheet.end
     if start is None or end is None:  # an empty sheet (iter_rows cannot start one)
-        return np.empty((0, width), dtype=object)
+        return np.empty((0, width), dtype=object), None
     grid = np.empty((max(end[0] + 1 - skip, 0), width), dtype=object)
+    coder = _Coder(len(grid), list(coded)) if coded else None
     first_col = start[1]
     try:
         if first_col:
@@ -119,19 +135,141 @@ def _body(sheet: pc.CalamineSheet, skip: int, width: int) -> np.ndarray:
         for _ in range(skip):
             next(rows)
         count = 0
-        for count, row in enumerate(rows, 1):
-            target[count - 1] = row
-        return grid[:count]
+        while batch := list(islice(rows, _BATCH)):  # a few hundred rows per numpy assignment
+            target[count : count + len(batch)] = batch
+            if coder is not None:
+                coder.add(grid, count, count + len(batch))
+            count += len(batch)
+        if coder is not None:
+            coder.codes = coder.codes[:count]
+        return grid[:count], coder
     except (ValueError, IndexError, StopIteration):  # not the rectangle expected: the plain way
         body = sheet.to_python(skip_empty_area=False)[skip:]
         grid = np.empty((len(body), width), dtype=object)
         if not body:
-            return grid
+            return grid, None
         try:
             grid[:] = body
         except ValueError:  # ragged rows: pad them
             grid = np.array([list(r[:width]) + [""] * (width - len(r)) for r in body], dtype=object)
-        return grid
+        return grid, None
+
+
+class _Coder:
+    """Factorises the cells of some columns of the values array, a batch of rows at a time.
+
+    ``codes[i, j]`` is the position in ``values`` of the cell in row ``i``, column
+    ``columns[j]`` (equal values share one, as in a ``set``; first seen, first coded). Text cells
+    equal to an earlier one are also replaced by that one: the same values, but one object each
+    instead of 100,000 copies, so every later pass over these columns touches a handful of
+    objects, and the copies are freed while still in the CPU cache.
+    """
+
+    def __init__(self, rows: int, columns: list[int]) -> None:
+        self.columns = columns
+        self.codes = np.empty((rows, len(columns)), dtype=np.int64)
+        self.values: list = []
+        self._code: dict = {}
+        self._shared = np.empty(64, dtype=object)  # values as an array (room to grow)
+
+    def add(self, grid: np.ndarray, start: int, stop: int) -> None:
+        block = np.ascontiguousarray(grid[start:stop, self.columns])
+        flat = block.reshape(-1)  # a view: what is put into flat is put into block
+        local, distinct = pd.factorize(flat)  # calamine gives no blanks; a NaN number is -1
+        distinct = distinct.tolist()
+        known = list(map(self._code.get, distinct))
+        new = np.flatnonzero(np.fromiter(map(operator.is_, known, repeat(None)), dtype=bool, count=len(known)))
+        if len(new):  # values not seen in earlier rows
+            first = len(self.values)
+            for i in new.tolist():
+                known[i] = self._code[distinct[i]] = len(self.values)
+                self.values.append(distinct[i])
+            if len(self.values) > len(self._shared):
+                self._shared = np.resize(self._shared, 2 * len(self.values))
+            self._shared[first : len(self.values)] = self.values[first:]
+        code = np.array([*known, -1], dtype=np.int64)  # local code -1 (NaN) stays -1
+        self.codes[start:stop] = code[local].reshape(block.shape)
+        # text is never equal to a value of another type: its cells can share one object
+        is_text = np.equal(np.fromiter(map(type, distinct), dtype=object, count=len(distinct)), str)
+        text = np.append(is_text, False)[local]
+        flat[text] = self._shared[code[local[text]]]
+        grid[start:stop, self.columns] = block
+
+    def code_of(self, value: Any) -> int | None:
+        """The code of ``value`` (None if no cell holds it)."""
+        return self._code.get(value)
+
+
+def _candidate_sheets(book: pc.CalamineWorkbook, form: FormSpec) -> list[str]:
+    """The sheets that may hold the form, in the order they are tried: the template's own helper
+    sheets (instructions repeat the headers) are never records; the template's record sheet
+    name first, then visible sheets, in workbook order."""
+    skip = {normalise_label(n) for n in (*INSTRUCTIONS_SHEET.values(), LISTS_SHEET)}
+    metas = [m for m in book.sheets_metadata
+             if str(m.typ).endswith("WorkSheet") and normalise_label(m.name) not in skip]
+    wanted = {normalise_label(form.sheet), normalise_label(form.sheet_en)}
+    metas.sort(key=lambda m: (normalise_label(m.name) not in wanted, not str(m.visible).endswith("Visible")))
+    return [m.name for m in metas]
+
+
+def _open_first_sheet(
+    path: Path, form: FormSpec, lang: str
+) -> tuple[pc.CalamineWorkbook, list[str], tuple[pc.CalamineSheet, list[list]] | None]:
+    """Open the workbook and parse the first candidate sheet: ``(book, candidates, first)``."""
+    book = _open(path, lang)
+    try:
+        order = _candidate_sheets(book, form)
+        return book, order, _head(book, order[0], path, lang) if order else None
+    except BaseException:
+        book.close()
+        raise
+
+
+class _Background:
+    """``fn(*args)`` running in a helper thread; :meth:`result` waits for it and returns its
+    value or raises its exception."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._outcome: tuple[bool, Any] = (False, None)
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name="xlcheck-parse", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., Any], args: tuple) -> None:
+        try:
+            self._outcome = (True, fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread by result()
+            self._outcome = (False, exc)
+
+    def result(self) -> Any:
+        self._thread.join()
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
+
+    def discard(self, cleanup: Callable[[Any], None]) -> None:
+        """Wait for the helper and clean up its value; its outcome is not wanted any more."""
+        self._thread.join()
+        ok, value = self._outcome
+        if ok:
+            cleanup(value)
+
+
+def _empty_cells(values: np.ndarray, keys: list[str], coded: list[str], codes: np.ndarray | None,
+                 empty_code: int | None) -> np.ndarray:
+    """``values == ""``: the empty cells (python-calamine gives ``""`` for them); for the coded
+    columns read from their codes rather than by comparing 100,000 objects."""
+    if codes is None:
+        return values == ""
+    empty = np.zeros(values.shape, dtype=bool)
+    coded_at = {k: j for j, k in enumerate(coded)}
+    for i, key in enumerate(keys):
+        if key in coded_at:
+            if empty_code is not None:
+                np.equal(codes[:, coded_at[key]], empty_code, out=empty[:, i])
+        else:
+            empty[:, i] = values[:, i] == ""
+    return empty
 
 
 def find_header(rows: list[list], form: FormSpec) -> tuple[int, dict[str, int]] | None:
@@ -164,22 +302,21 @@ def read_form(
     if not path.is_file():
         msg = {"zh": f"{path}: 找不到文件：请检查路径和文件名", "en": f"{path}: file not found: check the path and name"}
         raise UnreadableError(str(path), "missing", msg.get(lang, msg["zh"]))
-    insp = inspect(path, policy.limits, lang)
-    book = _open(path, lang)
+    finish_inspection = inspect_in_two_steps(path, policy.limits, lang)
+    # the used area is known to be safe: python-calamine parses the first sheet in a helper
+    # thread (releasing the GIL) while the safety scan completes here
+    opening = _Background(_open_first_sheet, path, form, lang)
+    try:
+        insp = finish_inspection()
+    except BaseException:
+        opening.discard(lambda opened: opened[0].close())
+        raise
+    book, order, first = opening.result()
     findings: list[Finding] = []
     try:
-        # the template's own helper sheets (instructions repeat the headers) are never records;
-        # the template's record sheet name first, then visible sheets, in workbook order
-        skip = {normalise_label(n) for n in (*INSTRUCTIONS_SHEET.values(), LISTS_SHEET)}
-        metas = [m for m in book.sheets_metadata
-                 if str(m.typ).endswith("WorkSheet") and normalise_label(m.name) not in skip]
-        wanted = {normalise_label(form.sheet), normalise_label(form.sheet_en)}
-        metas.sort(key=lambda m: (normalise_label(m.name) not in wanted, not str(m.visible).endswith("Visible")))
-        names = [m.name for m in metas]
-        order = names
         chosen: tuple[str, pc.CalamineSheet, list[list], int, dict[str, int]] | None = None
-        for name in order:
-            parsed, rows = _head(book, name, path, lang)
+        for i, name in enumerate(order):
+            parsed, rows = first if i == 0 and first is not None else _head(book, name, path, lang)
             hit = find_header(rows, form)
             if hit and (chosen is None or len(hit[1]) > len(chosen[4])):
                 chosen = (name, parsed, rows, hit[0], hit[1])
@@ -211,23 +348,31 @@ def read_form(
                                          label=str(value).strip()))
 
     # -- records: one column per field; rows blank in every field are not records --------------
+    # text and list columns (not the record ID: its values are all distinct) are factorised
+    # as they are read, for coerce.py (see _Coder)
+    coded = [k for k in columns if form.field(k).type in ("text", "list") and form.field(k).check != "record-id"]
     try:
-        grid = _body(parsed, header_idx + 1, len(header))
+        grid, coder = _body(parsed, header_idx + 1, len(header), [columns[k] for k in coded])
     except Exception:
         raise _sheet_error(path, name, lang) from None
     keys = list(columns)
     positions = list(columns.values())
     # the form's columns side by side (no copy when they are the sheet's columns in order)
     values = grid if positions == list(range(grid.shape[1])) else grid[:, positions]
-    empty = values == ""
+    codes = coder.codes if coder is not None else None
+    empty = _empty_cells(values, keys, coded, codes, coder.code_of("") if coder is not None else None)
     if empty.any():
         values[empty] = None  # blank cells are None from here on
+        if codes is not None:
+            codes[empty[:, [keys.index(k) for k in coded]]] = -1
     keep = ~empty.all(axis=1) if keys else np.zeros(len(values), dtype=bool)
     index = np.arange(header_row + 1, header_row + 1 + len(values))
     if not keep.all():
         index = index[keep]
         values = values[keep]
+        codes = codes[keep] if codes is not None else None
     frame = pd.DataFrame(values, index=pd.Index(index, name="row"), columns=keys, dtype=object, copy=False)
+    cell_codes = CellCodes(tuple(coded), codes, coder.values, frame.index) if coder is not None else None
 
     hidden = frozenset()
     if scan is not None:
@@ -259,7 +404,7 @@ def read_form(
 
     sheet = FormSheet(path=path, kind=insp.kind, sheet=name, part=scan.part if scan else None,
                       header_row=header_row, columns=columns, labels=labels, frame=frame,
-                      inspection=insp, hidden_rows=hidden)
+                      inspection=insp, hidden_rows=hidden, cell_codes=cell_codes)
     return sheet, findings
 
 
