@@ -378,7 +378,8 @@ def _text_and_list_columns(frame: pd.DataFrame, specs: dict[str, FieldSpec], pol
         return {}
     if cell_codes is not None and cell_codes.fits(frame) and set(keys) <= set(cell_codes.keys):
         where = {k: j for j, k in enumerate(cell_codes.keys)}
-        codes = cell_codes.codes[:, [where[k] for k in keys]]
+        codes = (cell_codes.codes if tuple(keys) == cell_codes.keys
+                 else cell_codes.codes[:, [where[k] for k in keys]])
         uniques = cell_codes.values
         cells = [frame[k].to_numpy() for k in keys]
     else:

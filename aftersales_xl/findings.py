@@ -95,6 +95,7 @@ class FileReport:
             "rows": self.rows,
             "valid": self.valid,
             "findings": [f.to_dict() for f in self.findings],
+            "notes": list(self.notes),
         }
 
 

@@ -27,8 +27,9 @@ from .config import Policy
 from .errors import UnreadableError
 from .findings import ERROR, WARNING, FileReport, Finding, Report, make_finding
 from .forms import FieldSpec, FormSpec
-from .ids import id_pattern
+from .ids import parse_id, scheme_hint
 from .messages import shorten
+from .pii import redact
 from .sla import sla_findings
 from .workbook import FormSheet, expand_paths, read_form
 from .workcal import WorkCalendar
@@ -66,7 +67,9 @@ def build_schema(form: FormSpec, policy: Policy, keys: Iterable[str]) -> tuple[p
             checks.append(pa.Check.in_range(spec.min or 1, spec.max or 5))
             codes[(key, 0)] = "out-of-range"
         elif spec.check == "record-id":
-            checks.append(pa.Check.str_matches(id_pattern(policy)))
+            # the pattern, and a real date in it (FW20240231001 is not an ID)
+            checks.append(pa.Check(lambda s, p=policy: s.map(lambda v: v is None or parse_id(v, p) is not None),
+                                   element_wise=False))
             codes[(key, 0)] = "bad-format"
         columns[key] = pa.Column(None, nullable=spec.required not in REQUIRED_ALWAYS, checks=checks)
     return pa.DataFrameSchema(columns, strict=False, coerce=False), codes
@@ -245,8 +248,11 @@ def _rule_findings(
         if (row, key) in seen and severity != WARNING:
             return
         seen.add((row, key))
-        out.append(make_finding(code, lang, sheet=sheet_name, cell=f"{letters[key]}{row}", row=row,
-                                column=columns[key], severity=severity, **params))
+        # a key whose column is missing (e.g. an SLA finding on an absent 解决时间) has no cell
+        letter = letters.get(key)
+        out.append(make_finding(code, lang, sheet=sheet_name, cell=f"{letter}{row}" if letter else None,
+                                row=row, column=columns.get(key) or form.field(key).title(lang),
+                                severity=severity, **params))
 
     # 1. cells that could not be typed (bad-date, not-in-list, rating format)
     if coerced.failures:
@@ -289,15 +295,16 @@ def _rule_findings(
         for row in rows[mask & ~filled(key)].tolist():
             add("required-value", row, key, severity=severity, why=why_en if en else why_zh)
 
+    done_words = "/".join(policy.done_statuses)
     for spec in form.fields:
         if spec.required == "unless-pending":
             conditional_required(spec.key, known_status & ~pending,
                                  f"（处理进度不是“{policy.pending_status}”时必填）",
                                  f" (required unless the status is {policy.pending_status})")
         elif spec.required == "when-done":
-            conditional_required(spec.key, done, "（已解决/已关闭时必填）", " (required once resolved or closed)")
+            conditional_required(spec.key, done, f"（{done_words}时必填）", f" (required once {done_words})")
         elif spec.required == "expected-when-done":
-            conditional_required(spec.key, done, "（已解决/已关闭时应填写）", " (expected once resolved or closed)",
+            conditional_required(spec.key, done, f"（{done_words}时应填写）", f" (expected once {done_words})",
                                  severity=WARNING)
 
     if status is not None:
@@ -306,9 +313,9 @@ def _rule_findings(
             hits = np.flatnonzero(open_ & filled("resolved_at"))
             for row, value in zip(rows[hits].tolist(), status.to_numpy()[hits].tolist(), strict=True):
                 add("status-inconsistent", row, "status", detail=(
-                    f"处理进度为“{value}”却已填写解决时间：已解决请改为已解决/已关闭，否则清空解决时间"
+                    f"处理进度为“{value}”却已填写解决时间：已解决请改为{done_words}，否则清空解决时间"
                     if not en else f'status is "{value}" but a resolution time is filled in: '
-                    "set the status to resolved/closed, or clear the resolution time"))
+                    f"set the status to {done_words}, or clear the resolution time"))
         if "satisfaction" in cols:
             for row in rows[open_ & filled("satisfaction")].tolist():
                 add("status-inconsistent", row, "satisfaction", detail=(
@@ -342,9 +349,7 @@ def _still_there(failing: list, rows: np.ndarray) -> list[bool]:
 def _expected(form: FormSpec, policy: Policy, key: str, lang: str) -> str:
     spec = form.field(key)
     if spec.check == "record-id":
-        example = policy.id_prefix + ("20240521" if policy.id_scheme == "daily" else "202405") + "001"
-        return (f"应为 {example} 这样的编号（前缀+日期+流水号）；也可留空，合并时自动编号" if lang != "en"
-                else f"use an ID like {example} (prefix + date + sequence), or leave it blank to be assigned")
+        return scheme_hint(policy, lang)
     if spec.type == "rating":
         return f"{spec.min}–{spec.max} 的整数" if lang != "en" else f"a whole number {spec.min}–{spec.max}"
     return ""
@@ -387,7 +392,7 @@ def _duplicate_ids(typed: pd.DataFrame, cols: set[str], add: Callable) -> None:
             add("duplicate-id", row, "record_id", value=value, other=int(first[value]))
 
 
-_PII_HINT = re.compile(r"\d{3}[\s-]?\d{4}|@")  # cheap prefilter before find_pii
+_PII_HINT = re.compile(r"\d{3}[\s.-]?\d{4}|[@＠]")  # cheap prefilter before find_pii
 
 
 #: the checks of text columns that judge each distinct value (see :func:`_masking`)
@@ -433,7 +438,7 @@ def _masking(typed: pd.DataFrame, form: FormSpec, policy: Policy, add: Callable,
                 fix = "电话只留后4位，如 ****5678" if lang != "en" else "show only the last 4 digits, e.g. ****5678"
             add("unmasked-contact", row, spec.key, what=spec.title(lang), fix=fix)
     sep = ", " if lang == "en" else "、"
-    for spec in form.by_check("pii-text"):
+    for spec in form.pii_scanned():
         if spec.key not in typed.columns:
             continue
         for row, kinds in _flagged(typed[spec.key], _pii_kinds, distinct.get(spec.key)):
@@ -483,11 +488,20 @@ def check_paths(
         ):
             from .annotate import not_carried_over, write_annotated
 
-            annotate_dir.mkdir(parents=True, exist_ok=True)
-            out = write_annotated(path, checked.report.findings, annotate_dir, lang=lang,
-                                  checked_at=now, masked=masked_cells(checked.sheet, form, policy))
-            checked.report.annotated = str(out)
-            checked.report.notes.extend(not_carried_over(checked.sheet.kind, lang, src=path))
+            try:
+                annotate_dir.mkdir(parents=True, exist_ok=True)
+                out = write_annotated(path, checked.report.findings, annotate_dir, lang=lang,
+                                      checked_at=now, masked=masked_cells(checked.sheet, form, policy),
+                                      kind=checked.sheet.kind)
+            except Exception as e:  # noqa: BLE001 - a copy that cannot be written never stops the run
+                if debug:
+                    raise
+                checked.report.notes.append(
+                    f"批注副本未能写出（{type(e).__name__}）：{redact(str(e))[:120]}" if lang != "en"
+                    else f"the annotated copy could not be written ({type(e).__name__}): {redact(str(e))[:120]}")
+            else:
+                checked.report.annotated = str(out)
+                checked.report.notes.extend(not_carried_over(checked.sheet.kind, lang, src=path))
         yield checked
 
 

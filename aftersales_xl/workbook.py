@@ -82,7 +82,8 @@ class FormSheet:
 def _open(path: Path, lang: str) -> pc.CalamineWorkbook:
     """Open with python-calamine, turning its errors into one plain-language UnreadableError."""
     try:
-        return pc.CalamineWorkbook.from_path(str(path))
+        with path.open("rb") as fh:  # parser chosen from the bytes: a renamed .xls still reads
+            return pc.CalamineWorkbook.from_filelike(fh)
     except pc.PasswordError:
         msg = {"zh": f"{path.name} 设有打开密码：请在 Excel 中取消密码后另存为 .xlsx 再提交",
                "en": f"{path.name} is password-protected: remove the password in Excel, save as .xlsx and resubmit"}

@@ -276,7 +276,7 @@ def test_json_contract_and_exit_codes(make_workbook, form, policy):
     doc = json.loads(res.stdout)
     assert set(doc) == {"files", "summary"}
     f = doc["files"][1]
-    assert set(f) == {"path", "form", "rows", "valid", "findings"}
+    assert set(f) == {"path", "form", "rows", "valid", "findings", "notes"}
     assert f["form"] == "record" and f["rows"] == 1 and f["valid"] is False
     (finding,) = f["findings"]
     assert set(finding) == {"severity", "code", "sheet", "cell", "row", "column", "message"}
@@ -398,3 +398,68 @@ def test_internal_error_in_one_file_is_one_line_with_debug_hint(make_workbook, m
     assert "13800138000" not in res.output
     with pytest.raises(RuntimeError):
         CliRunner().invoke(cli, ["validate", str(path), "--debug"], catch_exceptions=False)
+
+
+def test_an_id_with_an_impossible_date_is_bad_format(make_workbook, form, policy):
+    report = check(make_workbook([record_row(record_id="FW20240231001")]), form, policy)
+    assert codes(report) == [(cell_ref("record_id", 0), "bad-format")]
+
+
+def test_missing_resolution_column_is_a_missing_column_not_a_crash(make_workbook, form, policy):
+    rows = [record_row(status="处理中", solution=None, satisfaction=None, resolved_at=None)]
+    report = check(make_workbook(rows, headers={"resolved_at": None}), form, policy)
+    assert not report.unreadable
+    assert ("missing-column", None) in [(f.code, f.cell) for f in report.findings]
+    assert report.findings[0].row is None or report.findings[0].code == "missing-column"
+
+
+def test_a_copy_that_cannot_be_written_does_not_stop_the_run(tmp_path, make_workbook, form, policy,
+                                                             monkeypatch):
+    import aftersales_xl.annotate as annotate_module
+
+    a = make_workbook([record_row(severity="P5")], name="a.xlsx")
+    b = make_workbook([record_row(severity="P5")], name="b.xlsx")
+
+    def broken(src, *args, **kwargs):
+        raise IndexError("style table damaged")
+
+    monkeypatch.setattr(annotate_module, "write_annotated", broken)
+    report = validate_paths([a, b], form, policy, now=NOW, annotate_dir=tmp_path / "out")
+    assert [f.rows for f in report.files] == [1, 1] and report.exit_code() == 1
+    assert all(any("批注副本未能写出" in n for n in f.notes) for f in report.files)
+
+
+def test_a_phone_typed_into_the_customer_field_is_found(make_workbook, form, policy):
+    report = check(make_workbook([record_row(customer="张三 13812345678")]), form, policy)
+    assert codes(report) == [(cell_ref("customer", 0), "pii-in-text")]
+
+
+def test_hostile_used_ranges_are_unreadable_through_the_cli_not_a_crash(tmp_path):
+    """End to end in a child process: python-calamine would abort the interpreter on the
+    first file and openpyxl would hang on the second, so the safety gate must stop both."""
+    import subprocess
+    import sys
+    import zipfile
+
+    stray = tmp_path / "stray.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "问题记录表"
+    wb.active["A1"] = "问题编号"
+    wb.active["XFD1048576"] = "x"
+    wb.save(stray)
+    src = write_record_xlsx(tmp_path / "src.xlsx", record_rows(1))
+    merged = tmp_path / "merged.xlsx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(merged, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", b'</sheetData><mergeCells count="1">'
+                                    b'<mergeCell ref="A1:XFD1048576"/></mergeCells>')
+            zout.writestr(item, data)
+    out = tmp_path / "checked"
+    proc = subprocess.run([sys.executable, "-m", "aftersales_xl.cli", "validate", str(stray), str(merged),
+                           "--annotate", str(out), "--format", "json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [f["findings"][0]["code"] for f in doc["files"]] == ["unreadable", "unreadable"]
