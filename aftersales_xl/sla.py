@@ -273,7 +273,7 @@ def sla_findings(
 
     def target_text(kind: str, target: Any) -> str:
         if (kind, target) not in targets:
-            targets[(kind, target)] = _params(kind, "", target, "", lang)["target"]
+            targets[(kind, target)] = format_target(target, lang)
         return targets[(kind, target)]
 
     def due_notes(column: str) -> list[str]:
@@ -342,21 +342,6 @@ def _kind_params(kind: str, severity: str, target: str, actual: str, lang: str) 
         "target": target,
         "actual": actual,
     }
-
-
-def _params(kind: str, severity: str, target: str, actual: str, lang: str) -> dict[str, str]:
-    zh, en = _KIND_LABELS[kind]
-    return {
-        "kind": en if lang == "en" else zh,
-        "priority": severity,
-        "target": format_target(target, lang),
-        "actual": actual,
-    }
-
-
-def _due_note(due: Any, lang: str) -> str:
-    when = pd.Timestamp(due).strftime("%Y-%m-%d %H:%M")
-    return f" (due {when})" if lang == "en" else f"（期限 {when}）"
 
 
 def sla_register_columns(sla: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:

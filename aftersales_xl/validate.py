@@ -27,7 +27,7 @@ from .config import Policy
 from .errors import UnreadableError
 from .findings import ERROR, WARNING, FileReport, Finding, Report, make_finding
 from .forms import FieldSpec, FormSpec
-from .ids import parse_id, scheme_hint
+from .ids import id_pattern, parse_id, scheme_hint
 from .messages import shorten
 from .pii import redact
 from .sla import sla_findings
@@ -68,11 +68,44 @@ def build_schema(form: FormSpec, policy: Policy, keys: Iterable[str]) -> tuple[p
             codes[(key, 0)] = "out-of-range"
         elif spec.check == "record-id":
             # the pattern, and a real date in it (FW20240231001 is not an ID)
-            checks.append(pa.Check(lambda s, p=policy: s.map(lambda v: v is None or parse_id(v, p) is not None),
-                                   element_wise=False))
+            checks.append(pa.Check(_id_check(policy), element_wise=False))
             codes[(key, 0)] = "bad-format"
         columns[key] = pa.Column(None, nullable=spec.required not in REQUIRED_ALWAYS, checks=checks)
     return pa.DataFrameSchema(columns, strict=False, coerce=False), codes
+
+
+def _id_check(policy: Policy) -> Callable[[pd.Series], pd.Series]:
+    """The vectorised check "blank, or ``parse_id`` accepts it" for a record-ID column.
+
+    An ID that is already in its normal form (ASCII, trimmed, upper case: as typed by
+    :func:`coerce.coerce_frame`) is matched against :func:`ids.id_pattern` directly, and the
+    real-date test of its period is made once per distinct period (``parse_id`` of the first
+    such ID); any other value goes through :func:`ids.parse_id` itself.
+    """
+    pattern = id_pattern(policy)
+
+    def check(series: pd.Series) -> pd.Series:
+        match = pattern.match
+        periods: dict[str, bool] = {}
+        out = []
+        for v in series.tolist():
+            if v is None:
+                out.append(True)
+            elif type(v) is str and v.isascii() and v and v == v.strip().upper():
+                m = match(v)
+                if m is None:
+                    out.append(False)
+                else:
+                    period = m.group("period")
+                    ok = periods.get(period)
+                    if ok is None:
+                        ok = periods[period] = parse_id(v, policy) is not None
+                    out.append(ok)
+            else:
+                out.append(parse_id(v, policy) is not None)
+        return pd.Series(out, index=series.index, dtype=bool)
+
+    return check
 
 
 def _schema_failures(
@@ -165,7 +198,8 @@ def _check_file(path: Path, form: FormSpec, policy: Policy, lang: str, now: date
         report.findings.append(make_finding("unreadable", lang, detail=str(e)))
         return Checked(report)
     report.sheet = sheet.sheet
-    checked_distinct = [f.key for f in form.fields if f.check in _DISTINCT_CHECKS]
+    checked_distinct = [f.key for f in (*form.by_check("masked-name"), *form.by_check("masked-contact"),
+                                        *form.pii_scanned())]
     coerced, facts = coerce_with_facts(sheet.frame, form, policy, sheet.date1904, checked_distinct,
                                        sheet.cell_codes)
     # whitespace-only rows are not records either
@@ -393,10 +427,6 @@ def _duplicate_ids(typed: pd.DataFrame, cols: set[str], add: Callable) -> None:
 
 
 _PII_HINT = re.compile(r"\d{3}[\s.-]?\d{4}|[@＠]")  # cheap prefilter before find_pii
-
-
-#: the checks of text columns that judge each distinct value (see :func:`_masking`)
-_DISTINCT_CHECKS = ("masked-name", "masked-contact", "pii-text")
 
 
 def _flagged(col: pd.Series, judge: Callable[[str], Any], distinct: set[str] | None) -> Iterator[tuple[int, Any]]:

@@ -82,8 +82,7 @@ class FormSheet:
 def _open(path: Path, lang: str) -> pc.CalamineWorkbook:
     """Open with python-calamine, turning its errors into one plain-language UnreadableError."""
     try:
-        with path.open("rb") as fh:  # parser chosen from the bytes: a renamed .xls still reads
-            return pc.CalamineWorkbook.from_filelike(fh)
+        return _open_by_content(path)
     except pc.PasswordError:
         msg = {"zh": f"{path.name} 设有打开密码：请在 Excel 中取消密码后另存为 .xlsx 再提交",
                "en": f"{path.name} is password-protected: remove the password in Excel, save as .xlsx and resubmit"}
@@ -92,6 +91,23 @@ def _open(path: Path, lang: str) -> pc.CalamineWorkbook:
         msg = {"zh": f"{path.name} 已损坏或不是 Excel 工作簿：请在 Excel 中打开并另存为 .xlsx 后重新提交",
                "en": f"{path.name} is damaged or not an Excel workbook: open it in Excel, save as .xlsx and resubmit"}
         raise UnreadableError(str(path), "corrupt", msg.get(lang, msg["zh"])) from None
+
+
+def _open_by_content(path: Path) -> pc.CalamineWorkbook:
+    """The workbook with the parser its bytes call for (a renamed .xls still reads).
+
+    ``from_filelike`` picks the parser from the bytes, trying each format in turn;
+    ``from_path`` picks it from the extension, which for a file named as what it is comes to
+    the same parser, reads the file without calling back into Python (so it does not wait for
+    the GIL, which the safety scan holds while python-calamine opens the file in a helper
+    thread) and is tried first; whatever it cannot open is opened from the bytes.
+    """
+    try:
+        return pc.CalamineWorkbook.from_path(str(path))
+    except Exception:  # noqa: BLE001 - the bytes decide, as below
+        pass
+    with path.open("rb") as fh:
+        return pc.CalamineWorkbook.from_filelike(fh)
 
 
 def _head(book: pc.CalamineWorkbook, name: str, path: Path, lang: str) -> tuple[pc.CalamineSheet, list[list]]:

@@ -463,3 +463,13 @@ def test_hostile_used_ranges_are_unreadable_through_the_cli_not_a_crash(tmp_path
     assert proc.returncode == 2, proc.stderr
     doc = json.loads(proc.stdout)
     assert [f["findings"][0]["code"] for f in doc["files"]] == ["unreadable", "unreadable"]
+
+
+@pytest.mark.parametrize("engine", ["openpyxl", "xlsxwriter"])
+def test_header_only_sheet_is_zero_records_not_an_error(tmp_path, form, policy, engine):
+    # a freshly handed-out form with nothing filled in yet
+    path = write_record_xlsx(tmp_path / "empty.xlsx", [], engine=engine)
+    report = check(path, form, policy)
+    assert report.rows == 0
+    assert [f.code for f in report.findings if f.severity == "error"] == []
+    assert not any(f.code == "internal-error" for f in report.findings)
