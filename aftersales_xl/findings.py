@@ -28,6 +28,7 @@ CODES: dict[str, str] = {
     "unreadable": ERROR,
     "hidden-data": WARNING,
     "formula-no-value": ERROR,
+    "error-value": ERROR,
     "conflict": ERROR,
 }
 

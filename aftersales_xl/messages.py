@@ -79,6 +79,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "是公式但没有保存计算结果：请在 Excel 中打开、重新计算并保存，或改为直接填写数值",
         "en": "is a formula with no saved result: open it in Excel, recalculate and save, or type the value",
     },
+    "error-value": {
+        "zh": "显示错误值 {value}，读不出内容：请改正公式或直接填写数值",
+        "en": "shows the error {value}, so it has no value: fix the formula or type the value",
+    },
     "conflict": {
         "zh": "{detail}",
         "en": "{detail}",

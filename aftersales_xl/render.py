@@ -10,10 +10,10 @@ from .ids import IdOutcome
 from .mask import MaskOutcome
 
 _WORDS = {
-    "zh": {"error": "错误", "warning": "警告", "ok": "通过", "fail": "未通过", "unreadable": "无法读取",
+    "zh": {"error": "错误", "warning": "警告", "errors": "错误", "warnings": "警告", "ok": "通过", "fail": "未通过", "unreadable": "无法读取",
            "rows": "条记录", "summary": "共 {files} 个文件：{valid} 个通过，{errors} 个错误，{warnings} 个警告",
            "annotated": "已写出批注副本", "none": "没有发现问题"},
-    "en": {"error": "error", "warning": "warning", "ok": "OK", "fail": "FAILED", "unreadable": "UNREADABLE",
+    "en": {"error": "error", "warning": "warning", "errors": "errors", "warnings": "warnings", "ok": "OK", "fail": "FAILED", "unreadable": "UNREADABLE",
            "rows": "records", "summary": "{files} files: {valid} valid, {errors} errors, {warnings} warnings",
            "annotated": "annotated copy", "none": "no findings"},
 }
@@ -34,7 +34,7 @@ def render_text(report: Report, lang: str = "zh") -> str:
         if not f.unreadable:
             head += f" ({f.rows} {w['rows']}"
             if f.errors or f.warnings:
-                head += f", {f.errors} {w['error']}, {f.warnings} {w['warning']}"
+                head += f", {f.errors} {w['errors']}, {f.warnings} {w['warnings']}"
             head += ")"
         lines.append(head)
         for finding in f.findings:

@@ -192,6 +192,9 @@ class SheetScan:
     hidden_rows: frozenset[int]
     formula_no_value: tuple[str, ...]  # A1 refs of formulas saved without a cached value
     merged: tuple[str, ...]  # ranges like "A1:U1"
+    #: ``(A1 ref, shown error)`` of cells holding an Excel error value (``#N/A``, ``#REF!``…),
+    #: which python-calamine reads as blank
+    error_values: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -455,6 +458,9 @@ _SELF_CLOSED_END = re.compile(rb"/>(?:<v\s*/>|<v></v>)?</c>")
 _HAS_F = re.compile(rb"<f[\s>/]")
 _VALUE = re.compile(rb"<v(?:\s[^>]*)?>[^<]")
 _STR_TYPE = re.compile(rb'^<c\s[^>]*\bt="str"')
+_ERROR_GUARD = re.compile(rb'\st="e"')
+_ERROR_CELL = re.compile(rb'<c\s[^>]{0,256}?\st="e"[^>]{0,256}?>')
+_ERROR_VALUE = re.compile(rb"<v>(#[A-Z][A-Z0-9/_]{0,14}[!?]?)</v>")  # #N/A, #DIV/0!, #NAME?
 _MERGE = re.compile(
     rb'<mergeCell\s[^>]{0,256}?\bref="\$?([A-Za-z]{1,3})\$?(\d{1,10})(?::\$?([A-Za-z]{1,3})\$?(\d{1,10}))?"'
 )
@@ -486,6 +492,7 @@ class _SheetFacts:
     max_col: int = 0
     hidden_rows: set[int] = field(default_factory=set)
     formulas: dict[str, None] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
     merged: dict[str, None] = field(default_factory=dict)
     features: set[str] = field(default_factory=set)
     rows_have_r: bool | None = None
@@ -575,7 +582,7 @@ class _SheetFacts:
             self._wider = _wider_pattern(widest)
 
     def _details(self, buf: bytes, end: int) -> None:
-        """Hidden rows and value-less formulas in ``buf[:end]``."""
+        """Hidden rows, value-less formulas and error values in ``buf[:end]``."""
         if _HIDDEN_GUARD.search(buf, 0, end):
             for m in _HIDDEN_ROW.finditer(buf, 0, end):
                 r = _ROW_R.search(m.group())
@@ -585,6 +592,23 @@ class _SheetFacts:
             for pattern in (_FORMULA_END, _SELF_CLOSED_END):
                 for m in pattern.finditer(buf, 0, end):
                     self._formula_candidate(buf, m.start(), m.end())
+        if _ERROR_GUARD.search(buf, 0, end):
+            for m in _ERROR_CELL.finditer(buf, 0, end):
+                self._error_cell(buf, m.start(), m.end())
+
+    def _error_cell(self, buf: bytes, start: int, body: int) -> None:
+        """A ``t="e"`` cell: record its reference and the error it shows.
+
+        A cell whose end lies beyond this window is seen whole in the next one (the overlap is
+        longer than any cell).
+        """
+        close = buf.find(b"</c>", body, body + OVERLAP)
+        ref = _CELL_REF.match(buf, start)
+        if close == -1 or ref is None:
+            return
+        shown = _ERROR_VALUE.search(buf, body, close)
+        key = (ref.group(1) + ref.group(2)).decode().upper()
+        self.errors[key] = shown.group(1).decode("utf-8", "replace") if shown else "#VALUE!"
 
     def _formula_candidate(self, buf: bytes, at: int, end: int) -> None:
         """A cell closing right after its formula (or an empty ``<v>``): record it if it has no value."""
@@ -915,6 +939,7 @@ def _inspect_ooxml(
                 hidden_rows=frozenset(facts[member].hidden_rows),
                 formula_no_value=tuple(facts[member].formulas),
                 merged=tuple(facts[member].merged),
+                error_values=tuple(facts[member].errors.items()),
             )
             for name, state, member in planned
         )
@@ -934,6 +959,7 @@ def _inspect_ooxml(
         kept.clear()
         for member, found in details.items():
             facts[member].hidden_rows, facts[member].formulas = found.hidden_rows, found.formulas
+            facts[member].errors = found.errors
             facts[member].merged = found.merged
             features.update(found.features)
         return inspection()

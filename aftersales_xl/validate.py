@@ -210,12 +210,21 @@ def _check_file(path: Path, form: FormSpec, policy: Policy, lang: str, now: date
         sheet.frame = sheet.frame[~blank]
         facts = facts.subset(~blank)
     report.rows = len(typed)
-    findings = structural + _rule_findings(sheet, Coerced(typed, coerced.failures), form, policy, lang, now,
-                                             report.notes, facts)
+    rules = _rule_findings(sheet, Coerced(typed, coerced.failures), form, policy, lang, now, report.notes, facts)
+    # a cell showing #N/A or a formula without a result reads as blank: its own finding says
+    # what is wrong, so "required, cannot be blank" is not added on top of it
+    unread = {f.cell for f in structural if f.code in _UNREAD_CELL_CODES}
+    if unread:
+        rules = [f for f in rules if not (f.code == "required-value" and f.cell in unread)]
+    findings = structural + rules
     findings.sort(key=lambda f: (f.row is not None, f.row or 0, _col_order(f.cell)))
     report.findings = findings
     error_rows = {f.row for f in findings if f.severity == ERROR and f.row and f.cell}
     return Checked(report, sheet, typed, error_rows)
+
+
+#: structural findings about a cell whose value could not be read (it is blank in the frame)
+_UNREAD_CELL_CODES = frozenset({"error-value", "formula-no-value"})
 
 
 def _blank_rows(typed: pd.DataFrame, present: dict[str, np.ndarray]) -> np.ndarray | None:

@@ -10,8 +10,9 @@ Every spreadsheet quirk the reader handles is named where it is handled:
 * the header row may sit under title rows (searched in the first :data:`HEADER_SEARCH_ROWS`);
 * headers match tolerantly (:func:`aftersales_xl.forms.normalise_label`);
 * blank and formatted-but-empty rows are not records;
-* hidden rows holding data, hidden sheets holding data, formulas with no cached value are
-  reported (``hidden-data``, ``formula-no-value``), never silently read as blanks.
+* hidden rows holding data, hidden sheets holding data, formulas with no cached value and
+  cells showing an Excel error (``#N/A``) are reported (``hidden-data``, ``formula-no-value``,
+  ``error-value``), never silently read as blanks.
 
 Values are *raw* here (str, float, int, bool, datetime, date, time, ``None``); turning what staff
 typed into typed values is :mod:`aftersales_xl.coerce`'s job.
@@ -409,6 +410,13 @@ def read_form(
             k = col_to_key.get(column_index_from_string(col_letters) - 1)
             if k is not None and r > header_row:
                 findings.append(make_finding("formula-no-value", lang, sheet=name, cell=ref, row=r,
+                                             column=labels[k] if lang != "en" else form.field(k).label_en))
+        for ref, shown in scan.error_values:
+            col_letters = "".join(ch for ch in ref if ch.isalpha())
+            r = int(ref[len(col_letters):])
+            k = col_to_key.get(column_index_from_string(col_letters) - 1)
+            if k is not None and r > header_row:
+                findings.append(make_finding("error-value", lang, sheet=name, cell=ref, row=r, value=shown,
                                              column=labels[k] if lang != "en" else form.field(k).label_en))
     for s in insp.sheets:
         if s.state != "visible" and s.max_row > 0 and s.name != name:

@@ -481,6 +481,8 @@ def test_scan_is_the_same_whatever_the_chunk_boundaries(tmp_path, limits, monkey
     for ref in ("F9", "F150", "F333"):
         ws[ref] = "=E1*2"
     ws["AB250"] = "stray"
+    for ref, shown in (("G10", "#N/A"), ("G201", "#DIV/0!"), ("B398", "#REF!")):
+        ws[ref] = shown  # openpyxl stores these as error cells (t="e")
     for rng in ("A1:B1", "C200:D201", "A390:E390"):
         ws.merge_cells(rng)
     path = tmp_path / "long.xlsx"
@@ -490,11 +492,14 @@ def test_scan_is_the_same_whatever_the_chunk_boundaries(tmp_path, limits, monkey
     assert (whole.max_row, whole.max_col) == (400, 28)
     assert whole.hidden_rows == frozenset({5, 137, 288, 399})
     assert whole.formula_no_value == ("F9", "F150", "F333")
+    assert whole.error_values == (("G10", "#N/A"), ("G201", "#DIV/0!"), ("B398", "#REF!"))
     assert set(whole.merged) == {"A1:B1", "C200:D201", "A390:E390"}
+    assert safety.inspect_in_two_steps(path, limits)().sheets[0] == whole
 
     monkeypatch.setattr(safety, "OVERLAP", 300)  # longer than any cell in this sheet
     for chunk_size in (7, 61, 997, 4096):
         assert inspect(path, limits, chunk_size=chunk_size).sheets[0] == whole, chunk_size
+        assert safety.inspect_in_two_steps(path, limits, chunk_size=chunk_size)().sheets[0] == whole
 
 
 def test_stray_cell_found_across_chunk_boundaries(tmp_path, limits, monkeypatch):

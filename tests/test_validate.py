@@ -210,6 +210,36 @@ def test_formula_without_cached_value_is_a_finding(make_workbook, form, policy):
     assert (ref, "formula-no-value") in codes(report)
 
 
+def test_excel_error_values_are_findings_not_blanks(make_workbook, form, policy):
+    path = make_workbook(record_rows(3))
+    wb = openpyxl.load_workbook(path)
+    ws = wb["问题记录表"]
+    shown = {cell_ref("customer", 0): "#N/A", cell_ref("occurred_at", 1): "#REF!",
+             cell_ref("satisfaction", 2): "#DIV/0!"}
+    for ref, error in shown.items():
+        ws[ref] = error  # an error cell (t="e"), as Excel saves a failed lookup
+    wb.save(path)
+    report = check(path, form, policy)
+    # one finding per cell, naming the error; no "required, cannot be blank" on top of it
+    assert codes(report) == [(ref, "error-value") for ref in shown]
+    assert all(error in f.message for f, error in zip(report.findings, shown.values(), strict=True))
+    assert not report.valid
+
+
+def test_formula_libreoffice_evaluated_to_an_error_is_a_finding(tmp_path, soffice, form, policy):
+    from builders import libreoffice_resave
+
+    (tmp_path / "src").mkdir()
+    src = write_record_xlsx(tmp_path / "src" / "f.xlsx", record_rows(2))
+    wb = openpyxl.load_workbook(src)
+    ref = cell_ref("satisfaction", 1)
+    wb["问题记录表"][ref] = "=1/0"
+    wb.save(src)
+    saved = libreoffice_resave(src, tmp_path / "lo")  # LibreOffice computes and saves #DIV/0!
+    report = check(saved, form, policy)
+    assert codes(report) == [(ref, "error-value")] and "#DIV/0!" in report.findings[0].message
+
+
 def test_sheet_found_by_headers_when_not_named_like_the_template(tmp_path, form, policy):
     path = write_record_xlsx(tmp_path / "x.xlsx", record_rows(2), sheet="五月",
                              extra_sheets={"说明": [["这是说明"]]}, extra_sheets_first=True)
