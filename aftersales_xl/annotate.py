@@ -406,7 +406,9 @@ def _target_cell(ws: Worksheet, cell: str | None) -> Cell | None:
     return found
 
 
-def _apply_masks(wb: Workbook, titles: dict[str, str], masked: Mapping[tuple[str, str], str]) -> None:
+def _apply_masks(
+    wb: Workbook, titles: dict[str, str], masked: Mapping[tuple[str, str], str]
+) -> None:
     """Put the masked text into the copy's cells (style kept; stored as text)."""
     for (sheet, ref), text in masked.items():
         ws = _worksheet(wb, titles, sheet)

@@ -22,13 +22,20 @@ EPILOG_EXIT = "Exit codes: 0 done, no errors; 1 error findings; 2 bad usage or u
 
 def common_options(f: Callable) -> Callable:
     """--config, --lang and --debug, shared by every command."""
-    f = click.option("--debug", is_flag=True, help="Show the full traceback of an internal error.")(f)
+    f = click.option("--debug", is_flag=True, help="Show the full traceback of an internal error.")(
+        f
+    )
     f = click.option(
-        "--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+        "--lang",
+        type=click.Choice(["zh", "en"]),
+        default="zh",
+        show_default=True,
         help="Language of messages and written sheets.",
     )(f)
     f = click.option(
-        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
         help="Policy file (TOML). Default: ./xlcheck.toml if present, else built-in defaults.",
     )(f)
     return f
@@ -85,14 +92,21 @@ def cli() -> None:
 @cli.command("template")
 @click.argument("form_name", metavar="[FORM]", type=click.Choice(["record"]), default="record")
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the .xlsx. Default: ./<FORM>_form.xlsx",
 )
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it already exists.")
 @common_options
 @guarded
 def template_cmd(
-    form_name: str, output: Path | None, force: bool, config_path: Path | None, lang: str, debug: bool
+    form_name: str,
+    output: Path | None,
+    force: bool,
+    config_path: Path | None,
+    lang: str,
+    debug: bool,
 ) -> None:
     """Write the blank Excel form: headers, drop-downs, input hints and a 填写说明 sheet.
 
@@ -140,16 +154,33 @@ def config_show(config_path: Path | None, lang: str, debug: bool) -> None:
 
     click.echo(policy_to_toml(load(config_path)), nl=False)
 
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for programs (see the README's JSON contract).")
-@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write NAME.checked.xlsx copies with every finding marked on its cell into this folder.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs (see the README's JSON contract).",
+)
+@click.option(
+    "--annotate",
+    "annotate_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write NAME.checked.xlsx copies with every finding marked on its cell into this folder.",
+)
 @common_options
 @guarded
-def validate(paths: tuple[Path, ...], fmt: str, annotate_dir: Path | None, config_path: Path | None,
-             lang: str, debug: bool) -> None:
+def validate(
+    paths: tuple[Path, ...],
+    fmt: str,
+    annotate_dir: Path | None,
+    config_path: Path | None,
+    lang: str,
+    debug: bool,
+) -> None:
     """Validate record workbooks (files or folders) against the record form.
 
     Folders mean every .xlsx/.xlsm/.xls/.ods in them; Excel lock files (~$...) and hidden
@@ -172,26 +203,63 @@ def validate(paths: tuple[Path, ...], fmt: str, annotate_dir: Path | None, confi
     if not files:
         raise click.UsageError("no workbooks found in the given paths")
     with _progress(files, lang) as tick:
-        report = validate_paths(files, load_form("record"), policy, lang=lang, now=datetime.now(),
-                                annotate_dir=annotate_dir, on_file=tick, debug=debug)
+        report = validate_paths(
+            files,
+            load_form("record"),
+            policy,
+            lang=lang,
+            now=datetime.now(),
+            annotate_dir=annotate_dir,
+            on_file=tick,
+            debug=debug,
+        )
     click.echo(render_json(report) if fmt == "json" else render_text(report, lang))
     sys.exit(report.exit_code())
 
+
 @cli.command("merge")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--register", "register", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The master register (总台账.xlsx); created if missing.")
-@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write NAME.checked.xlsx copies of the submissions with errors into this folder.")
-@click.option("--keep", default=5, show_default=True, type=click.IntRange(0, 1000),
-              help="How many backups of the previous register to keep beside it (0: none).")
-@click.option("--week-start", type=click.DateTime(["%Y-%m-%d"]),
-              help="Monday of the overview's 'latest week' (default: the last complete week).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--register",
+    "register",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The master register (总台账.xlsx); created if missing.",
+)
+@click.option(
+    "--annotate",
+    "annotate_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write NAME.checked.xlsx copies of the submissions with errors into this folder.",
+)
+@click.option(
+    "--keep",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0, 1000),
+    help="How many backups of the previous register to keep beside it (0: none).",
+)
+@click.option(
+    "--week-start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Monday of the overview's 'latest week' (default: the last complete week).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @common_options
 @guarded
-def merge_cmd(paths: tuple[Path, ...], register: Path, annotate_dir: Path | None, keep: int,
-              week_start: Any, fmt: str, config_path: Path | None, lang: str, debug: bool) -> None:
+def merge_cmd(
+    paths: tuple[Path, ...],
+    register: Path,
+    annotate_dir: Path | None,
+    keep: int,
+    week_start: Any,
+    fmt: str,
+    config_path: Path | None,
+    lang: str,
+    debug: bool,
+) -> None:
     """Validate submissions and merge the good rows into the master register.
 
     Rows with errors are kept out and listed in the register's 待修正 sheet; contact data
@@ -216,9 +284,19 @@ def merge_cmd(paths: tuple[Path, ...], register: Path, annotate_dir: Path | None
     if not files:
         raise click.UsageError("no workbooks found in the given paths")
     with _progress(files, lang) as tick:
-        result = merge(files, register, load_form("record"), policy, now=datetime.now(),
-                       week_start=week_start, lang=lang, annotate_dir=annotate_dir, keep=keep,
-                       on_file=tick, debug=debug)
+        result = merge(
+            files,
+            register,
+            load_form("record"),
+            policy,
+            now=datetime.now(),
+            week_start=week_start,
+            lang=lang,
+            annotate_dir=annotate_dir,
+            keep=keep,
+            on_file=tick,
+            debug=debug,
+        )
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -250,25 +328,37 @@ class _progress:
 def _output_options(f: Callable) -> Callable:
     """-o/--output-dir and --in-place, for the commands that write changed copies."""
     f = click.option(
-        "--in-place", is_flag=True,
+        "--in-place",
+        is_flag=True,
         help="Change the files themselves, after keeping NAME.bak-YYYYmmdd-HHMMSS.xlsx beside each. "
-             "Refused while the file is open in Excel (~$NAME.xlsx).",
+        "Refused while the file is open in Excel (~$NAME.xlsx).",
     )(f)
     f = click.option(
-        "-o", "--output-dir", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+        "-o",
+        "--output-dir",
+        "out_dir",
+        type=click.Path(file_okay=False, path_type=Path),
         help="Folder for the changed copies (created if needed). The originals are not touched.",
     )(f)
     return f
 
 
-def _writable_inputs(paths: tuple[Path, ...], out_dir: Path | None, in_place: bool, lang: str) -> list[Path]:
+def _writable_inputs(
+    paths: tuple[Path, ...], out_dir: Path | None, in_place: bool, lang: str
+) -> list[Path]:
     from .workbook import expand_paths
 
     if in_place == (out_dir is not None):
-        raise click.UsageError("请二选一：-o 文件夹 或 --in-place" if lang != "en" else "give either -o DIR or --in-place")
+        raise click.UsageError(
+            "请二选一：-o 文件夹 或 --in-place"
+            if lang != "en"
+            else "give either -o DIR or --in-place"
+        )
     files = expand_paths(list(paths))
     if not files:
-        raise click.UsageError("没有找到工作簿" if lang != "en" else "no workbooks found in the given paths")
+        raise click.UsageError(
+            "没有找到工作簿" if lang != "en" else "no workbooks found in the given paths"
+        )
     return files
 
 
@@ -285,8 +375,14 @@ def _failed(outcomes: list) -> bool:
 @_output_options
 @common_options
 @guarded
-def mask(paths: tuple[Path, ...], out_dir: Path | None, in_place: bool, config_path: Path | None,
-         lang: str, debug: bool) -> None:
+def mask(
+    paths: tuple[Path, ...],
+    out_dir: Path | None,
+    in_place: bool,
+    config_path: Path | None,
+    lang: str,
+    debug: bool,
+) -> None:
     """Mask 联系人, 联系方式 and phones/emails/ID numbers in free text.
 
     联系人 keeps its first character (张**), phones their last 4 digits (****5678), emails
@@ -306,23 +402,38 @@ def mask(paths: tuple[Path, ...], out_dir: Path | None, in_place: bool, config_p
 
     files = _writable_inputs(paths, out_dir, in_place, lang)
     form = load_form("record")
-    outcomes = mask_workbooks(files, form, load(config_path), out_dir=out_dir, in_place=in_place, lang=lang)
+    outcomes = mask_workbooks(
+        files, form, load(config_path), out_dir=out_dir, in_place=in_place, lang=lang
+    )
     click.echo(render_mask(outcomes, form, lang))
     sys.exit(2 if _failed(outcomes) else 0)
 
 
 @cli.command("assign-ids")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--register", type=click.Path(dir_okay=False, path_type=Path),
-              help="The master register (总台账): its IDs are never reused; sequences continue after them.")
-@click.option("--fix-duplicates", is_flag=True,
-              help="Give the later uses of a duplicated 问题编号 new IDs (listed old → new).")
+@click.option(
+    "--register",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The master register (总台账): its IDs are never reused; sequences continue after them.",
+)
+@click.option(
+    "--fix-duplicates",
+    is_flag=True,
+    help="Give the later uses of a duplicated 问题编号 new IDs (listed old → new).",
+)
 @_output_options
 @common_options
 @guarded
-def assign_ids_cmd(paths: tuple[Path, ...], register: Path | None, fix_duplicates: bool,
-                   out_dir: Path | None, in_place: bool, config_path: Path | None, lang: str,
-                   debug: bool) -> None:
+def assign_ids_cmd(
+    paths: tuple[Path, ...],
+    register: Path | None,
+    fix_duplicates: bool,
+    out_dir: Path | None,
+    in_place: bool,
+    config_path: Path | None,
+    lang: str,
+    debug: bool,
+) -> None:
     """Fill blank 问题编号 cells: FW + date of 接收时间 + a per-day sequence (FW20240521001).
 
     All files of one run are numbered together, in order of 接收时间 (else 问题发生时间),
@@ -342,9 +453,16 @@ def assign_ids_cmd(paths: tuple[Path, ...], register: Path | None, fix_duplicate
     from .render import render_ids
 
     files = _writable_inputs(paths, out_dir, in_place, lang)
-    outcomes = assign_workbooks(files, load_form("record"), load(config_path), register=register,
-                                out_dir=out_dir, in_place=in_place, fix_duplicates=fix_duplicates,
-                                lang=lang)
+    outcomes = assign_workbooks(
+        files,
+        load_form("record"),
+        load(config_path),
+        register=register,
+        out_dir=out_dir,
+        in_place=in_place,
+        fix_duplicates=fix_duplicates,
+        lang=lang,
+    )
     click.echo(render_ids(outcomes, lang))
     if _failed(outcomes):
         sys.exit(2)

@@ -39,7 +39,9 @@ _DATE_TEXT = re.compile(
     r"(?:\s*[T ]?\s*(?P<H>\d{1,2})\s*[:：时点]\s*(?P<M>\d{1,2})?\s*分?"
     r"(?:\s*[:：]\s*(?P<S>\d{1,2}(?:\.\d+)?)\s*秒?)?)?$"
 )
-_DATE_COMPACT = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:\s*(?P<H>\d{1,2})[:：](?P<M>\d{2}))?$")
+_DATE_COMPACT = re.compile(
+    r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:\s*(?P<H>\d{1,2})[:：](?P<M>\d{2}))?$"
+)
 _SERIAL_TEXT = re.compile(r"^\d{4,6}(?:\.\d+)?$")
 _RATING_TEXT = re.compile(r"^(\d+(?:\.\d+)?)\s*分?(?:\s*[\(（].*[\)）])?\s*$")
 
@@ -76,7 +78,11 @@ def to_text(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M") if (value.hour or value.minute) else value.strftime("%Y-%m-%d")
+        return (
+            value.strftime("%Y-%m-%d %H:%M")
+            if (value.hour or value.minute)
+            else value.strftime("%Y-%m-%d")
+        )
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, time):
@@ -133,8 +139,9 @@ def _parse_text(text: str, date1904: bool) -> datetime | None:
         g = m.groupdict()
         try:
             sec = float(g.get("S") or 0)
-            return datetime(int(g["y"]), int(g["m"]), int(g["d"]), int(g["H"] or 0),
-                            int(g["M"] or 0), int(sec))
+            return datetime(
+                int(g["y"]), int(g["m"]), int(g["d"]), int(g["H"] or 0), int(g["M"] or 0), int(sec)
+            )
         except ValueError:
             return None
     if _SERIAL_TEXT.match(text):
@@ -160,7 +167,11 @@ def normalise_choice(value: Any, allowed: list[str]) -> str | None:
         if a.isascii() and a.isalnum():
             head = text[: len(a)]
             rest = text[len(a) :]
-            if head.casefold() == a.casefold() and rest and not (rest[0].isascii() and rest[0].isalnum()):
+            if (
+                head.casefold() == a.casefold()
+                and rest
+                and not (rest[0].isascii() and rest[0].isalnum())
+            ):
                 return a
     return None
 
@@ -194,7 +205,9 @@ def parse_rating(value: Any, lo: int, hi: int) -> tuple[int | None, str | None]:
 # defines the results.
 
 
-def coerce_frame(frame: pd.DataFrame, form: FormSpec, policy: Policy, date1904: bool = False) -> Coerced:
+def coerce_frame(
+    frame: pd.DataFrame, form: FormSpec, policy: Policy, date1904: bool = False
+) -> Coerced:
     """Type every column of a raw frame (as read by :func:`workbook.read_form`).
 
     Text and list columns come back as object columns (str or None), datetimes as
@@ -284,8 +297,14 @@ class _Column:
     present: np.ndarray | None = None
 
 
-def _one_column(column: pd.Series, spec: FieldSpec, policy: Policy, rows: list, date1904: bool,
-                want_distinct: bool) -> _Column:
+def _one_column(
+    column: pd.Series,
+    spec: FieldSpec,
+    policy: Policy,
+    rows: list,
+    date1904: bool,
+    want_distinct: bool,
+) -> _Column:
     """Type one column on its own (the definition of every result)."""
     key = spec.key
     values = column.tolist()
@@ -300,7 +319,10 @@ def _one_column(column: pd.Series, spec: FieldSpec, policy: Policy, rows: list, 
         if None in mapping.values():  # a value outside the list: find its cells
             for i in np.flatnonzero(_is_none(out) & ~_is_none(values)).tolist():
                 if (text := to_text(values[i])) is not None:
-                    found[(rows[i], key)] = ("not-in-list", {"value": text, "allowed": "/".join(allowed)})
+                    found[(rows[i], key)] = (
+                        "not-in-list",
+                        {"value": text, "allowed": "/".join(allowed)},
+                    )
         return _Column(out, list(found.items()), present=~_is_none(out))
     if spec.type == "rating":
         lo, hi = spec.min or 1, spec.max or 5
@@ -313,8 +335,10 @@ def _one_column(column: pd.Series, spec: FieldSpec, policy: Policy, rows: list, 
         ratings = {v: p[0] for v, p in mapping.items()}
         # whole numbers 1-5 or None: as floats (None → NaN) they make the same Int64 column
         # as the list would, in one C-level conversion
-        return _Column(pd.array(np.array(list(map(ratings.get, values)), dtype=float), dtype="Int64"),
-                       list(found.items()))
+        return _Column(
+            pd.array(np.array(list(map(ratings.get, values)), dtype=float), dtype="Int64"),
+            list(found.items()),
+        )
     if spec.check == "record-id" and (plain := _plain_text(values)) is not None:
         return _Column(_record_ids(values, plain), present=~plain.nones)  # blanks stay blanks
     out, seen = _text(values, want_distinct)
@@ -360,11 +384,19 @@ def _blanks_are_none(values: list) -> bool:
     """True if every value is None or a float NaN (what a blank cell can be in a frame): both
     are typed as None, without a ``not-in-list`` failure."""
     nones = _is_none(values)
-    return bool(nones.all()) or all(type(v) is float and v != v for v in _objects(values)[~nones].tolist())
+    return bool(nones.all()) or all(
+        type(v) is float and v != v for v in _objects(values)[~nones].tolist()
+    )
 
 
-def _text_and_list_columns(frame: pd.DataFrame, specs: dict[str, FieldSpec], policy: Policy, rows: list,
-                           keep: Collection[str], cell_codes: CellCodes | None = None) -> dict[str, _Column]:
+def _text_and_list_columns(
+    frame: pd.DataFrame,
+    specs: dict[str, FieldSpec],
+    policy: Policy,
+    rows: list,
+    keep: Collection[str],
+    cell_codes: CellCodes | None = None,
+) -> dict[str, _Column]:
     """The text columns (not the record ID, whose values are all distinct) and the list columns,
     from one :func:`pandas.factorize` of their cells (or the reader's, ``cell_codes``).
 
@@ -372,14 +404,21 @@ def _text_and_list_columns(frame: pd.DataFrame, specs: dict[str, FieldSpec], pol
     column holds only text (``1``, ``1.0`` and ``True`` would be factorised together) and its
     blanks are None or NaN; any other column is left to :func:`_one_column`.
     """
-    keys = [k for k, spec in specs.items() if _is_object(frame[k].dtype) and (
-        spec.type == "list" or (spec.type == "text" and spec.check != "record-id"))]
+    keys = [
+        k
+        for k, spec in specs.items()
+        if _is_object(frame[k].dtype)
+        and (spec.type == "list" or (spec.type == "text" and spec.check != "record-id"))
+    ]
     if not keys:
         return {}
     if cell_codes is not None and cell_codes.fits(frame) and set(keys) <= set(cell_codes.keys):
         where = {k: j for j, k in enumerate(cell_codes.keys)}
-        codes = (cell_codes.codes if tuple(keys) == cell_codes.keys
-                 else cell_codes.codes[:, [where[k] for k in keys]])
+        codes = (
+            cell_codes.codes
+            if tuple(keys) == cell_codes.keys
+            else cell_codes.codes[:, [where[k] for k in keys]]
+        )
         uniques = cell_codes.values
         cells = [frame[k].to_numpy() for k in keys]
     else:
@@ -417,7 +456,12 @@ def _text_and_list_columns(frame: pd.DataFrame, specs: dict[str, FieldSpec], pol
             if unmatched:  # a value outside the list: find its cells
                 for i in np.flatnonzero(np.isin(col, unmatched)).tolist():
                     if (text := to_text(cells[j][i])) is not None:
-                        failures.append(((rows[i], key), ("not-in-list", {"value": text, "allowed": "/".join(allowed)})))
+                        failures.append(
+                            (
+                                (rows[i], key),
+                                ("not-in-list", {"value": text, "allowed": "/".join(allowed)}),
+                            )
+                        )
             done[key] = _Column(out, failures, present=_filled(mapped)[col])
         else:
             changed = False
@@ -532,10 +576,14 @@ _LOWEST = pd.Timestamp(MIN_YEAR, 1, 1)
 _BEYOND = pd.Timestamp(MAX_YEAR + 1, 1, 1)
 
 
-def _date_columns(frame: pd.DataFrame, specs: dict[str, FieldSpec], rows: list, date1904: bool) -> dict[str, _Column]:
+def _date_columns(
+    frame: pd.DataFrame, specs: dict[str, FieldSpec], rows: list, date1904: bool
+) -> dict[str, _Column]:
     """All date columns at once (see :func:`_dates`); {} if anything is unusual (time zones),
     leaving each column to :func:`_one_column`."""
-    keys = [k for k, spec in specs.items() if spec.type == "datetime" and _is_object(frame[k].dtype)]
+    keys = [
+        k for k, spec in specs.items() if spec.type == "datetime" and _is_object(frame[k].dtype)
+    ]
     if not keys:
         return {}
     block = _block(frame, keys)
@@ -556,7 +604,9 @@ def _date_columns(frame: pd.DataFrame, specs: dict[str, FieldSpec], rows: list, 
     return done
 
 
-def _dates(objects: np.ndarray, date1904: bool) -> tuple[np.ndarray, list[tuple[int, tuple[str, dict[str, Any]]]]]:
+def _dates(
+    objects: np.ndarray, date1904: bool
+) -> tuple[np.ndarray, list[tuple[int, tuple[str, dict[str, Any]]]]]:
     """``datetime64[ns]`` values and ``(position, ("bad-date", params))`` failures.
 
     Real Excel dates (``datetime`` cells in range) are converted in one vectorised call; the rest
@@ -579,7 +629,9 @@ def _dates(objects: np.ndarray, date1904: bool) -> tuple[np.ndarray, list[tuple[
     if len(other):
         other_values = objects[other].tolist()
         if not set(map(type, other_values)) <= _CELL_TYPES:
-            raise TypeError("a value no workbook cell holds")  # equal values of other types may parse apart
+            raise TypeError(
+                "a value no workbook cell holds"
+            )  # equal values of other types may parse apart
         parsed = {v: parse_datetime(v, date1904) for v in set(other_values)}
         out = [parsed.get(v) for v in other_values]
         for i, v, o in zip(other.tolist(), other_values, out, strict=True):
@@ -592,7 +644,9 @@ def _dates(objects: np.ndarray, date1904: bool) -> tuple[np.ndarray, list[tuple[
     return result, found
 
 
-def _coerce_dates(values: list, rows: list, spec: FieldSpec, date1904: bool, failures, index) -> pd.Series:
+def _coerce_dates(
+    values: list, rows: list, spec: FieldSpec, date1904: bool, failures, index
+) -> pd.Series:
     """One date column, into ``failures`` in row order: vectorised (:func:`_dates`) unless the
     column holds something unusual, then cell by cell."""
     try:
@@ -604,9 +658,13 @@ def _coerce_dates(values: list, rows: list, spec: FieldSpec, date1904: bool, fai
     return pd.Series(result, index=index)
 
 
-def _dates_by_cell(values: list, rows: list, spec: FieldSpec, date1904: bool, failures, index) -> pd.Series:
+def _dates_by_cell(
+    values: list, rows: list, spec: FieldSpec, date1904: bool, failures, index
+) -> pd.Series:
     lo, hi = MIN_YEAR, MAX_YEAR
-    others = {v for v in values if v is not None and not (type(v) is datetime and lo <= v.year <= hi)}
+    others = {
+        v for v in values if v is not None and not (type(v) is datetime and lo <= v.year <= hi)
+    }
     parsed = {v: parse_datetime(v, date1904) for v in others}
     out = [v if (type(v) is datetime and lo <= v.year <= hi) else parsed.get(v) for v in values]
     for row, v, o in zip(rows, values, out, strict=True):

@@ -123,9 +123,13 @@ def load_form(name: str = "record") -> FormSpec:
         raw["aliases"] = tuple(raw.get("aliases", ()))
         spec = FieldSpec(**raw)
         if spec.type not in FIELD_TYPES:
-            raise ValueError(f"{name}.toml: field {spec.key}: type {spec.type!r} not in {FIELD_TYPES}")
+            raise ValueError(
+                f"{name}.toml: field {spec.key}: type {spec.type!r} not in {FIELD_TYPES}"
+            )
         if spec.required not in REQUIRED_KINDS:
-            raise ValueError(f"{name}.toml: field {spec.key}: required {spec.required!r} not in {REQUIRED_KINDS}")
+            raise ValueError(
+                f"{name}.toml: field {spec.key}: required {spec.required!r} not in {REQUIRED_KINDS}"
+            )
         fields.append(spec)
     form = data["form"]
     return FormSpec(fields=tuple(fields), **{k: str(v) for k, v in form.items()})

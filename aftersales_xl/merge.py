@@ -113,9 +113,11 @@ class MergeLock:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             since = datetime.fromtimestamp(self.path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-            msg = (f"另一个合并正在进行（{since} 开始）：请等它结束；如确认没有合并在运行，删除 {self.path} 后重试"
-                   if self.lang != "en" else
-                   f"another merge is running (since {since}): wait for it; if none is, delete {self.path} and retry")
+            msg = (
+                f"另一个合并正在进行（{since} 开始）：请等它结束；如确认没有合并在运行，删除 {self.path} 后重试"
+                if self.lang != "en"
+                else f"another merge is running (since {since}): wait for it; if none is, delete {self.path} and retry"
+            )
             raise LockedError(msg) from None
         with os.fdopen(fd, "w") as f:
             f.write(f"pid {os.getpid()} at {datetime.now().isoformat(timespec='seconds')}\n")
@@ -149,7 +151,9 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any], keys: Sequence[str
 
 def default_week_start(now: datetime) -> datetime:
     """Monday 00:00 of the last complete Monday–Sunday week before ``now``."""
-    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    monday = (now - timedelta(days=now.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
     return monday - timedelta(days=7)
 
 
@@ -180,22 +184,58 @@ def merge(
     paths = [p for p in expand_paths(list(paths)) if not _same_path(p, register)]
     refuse_if_open_in_excel(register, lang)
     with MergeLock(register, lang):
-        return _merge_locked(paths, register, form, policy, now=now,
-                             week_start=week_start or default_week_start(now), lang=lang,
-                             annotate_dir=annotate_dir, keep=keep, on_file=on_file, debug=debug)
+        return _merge_locked(
+            paths,
+            register,
+            form,
+            policy,
+            now=now,
+            week_start=week_start or default_week_start(now),
+            lang=lang,
+            annotate_dir=annotate_dir,
+            keep=keep,
+            on_file=on_file,
+            debug=debug,
+        )
 
 
-def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now: datetime,
-                  week_start: datetime, lang: str, annotate_dir, keep: int, on_file, debug) -> MergeResult:
+def _merge_locked(
+    paths,
+    register: Path,
+    form: FormSpec,
+    policy: Policy,
+    *,
+    now: datetime,
+    week_start: datetime,
+    lang: str,
+    annotate_dir,
+    keep: int,
+    on_file,
+    debug,
+) -> MergeResult:
     keys = form.keys
     prov = list(PROVENANCE)
     exists = register.is_file()
-    old = read_register(register, form, policy, lang=lang).reset_index(drop=True) if exists else _empty(keys + prov)
+    old = (
+        read_register(register, form, policy, lang=lang).reset_index(drop=True)
+        if exists
+        else _empty(keys + prov)
+    )
     history = read_history(register, form, policy, lang=lang) if exists else None
 
-    checked: list[Checked] = list(check_paths(paths, form, policy, lang=lang, now=now,
-                                              annotate_dir=annotate_dir, annotate_only_failed=True,
-                                              on_file=on_file, debug=debug))
+    checked: list[Checked] = list(
+        check_paths(
+            paths,
+            form,
+            policy,
+            lang=lang,
+            now=now,
+            annotate_dir=annotate_dir,
+            annotate_only_failed=True,
+            on_file=on_file,
+            debug=debug,
+        )
+    )
     result = MergeResult(register=register, report=Report([c.report for c in checked]))
     result.files = len(checked)
     names = _source_names([Path(c.report.path) for c in checked])
@@ -205,11 +245,15 @@ def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now:
     batches: list[tuple[str, pd.DataFrame, Checked]] = []
     for c in checked:
         source = names[c.report.path]
-        blocking = [f for f in c.report.findings if f.severity == ERROR and f.code not in FIXED_BY_MASKING]
+        blocking = [
+            f for f in c.report.findings if f.severity == ERROR and f.code not in FIXED_BY_MASKING
+        ]
         rejected += [RejectedRow.from_finding(source, f) for f in blocking]
         if c.typed is None:
             continue
-        if any(f.row is None or f.code == "missing-column" for f in blocking):  # file-level: all out
+        if any(
+            f.row is None or f.code == "missing-column" for f in blocking
+        ):  # file-level: all out
             result.rejected_rows += len(c.typed)
             continue
         bad_rows = {f.row for f in blocking}
@@ -226,15 +270,20 @@ def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now:
     for _source, frame, _c in batches:
         ids = frame["record_id"].tolist()
         naturals = zip(*(frame[k].tolist() for k in NATURAL_KEY), strict=True)
-        frame["record_id"] = [rid if rid is not None else _take(by_key, tuple(map(_canon, nat)))
-                              for rid, nat in zip(ids, naturals, strict=True)]
-    assignment = assign_ids([(s, f) for s, f, _ in batches], policy,
-                            existing=old["record_id"].dropna().tolist())
+        frame["record_id"] = [
+            rid if rid is not None else _take(by_key, tuple(map(_canon, nat)))
+            for rid, nat in zip(ids, naturals, strict=True)
+        ]
+    assignment = assign_ids(
+        [(s, f) for s, f, _ in batches], policy, existing=old["record_id"].dropna().tolist()
+    )
     for source, frame, _c in batches:
         new_ids = assignment.for_source(source)
         if new_ids:
-            frame["record_id"] = [new_ids.get(row, rid) for row, rid in
-                                  zip(frame.index.tolist(), frame["record_id"].tolist(), strict=True)]
+            frame["record_id"] = [
+                new_ids.get(row, rid)
+                for row, rid in zip(frame.index.tolist(), frame["record_id"].tolist(), strict=True)
+            ]
     result.assigned = len(assignment.changes)
 
     # 3. one version per ID in this run; different versions from two files are a conflict
@@ -261,7 +310,9 @@ def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now:
 
     # 4. update or add
     records = old.to_dict("records")
-    position = {rec["record_id"]: i for i, rec in enumerate(records) if rec["record_id"] is not None}
+    position = {
+        rec["record_id"]: i for i, rec in enumerate(records) if rec["record_id"] is not None
+    }
     new_rows: list[dict[str, Any]] = []
     replaced: list[dict[str, Any]] = []
     for rid, (source, row, rec, c) in incoming.items():
@@ -278,9 +329,14 @@ def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now:
             if not changed:
                 result.unchanged += 1
                 continue
-            replaced.append({"replaced_at": now, "replaced_by": source,
-                             "changed_fields": "、".join(form.field(k).title(lang) for k in changed),
-                             **{k: before[k] for k in keys + prov}})
+            replaced.append(
+                {
+                    "replaced_at": now,
+                    "replaced_by": source,
+                    "changed_fields": "、".join(form.field(k).title(lang) for k in changed),
+                    **{k: before[k] for k in keys + prov},
+                }
+            )
             records[position[rid]] = values
             result.updated += 1
         else:
@@ -290,8 +346,11 @@ def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now:
     merged = _typed(pd.DataFrame(records + new_rows, columns=keys + prov), form)
     if replaced:
         new_history = pd.DataFrame(replaced)
-        history = new_history if history is None or history.empty else pd.concat(
-            [history, new_history], ignore_index=True)
+        history = (
+            new_history
+            if history is None or history.empty
+            else pd.concat([history, new_history], ignore_index=True)
+        )
     result.total = len(merged)
 
     # 5. figures and the write
@@ -301,8 +360,16 @@ def _merge_locked(paths, register: Path, form: FormSpec, policy: Policy, *, now:
     result.notes.extend(calendar.warning_messages(lang))
     if exists:
         result.backup = backup_copy(register, keep)
-    write_register(register, with_sla, form=form, policy=policy, summaries=summaries,
-                   rejected=rejected, history=history, lang=lang)
+    write_register(
+        register,
+        with_sla,
+        form=form,
+        policy=policy,
+        summaries=summaries,
+        rejected=rejected,
+        history=history,
+        lang=lang,
+    )
     return result
 
 
@@ -354,14 +421,22 @@ def _same_path(a: Path, b: Path) -> bool:
         return False
 
 
-def _clash_row(rid: str, source: str, row: int, c: Checked, form: FormSpec, lang: str) -> RejectedRow:
-    cell = c.sheet.cell("record_id", int(row)) if c.sheet and "record_id" in c.sheet.columns else None
+def _clash_row(
+    rid: str, source: str, row: int, c: Checked, form: FormSpec, lang: str
+) -> RejectedRow:
+    cell = (
+        c.sheet.cell("record_id", int(row)) if c.sheet and "record_id" in c.sheet.columns else None
+    )
     label = form.field("record_id").title(lang)
-    msg = (f"问题编号 {rid} 在总台账中属于另一条记录（客户或问题发生时间不同）：请清空本行编号后重新提交，合并时会重新编号"
-           if lang != "en" else
-           f"record ID {rid} belongs to another record in the register (different customer or occurrence "
-           "time): clear this row's ID and resubmit; merge will assign a new one")
-    return RejectedRow(source, f"{c.report.sheet}!{cell}" if cell else None, label, "duplicate-id", msg)
+    msg = (
+        f"问题编号 {rid} 在总台账中属于另一条记录（客户或问题发生时间不同）：请清空本行编号后重新提交，合并时会重新编号"
+        if lang != "en"
+        else f"record ID {rid} belongs to another record in the register (different customer or occurrence "
+        "time): clear this row's ID and resubmit; merge will assign a new one"
+    )
+    return RejectedRow(
+        source, f"{c.report.sheet}!{cell}" if cell else None, label, "duplicate-id", msg
+    )
 
 
 def _source_names(paths: list[Path]) -> dict[str, str]:
@@ -370,19 +445,29 @@ def _source_names(paths: list[Path]) -> dict[str, str]:
     return {str(p): (p.name if counts[p.name] == 1 else str(p)) for p in paths}
 
 
-def _conflict_rows(rid: str, versions: list, keys: Sequence[str], form: FormSpec, lang: str) -> list[RejectedRow]:
+def _conflict_rows(
+    rid: str, versions: list, keys: Sequence[str], form: FormSpec, lang: str
+) -> list[RejectedRow]:
     """One 待修正 line per differing field per version; values are not echoed (they may be PII)."""
     first = versions[0][2]
-    differing = sorted({k for _, _, rec, _ in versions[1:] for k in _changed_fields(first, rec, keys)},
-                       key=keys.index)
+    differing = sorted(
+        {k for _, _, rec, _ in versions[1:] for k in _changed_fields(first, rec, keys)},
+        key=keys.index,
+    )
     files = "、".join(v[0] for v in versions) if lang != "en" else ", ".join(v[0] for v in versions)
     out = []
     for source, row, _rec, c in versions:
         for k in differing:
             label = form.field(k).title(lang)
             cell = c.sheet.cell(k, int(row)) if c.sheet and k in c.sheet.columns else None
-            msg = (f"问题编号 {rid} 在 {files} 中内容不同（{label}）：两份都未合并，请核对后只保留正确的一份"
-                   if lang != "en" else
-                   f"record {rid} differs between {files} ({label}): neither was merged; keep only the right one")
-            out.append(RejectedRow(source, f"{c.report.sheet}!{cell}" if cell else None, label, "conflict", msg))
+            msg = (
+                f"问题编号 {rid} 在 {files} 中内容不同（{label}）：两份都未合并，请核对后只保留正确的一份"
+                if lang != "en"
+                else f"record {rid} differs between {files} ({label}): neither was merged; keep only the right one"
+            )
+            out.append(
+                RejectedRow(
+                    source, f"{c.report.sheet}!{cell}" if cell else None, label, "conflict", msg
+                )
+            )
     return out

@@ -102,11 +102,15 @@ def place(sheet: str | None, cell: str | None, column: str | None) -> str:
     return (" ".join(parts) + ": ") if parts else ""
 
 
-def message(code: str, lang: str = "zh", *, sheet=None, cell=None, column=None, **params: Any) -> str:
+def message(
+    code: str, lang: str = "zh", *, sheet=None, cell=None, column=None, **params: Any
+) -> str:
     templates = CATALOGUE[code]
     template = templates.get(lang) or templates["zh"]
-    safe = {k: (_redacted(v) if len(v) <= 200 else redact(v)) if isinstance(v, str) else v
-            for k, v in params.items()}
+    safe = {
+        k: (_redacted(v) if len(v) <= 200 else redact(v)) if isinstance(v, str) else v
+        for k, v in params.items()
+    }
     return place(sheet, cell, column) + template.format_map(_Blank(safe))
 
 

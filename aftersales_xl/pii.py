@@ -34,13 +34,18 @@ def half_width(text: str) -> str:
     """``text`` with full-width ASCII characters as their half-width forms (same length)."""
     return text.translate(_HALF_WIDTH)
 
+
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
 KIND_LABELS = {
     "zh": {"mobile": "手机号", "landline": "固定电话", "email": "邮箱", "idcard": "身份证号"},
-    "en": {"mobile": "a mobile number", "landline": "a landline number", "email": "an email address",
-           "idcard": "an ID-card number"},
+    "en": {
+        "mobile": "a mobile number",
+        "landline": "a landline number",
+        "email": "an email address",
+        "idcard": "an ID-card number",
+    },
 }
 
 

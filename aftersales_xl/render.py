@@ -10,12 +10,32 @@ from .ids import IdOutcome
 from .mask import MaskOutcome
 
 _WORDS = {
-    "zh": {"error": "错误", "warning": "警告", "errors": "错误", "warnings": "警告", "ok": "通过", "fail": "未通过", "unreadable": "无法读取",
-           "rows": "条记录", "summary": "共 {files} 个文件：{valid} 个通过，{errors} 个错误，{warnings} 个警告",
-           "annotated": "已写出批注副本", "none": "没有发现问题"},
-    "en": {"error": "error", "warning": "warning", "errors": "errors", "warnings": "warnings", "ok": "OK", "fail": "FAILED", "unreadable": "UNREADABLE",
-           "rows": "records", "summary": "{files} files: {valid} valid, {errors} errors, {warnings} warnings",
-           "annotated": "annotated copy", "none": "no findings"},
+    "zh": {
+        "error": "错误",
+        "warning": "警告",
+        "errors": "错误",
+        "warnings": "警告",
+        "ok": "通过",
+        "fail": "未通过",
+        "unreadable": "无法读取",
+        "rows": "条记录",
+        "summary": "共 {files} 个文件：{valid} 个通过，{errors} 个错误，{warnings} 个警告",
+        "annotated": "已写出批注副本",
+        "none": "没有发现问题",
+    },
+    "en": {
+        "error": "error",
+        "warning": "warning",
+        "errors": "errors",
+        "warnings": "warnings",
+        "ok": "OK",
+        "fail": "FAILED",
+        "unreadable": "UNREADABLE",
+        "rows": "records",
+        "summary": "{files} files: {valid} valid, {errors} errors, {warnings} warnings",
+        "annotated": "annotated copy",
+        "none": "no findings",
+    },
 }
 
 
@@ -57,23 +77,30 @@ def render_merge(result, lang: str = "zh") -> str:
         if f.unreadable:
             lines.append(f"{f.path}: {f.findings[0].message}")
         else:
-            lines.append(f"{f.path}: {f.rows} " + ("records" if en else "条记录")
-                         + (f", {f.errors} errors" if en else f"，{f.errors} 个错误") * bool(f.errors))
+            lines.append(
+                f"{f.path}: {f.rows} "
+                + ("records" if en else "条记录")
+                + (f", {f.errors} errors" if en else f"，{f.errors} 个错误") * bool(f.errors)
+            )
         if f.annotated:
             lines.append(("  → annotated copy: " if en else "  → 批注副本：") + f.annotated)
     masked = sum(result.masked.values())
     if en:
-        lines.append(f"{result.files} files: {result.added} added, {result.updated} updated, "
-                     f"{result.unchanged} unchanged, {result.rejected_rows} rejected, "
-                     f"{result.conflicts} in conflict, {masked} cells masked, {result.assigned} IDs assigned")
+        lines.append(
+            f"{result.files} files: {result.added} added, {result.updated} updated, "
+            f"{result.unchanged} unchanged, {result.rejected_rows} rejected, "
+            f"{result.conflicts} in conflict, {masked} cells masked, {result.assigned} IDs assigned"
+        )
         lines.append(f"register: {result.register} ({result.total} records)")
         if result.rejected_rows or result.conflicts:
             lines.append("rows kept out are listed in the 待修正 sheet")
         if result.backup:
             lines.append(f"previous version kept as {result.backup}")
     else:
-        lines.append(f"共 {result.files} 个文件：新增 {result.added}，更新 {result.updated}，未变 {result.unchanged}，"
-                     f"退回 {result.rejected_rows}，冲突 {result.conflicts}，脱敏 {masked} 处，编号 {result.assigned} 条")
+        lines.append(
+            f"共 {result.files} 个文件：新增 {result.added}，更新 {result.updated}，未变 {result.unchanged}，"
+            f"退回 {result.rejected_rows}，冲突 {result.conflicts}，脱敏 {masked} 处，编号 {result.assigned} 条"
+        )
         lines.append(f"总台账：{result.register}（共 {result.total} 条）")
         if result.rejected_rows or result.conflicts:
             lines.append("未合并的行见总台账的“待修正”工作表")
@@ -87,7 +114,9 @@ def _outcome_line(o, text: str, en: bool) -> str:
     """``src → out：text`` for one written workbook, naming its backup when one was kept."""
     where = f"{o.source}" if o.output == o.source else f"{o.source} → {o.output}"
     if o.backup is not None:
-        text += f" (original kept as {o.backup.name})" if en else f"（原文件已备份为 {o.backup.name}）"
+        text += (
+            f" (original kept as {o.backup.name})" if en else f"（原文件已备份为 {o.backup.name}）"
+        )
     return f"{where}: {text}" if en else f"{where}：{text}"
 
 
@@ -103,8 +132,9 @@ def render_mask(outcomes: list[MaskOutcome], form: FormSpec, lang: str = "zh") -
             continue
         if o.counts:
             sep = ", " if en else "、"
-            parts = sep.join(f"{form.field(k).title(lang)} {o.counts[k]}"
-                             for k in form.keys if o.counts.get(k))
+            parts = sep.join(
+                f"{form.field(k).title(lang)} {o.counts[k]}" for k in form.keys if o.counts.get(k)
+            )
             text = f"masked {parts}" if en else f"已脱敏 {parts}"
         else:
             text = "nothing to mask" if en else "没有需要脱敏的内容"

@@ -53,7 +53,9 @@ class Checked:
 
 
 # -- schema -----------------------------------------------------------------------------------
-def build_schema(form: FormSpec, policy: Policy, keys: Iterable[str]) -> tuple[pa.DataFrameSchema, dict]:
+def build_schema(
+    form: FormSpec, policy: Policy, keys: Iterable[str]
+) -> tuple[pa.DataFrameSchema, dict]:
     """The pandera schema for the columns present, and ``{(key, check_number): code}``."""
     columns: dict[str, pa.Column] = {}
     codes: dict[tuple[str, int], str] = {}
@@ -109,7 +111,10 @@ def _id_check(policy: Policy) -> Callable[[pd.Series], pd.Series]:
 
 
 def _schema_failures(
-    typed: pd.DataFrame, form: FormSpec, policy: Policy, present: dict[str, np.ndarray] | None = None
+    typed: pd.DataFrame,
+    form: FormSpec,
+    policy: Policy,
+    present: dict[str, np.ndarray] | None = None,
 ) -> list[tuple[int, str, str, object]]:
     """Run pandera lazily; return ``(row, key, code, value)`` per failing cell.
 
@@ -122,7 +127,9 @@ def _schema_failures(
     schema, codes = build_schema(form, policy, keys)
     present = present or {}
     columns = {
-        k: np.where(present[k], _FILLED, np.nan) if k in present and _only_required(form.field(k)) else typed[k]
+        k: np.where(present[k], _FILLED, np.nan)
+        if k in present and _only_required(form.field(k))
+        else typed[k]
         for k in keys
     }
     try:
@@ -152,8 +159,11 @@ def _only_required(spec: FieldSpec) -> bool:
 
 def _can_fail(spec: FieldSpec) -> bool:
     """Whether :func:`build_schema` gives field ``spec`` any check (blanks refused, or a rule)."""
-    return (spec.required in REQUIRED_ALWAYS or spec.type in ("list", "rating")
-            or spec.check == "record-id")
+    return (
+        spec.required in REQUIRED_ALWAYS
+        or spec.type in ("list", "rating")
+        or spec.check == "record-id"
+    )
 
 
 # -- one file ---------------------------------------------------------------------------------
@@ -188,7 +198,9 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _check_file(path: Path, form: FormSpec, policy: Policy, lang: str, now: datetime | None) -> Checked:
+def _check_file(
+    path: Path, form: FormSpec, policy: Policy, lang: str, now: datetime | None
+) -> Checked:
     report = FileReport(path=str(path), form=form.name)
     try:
         sheet, structural = read_form(path, form, policy, lang)
@@ -198,10 +210,17 @@ def _check_file(path: Path, form: FormSpec, policy: Policy, lang: str, now: date
         report.findings.append(make_finding("unreadable", lang, detail=str(e)))
         return Checked(report)
     report.sheet = sheet.sheet
-    checked_distinct = [f.key for f in (*form.by_check("masked-name"), *form.by_check("masked-contact"),
-                                        *form.pii_scanned())]
-    coerced, facts = coerce_with_facts(sheet.frame, form, policy, sheet.date1904, checked_distinct,
-                                       sheet.cell_codes)
+    checked_distinct = [
+        f.key
+        for f in (
+            *form.by_check("masked-name"),
+            *form.by_check("masked-contact"),
+            *form.pii_scanned(),
+        )
+    ]
+    coerced, facts = coerce_with_facts(
+        sheet.frame, form, policy, sheet.date1904, checked_distinct, sheet.cell_codes
+    )
     # whitespace-only rows are not records either
     typed = coerced.typed
     blank = _blank_rows(typed, facts.present)
@@ -210,7 +229,9 @@ def _check_file(path: Path, form: FormSpec, policy: Policy, lang: str, now: date
         sheet.frame = sheet.frame[~blank]
         facts = facts.subset(~blank)
     report.rows = len(typed)
-    rules = _rule_findings(sheet, Coerced(typed, coerced.failures), form, policy, lang, now, report.notes, facts)
+    rules = _rule_findings(
+        sheet, Coerced(typed, coerced.failures), form, policy, lang, now, report.notes, facts
+    )
     # a cell showing #N/A or a formula without a result reads as blank: its own finding says
     # what is wrong, so "required, cannot be blank" is not added on top of it
     unread = {f.cell for f in structural if f.code in _UNREAD_CELL_CODES}
@@ -293,9 +314,18 @@ def _rule_findings(
         seen.add((row, key))
         # a key whose column is missing (e.g. an SLA finding on an absent 解决时间) has no cell
         letter = letters.get(key)
-        out.append(make_finding(code, lang, sheet=sheet_name, cell=f"{letter}{row}" if letter else None,
-                                row=row, column=columns.get(key) or form.field(key).title(lang),
-                                severity=severity, **params))
+        out.append(
+            make_finding(
+                code,
+                lang,
+                sheet=sheet_name,
+                cell=f"{letter}{row}" if letter else None,
+                row=row,
+                column=columns.get(key) or form.field(key).title(lang),
+                severity=severity,
+                **params,
+            )
+        )
 
     # 1. cells that could not be typed (bad-date, not-in-list, rating format)
     if coerced.failures:
@@ -341,29 +371,55 @@ def _rule_findings(
     done_words = "/".join(policy.done_statuses)
     for spec in form.fields:
         if spec.required == "unless-pending":
-            conditional_required(spec.key, known_status & ~pending,
-                                 f"（处理进度不是“{policy.pending_status}”时必填）",
-                                 f" (required unless the status is {policy.pending_status})")
+            conditional_required(
+                spec.key,
+                known_status & ~pending,
+                f"（处理进度不是“{policy.pending_status}”时必填）",
+                f" (required unless the status is {policy.pending_status})",
+            )
         elif spec.required == "when-done":
-            conditional_required(spec.key, done, f"（{done_words}时必填）", f" (required once {done_words})")
+            conditional_required(
+                spec.key, done, f"（{done_words}时必填）", f" (required once {done_words})"
+            )
         elif spec.required == "expected-when-done":
-            conditional_required(spec.key, done, f"（{done_words}时应填写）", f" (expected once {done_words})",
-                                 severity=WARNING)
+            conditional_required(
+                spec.key,
+                done,
+                f"（{done_words}时应填写）",
+                f" (expected once {done_words})",
+                severity=WARNING,
+            )
 
     if status is not None:
         open_ = known_status & ~done
         if "resolved_at" in cols:
             hits = np.flatnonzero(open_ & filled("resolved_at"))
-            for row, value in zip(rows[hits].tolist(), status.to_numpy()[hits].tolist(), strict=True):
-                add("status-inconsistent", row, "status", detail=(
-                    f"处理进度为“{value}”却已填写解决时间：已解决请改为{done_words}，否则清空解决时间"
-                    if not en else f'status is "{value}" but a resolution time is filled in: '
-                    f"set the status to {done_words}, or clear the resolution time"))
+            for row, value in zip(
+                rows[hits].tolist(), status.to_numpy()[hits].tolist(), strict=True
+            ):
+                add(
+                    "status-inconsistent",
+                    row,
+                    "status",
+                    detail=(
+                        f"处理进度为“{value}”却已填写解决时间：已解决请改为{done_words}，否则清空解决时间"
+                        if not en
+                        else f'status is "{value}" but a resolution time is filled in: '
+                        f"set the status to {done_words}, or clear the resolution time"
+                    ),
+                )
         if "satisfaction" in cols:
             for row in rows[open_ & filled("satisfaction")].tolist():
-                add("status-inconsistent", row, "satisfaction", detail=(
-                    "问题尚未解决就填写了客户满意度：解决后再回访评分" if not en else
-                    "a satisfaction rating is given before the problem is resolved: rate it after resolution"))
+                add(
+                    "status-inconsistent",
+                    row,
+                    "satisfaction",
+                    detail=(
+                        "问题尚未解决就填写了客户满意度：解决后再回访评分"
+                        if not en
+                        else "a satisfaction rating is given before the problem is resolved: rate it after resolution"
+                    ),
+                )
 
     _time_order(typed, cols, add, form, lang)
     _duplicate_ids(typed, cols, add)
@@ -372,9 +428,12 @@ def _rule_findings(
     if {"severity", "occurred_at", "received_at"} <= cols:
         calendar = WorkCalendar.from_policy(policy)
         # a record marked done without 解决时间 already has a required-value error; it is not "open"
-        unmeasured = set(rows[done & ~filled("resolved_at")].tolist()) if "resolved_at" in cols else set()
-        for row, key, params in sla_findings(typed, policy, calendar, now or datetime.now(), lang,
-                                             include_open=now is not None):
+        unmeasured = (
+            set(rows[done & ~filled("resolved_at")].tolist()) if "resolved_at" in cols else set()
+        )
+        for row, key, params in sla_findings(
+            typed, policy, calendar, now or datetime.now(), lang, include_open=now is not None
+        ):
             if not (key == "resolved_at" and row in unmeasured):
                 add("sla-breach", row, key, severity=WARNING, **params)
         notes.extend(calendar.warning_messages(lang))
@@ -394,11 +453,17 @@ def _expected(form: FormSpec, policy: Policy, key: str, lang: str) -> str:
     if spec.check == "record-id":
         return scheme_hint(policy, lang)
     if spec.type == "rating":
-        return f"{spec.min}–{spec.max} 的整数" if lang != "en" else f"a whole number {spec.min}–{spec.max}"
+        return (
+            f"{spec.min}–{spec.max} 的整数"
+            if lang != "en"
+            else f"a whole number {spec.min}–{spec.max}"
+        )
     return ""
 
 
-def _time_order(typed: pd.DataFrame, cols: set[str], add: Callable, form: FormSpec, lang: str) -> None:
+def _time_order(
+    typed: pd.DataFrame, cols: set[str], add: Callable, form: FormSpec, lang: str
+) -> None:
     pairs = (("received_at", "occurred_at"), ("resolved_at", "received_at"))
     for later, earlier in pairs:
         if later not in cols or earlier not in cols:
@@ -408,9 +473,18 @@ def _time_order(typed: pd.DataFrame, cols: set[str], add: Callable, form: FormSp
             continue
         rows = typed.index.to_numpy()[bad].tolist()
         this, other = form.field(later).title(lang), form.field(earlier).title(lang)
-        for row, value, other_value in zip(rows, _minutes(typed[later], bad), _minutes(typed[earlier], bad),
-                                           strict=True):
-            add("time-order", row, later, this=this, other=other, value=value, other_value=other_value)
+        for row, value, other_value in zip(
+            rows, _minutes(typed[later], bad), _minutes(typed[earlier], bad), strict=True
+        ):
+            add(
+                "time-order",
+                row,
+                later,
+                this=this,
+                other=other,
+                value=value,
+                other_value=other_value,
+            )
 
 
 def _minutes(times: pd.Series, at: np.ndarray) -> list[str]:
@@ -428,7 +502,9 @@ def _duplicate_ids(typed: pd.DataFrame, cols: set[str], add: Callable) -> None:
         return
     repeated = ids.duplicated(keep=False).to_numpy()
     first: dict[str, int] = {}
-    for row, value in zip(ids.index[repeated].tolist(), ids.to_numpy()[repeated].tolist(), strict=True):
+    for row, value in zip(
+        ids.index[repeated].tolist(), ids.to_numpy()[repeated].tolist(), strict=True
+    ):
         if value not in first:
             first[value] = row
         else:
@@ -438,7 +514,9 @@ def _duplicate_ids(typed: pd.DataFrame, cols: set[str], add: Callable) -> None:
 _PII_HINT = re.compile(r"\d{3}[\s.-]?\d{4}|[@＠]")  # cheap prefilter before find_pii
 
 
-def _flagged(col: pd.Series, judge: Callable[[str], Any], distinct: set[str] | None) -> Iterator[tuple[int, Any]]:
+def _flagged(
+    col: pd.Series, judge: Callable[[str], Any], distinct: set[str] | None
+) -> Iterator[tuple[int, Any]]:
     """``(row, verdict)`` for each filled cell of ``col`` whose verdict is truthy, in row order.
 
     ``judge`` runs once per distinct value (``distinct``, when the caller knows them); rows are
@@ -455,8 +533,14 @@ def _flagged(col: pd.Series, judge: Callable[[str], Any], distinct: set[str] | N
         yield row, verdicts[value]
 
 
-def _masking(typed: pd.DataFrame, form: FormSpec, policy: Policy, add: Callable, lang: str,
-             distinct: dict[str, set[str]]) -> None:
+def _masking(
+    typed: pd.DataFrame,
+    form: FormSpec,
+    policy: Policy,
+    add: Callable,
+    lang: str,
+    distinct: dict[str, set[str]],
+) -> None:
     mask = policy.mask
     labels = pii.KIND_LABELS["en" if lang == "en" else "zh"]
     for spec in form.by_check("masked-name"):
@@ -464,24 +548,45 @@ def _masking(typed: pd.DataFrame, form: FormSpec, policy: Policy, add: Callable,
             continue
         judge = lambda v: pii.name_unmasked(v, mask["char"], mask["name_keep"])  # noqa: E731
         for row, _ in _flagged(typed[spec.key], judge, distinct.get(spec.key)):
-            add("unmasked-contact", row, spec.key, what=spec.title(lang),
-                fix="只保留姓，其余用*代替，如 张*" if lang != "en" else "keep the first letter only, e.g. Z*")
+            add(
+                "unmasked-contact",
+                row,
+                spec.key,
+                what=spec.title(lang),
+                fix="只保留姓，其余用*代替，如 张*"
+                if lang != "en"
+                else "keep the first letter only, e.g. Z*",
+            )
     for spec in form.by_check("masked-contact"):
         if spec.key not in typed.columns:
             continue
         judge = lambda v: pii.contact_unmasked(v, mask["char"], mask["phone_keep_last"])  # noqa: E731
         for row, kind in _flagged(typed[spec.key], judge, distinct.get(spec.key)):
             if kind == "email":
-                fix = "邮箱只留首字母和域名，如 z***@example.com" if lang != "en" else "show only the first letter and the domain, e.g. z***@example.com"
+                fix = (
+                    "邮箱只留首字母和域名，如 z***@example.com"
+                    if lang != "en"
+                    else "show only the first letter and the domain, e.g. z***@example.com"
+                )
             else:
-                fix = "电话只留后4位，如 ****5678" if lang != "en" else "show only the last 4 digits, e.g. ****5678"
+                fix = (
+                    "电话只留后4位，如 ****5678"
+                    if lang != "en"
+                    else "show only the last 4 digits, e.g. ****5678"
+                )
             add("unmasked-contact", row, spec.key, what=spec.title(lang), fix=fix)
     sep = ", " if lang == "en" else "、"
     for spec in form.pii_scanned():
         if spec.key not in typed.columns:
             continue
         for row, kinds in _flagged(typed[spec.key], _pii_kinds, distinct.get(spec.key)):
-            add("pii-in-text", row, spec.key, severity=WARNING, what=sep.join(labels[k] for k in kinds))
+            add(
+                "pii-in-text",
+                row,
+                spec.key,
+                severity=WARNING,
+                what=sep.join(labels[k] for k in kinds),
+            )
 
 
 def _pii_kinds(text: str) -> list[str]:
@@ -518,26 +623,50 @@ def check_paths(
         except Exception as e:  # noqa: BLE001 - isolate one file's surprise from the run
             if debug:
                 raise
-            checked = Checked(FileReport(path=str(path), form=None, unreadable=True, findings=[
-                make_finding("unreadable", lang, detail=(
-                    f"内部错误（{type(e).__name__}），请加 --debug 重跑并报告" if lang != "en"
-                    else f"internal error ({type(e).__name__}); rerun with --debug and report it"))]))
-        if annotate_dir is not None and checked.sheet is not None and (
-            checked.report.errors or not annotate_only_failed
+            checked = Checked(
+                FileReport(
+                    path=str(path),
+                    form=None,
+                    unreadable=True,
+                    findings=[
+                        make_finding(
+                            "unreadable",
+                            lang,
+                            detail=(
+                                f"内部错误（{type(e).__name__}），请加 --debug 重跑并报告"
+                                if lang != "en"
+                                else f"internal error ({type(e).__name__}); rerun with --debug and report it"
+                            ),
+                        )
+                    ],
+                )
+            )
+        if (
+            annotate_dir is not None
+            and checked.sheet is not None
+            and (checked.report.errors or not annotate_only_failed)
         ):
             from .annotate import not_carried_over, write_annotated
 
             try:
                 annotate_dir.mkdir(parents=True, exist_ok=True)
-                out = write_annotated(path, checked.report.findings, annotate_dir, lang=lang,
-                                      checked_at=now, masked=masked_cells(checked.sheet, form, policy),
-                                      kind=checked.sheet.kind)
+                out = write_annotated(
+                    path,
+                    checked.report.findings,
+                    annotate_dir,
+                    lang=lang,
+                    checked_at=now,
+                    masked=masked_cells(checked.sheet, form, policy),
+                    kind=checked.sheet.kind,
+                )
             except Exception as e:  # noqa: BLE001 - a copy that cannot be written never stops the run
                 if debug:
                     raise
                 checked.report.notes.append(
-                    f"批注副本未能写出（{type(e).__name__}）：{redact(str(e))[:120]}" if lang != "en"
-                    else f"the annotated copy could not be written ({type(e).__name__}): {redact(str(e))[:120]}")
+                    f"批注副本未能写出（{type(e).__name__}）：{redact(str(e))[:120]}"
+                    if lang != "en"
+                    else f"the annotated copy could not be written ({type(e).__name__}): {redact(str(e))[:120]}"
+                )
             else:
                 checked.report.annotated = str(out)
                 checked.report.notes.extend(not_carried_over(checked.sheet.kind, lang, src=path))
@@ -553,6 +682,8 @@ def masked_cells(sheet: FormSheet, form: FormSpec, policy: Policy) -> dict[tuple
     return {(sheet.sheet, sheet.cell(key, row)): text for (row, key), text in changes.items()}
 
 
-def validate_paths(paths: Iterable[str | Path], form: FormSpec, policy: Policy, **options) -> Report:
+def validate_paths(
+    paths: Iterable[str | Path], form: FormSpec, policy: Policy, **options
+) -> Report:
     """Validate every workbook and return the report (options as for :func:`check_paths`)."""
     return Report([checked.report for checked in check_paths(paths, form, policy, **options)])

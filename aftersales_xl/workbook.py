@@ -85,12 +85,16 @@ def _open(path: Path, lang: str) -> pc.CalamineWorkbook:
     try:
         return _open_by_content(path)
     except pc.PasswordError:
-        msg = {"zh": f"{path.name} 设有打开密码：请在 Excel 中取消密码后另存为 .xlsx 再提交",
-               "en": f"{path.name} is password-protected: remove the password in Excel, save as .xlsx and resubmit"}
+        msg = {
+            "zh": f"{path.name} 设有打开密码：请在 Excel 中取消密码后另存为 .xlsx 再提交",
+            "en": f"{path.name} is password-protected: remove the password in Excel, save as .xlsx and resubmit",
+        }
         raise UnreadableError(str(path), "encrypted", msg.get(lang, msg["zh"])) from None
     except Exception:  # calamine raises several types (ZipError, XmlError, CalamineError...)
-        msg = {"zh": f"{path.name} 已损坏或不是 Excel 工作簿：请在 Excel 中打开并另存为 .xlsx 后重新提交",
-               "en": f"{path.name} is damaged or not an Excel workbook: open it in Excel, save as .xlsx and resubmit"}
+        msg = {
+            "zh": f"{path.name} 已损坏或不是 Excel 工作簿：请在 Excel 中打开并另存为 .xlsx 后重新提交",
+            "en": f"{path.name} is damaged or not an Excel workbook: open it in Excel, save as .xlsx and resubmit",
+        }
         raise UnreadableError(str(path), "corrupt", msg.get(lang, msg["zh"])) from None
 
 
@@ -111,7 +115,9 @@ def _open_by_content(path: Path) -> pc.CalamineWorkbook:
         return pc.CalamineWorkbook.from_filelike(fh)
 
 
-def _head(book: pc.CalamineWorkbook, name: str, path: Path, lang: str) -> tuple[pc.CalamineSheet, list[list]]:
+def _head(
+    book: pc.CalamineWorkbook, name: str, path: Path, lang: str
+) -> tuple[pc.CalamineSheet, list[list]]:
     """Parse sheet ``name``; return it with its first :data:`HEADER_SEARCH_ROWS` rows, padded from A1."""
     try:
         sheet = book.get_sheet_by_name(name)
@@ -121,8 +127,10 @@ def _head(book: pc.CalamineWorkbook, name: str, path: Path, lang: str) -> tuple[
 
 
 def _sheet_error(path: Path, name: str, lang: str) -> UnreadableError:
-    msg = {"zh": f"{path.name} 的工作表“{name}”无法读取：请在 Excel 中打开并另存为 .xlsx",
-           "en": f'{path.name}: sheet "{name}" cannot be read: open it in Excel and save as .xlsx'}
+    msg = {
+        "zh": f"{path.name} 的工作表“{name}”无法读取：请在 Excel 中打开并另存为 .xlsx",
+        "en": f'{path.name}: sheet "{name}" cannot be read: open it in Excel and save as .xlsx',
+    }
     return UnreadableError(str(path), "corrupt", msg.get(lang, msg["zh"]))
 
 
@@ -196,7 +204,9 @@ class _Coder:
         local, distinct = pd.factorize(flat)  # calamine gives no blanks; a NaN number is -1
         distinct = distinct.tolist()
         known = list(map(self._code.get, distinct))
-        new = np.flatnonzero(np.fromiter(map(operator.is_, known, repeat(None)), dtype=bool, count=len(known)))
+        new = np.flatnonzero(
+            np.fromiter(map(operator.is_, known, repeat(None)), dtype=bool, count=len(known))
+        )
         if len(new):  # values not seen in earlier rows
             first = len(self.values)
             for i in new.tolist():
@@ -223,10 +233,18 @@ def _candidate_sheets(book: pc.CalamineWorkbook, form: FormSpec) -> list[str]:
     sheets (instructions repeat the headers) are never records; the template's record sheet
     name first, then visible sheets, in workbook order."""
     skip = {normalise_label(n) for n in (*INSTRUCTIONS_SHEET.values(), LISTS_SHEET)}
-    metas = [m for m in book.sheets_metadata
-             if str(m.typ).endswith("WorkSheet") and normalise_label(m.name) not in skip]
+    metas = [
+        m
+        for m in book.sheets_metadata
+        if str(m.typ).endswith("WorkSheet") and normalise_label(m.name) not in skip
+    ]
     wanted = {normalise_label(form.sheet), normalise_label(form.sheet_en)}
-    metas.sort(key=lambda m: (normalise_label(m.name) not in wanted, not str(m.visible).endswith("Visible")))
+    metas.sort(
+        key=lambda m: (
+            normalise_label(m.name) not in wanted,
+            not str(m.visible).endswith("Visible"),
+        )
+    )
     return [m.name for m in metas]
 
 
@@ -249,7 +267,9 @@ class _Background:
 
     def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
         self._outcome: tuple[bool, Any] = (False, None)
-        self._thread = threading.Thread(target=self._run, args=(fn, args), name="xlcheck-parse", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(fn, args), name="xlcheck-parse", daemon=True
+        )
         self._thread.start()
 
     def _run(self, fn: Callable[..., Any], args: tuple) -> None:
@@ -273,8 +293,13 @@ class _Background:
             cleanup(value)
 
 
-def _empty_cells(values: np.ndarray, keys: list[str], coded: list[str], codes: np.ndarray | None,
-                 empty_code: int | None) -> np.ndarray:
+def _empty_cells(
+    values: np.ndarray,
+    keys: list[str],
+    coded: list[str],
+    codes: np.ndarray | None,
+    empty_code: int | None,
+) -> np.ndarray:
     """``values == ""``: the empty cells (python-calamine gives ``""`` for them); for the coded
     columns read from their codes rather than by comparing 100,000 objects."""
     if codes is None:
@@ -318,7 +343,10 @@ def read_form(
     """
     path = Path(path)
     if not path.is_file():
-        msg = {"zh": f"{path}: 找不到文件：请检查路径和文件名", "en": f"{path}: file not found: check the path and name"}
+        msg = {
+            "zh": f"{path}: 找不到文件：请检查路径和文件名",
+            "en": f"{path}: file not found: check the path and name",
+        }
         raise UnreadableError(str(path), "missing", msg.get(lang, msg["zh"]))
     finish_inspection = inspect_in_two_steps(path, policy.limits, lang)
     # the used area is known to be safe: python-calamine parses the first sheet in a helper
@@ -343,8 +371,10 @@ def read_form(
     finally:
         book.close()
     if chosen is None:
-        msg = {"zh": f"{path.name} 中找不到{form.title}的表头：请使用模板 templates/record_form.xlsx 的表头（问题编号、客户名称/编号……）",
-               "en": f"{path.name}: no sheet has the {form.title_en} headers; use the headers of templates/record_form.xlsx"}
+        msg = {
+            "zh": f"{path.name} 中找不到{form.title}的表头：请使用模板 templates/record_form.xlsx 的表头（问题编号、客户名称/编号……）",
+            "en": f"{path.name}: no sheet has the {form.title_en} headers; use the headers of templates/record_form.xlsx",
+        }
         raise UnreadableError(str(path), "no-form", msg.get(lang, msg["zh"]))
     name, parsed, rows, header_idx, columns = chosen
     scan = insp.sheet(name)
@@ -355,20 +385,34 @@ def read_form(
     # -- structural findings -------------------------------------------------------------------
     for f in form.fields:
         if f.key not in columns and f.required in ("yes", "unless-pending", "when-done"):
-            findings.append(make_finding("missing-column", lang, sheet=name, row=header_row,
-                                         label=f.title(lang)))
+            findings.append(
+                make_finding(
+                    "missing-column", lang, sheet=name, row=header_row, label=f.title(lang)
+                )
+            )
     mapped = set(columns.values())
     for c, value in enumerate(header):
         if c not in mapped and not _is_blank(value):
-            findings.append(make_finding("unknown-column", lang, sheet=name,
-                                         cell=f"{get_column_letter(c + 1)}{header_row}",
-                                         row=header_row, column=str(value).strip(),
-                                         label=str(value).strip()))
+            findings.append(
+                make_finding(
+                    "unknown-column",
+                    lang,
+                    sheet=name,
+                    cell=f"{get_column_letter(c + 1)}{header_row}",
+                    row=header_row,
+                    column=str(value).strip(),
+                    label=str(value).strip(),
+                )
+            )
 
     # -- records: one column per field; rows blank in every field are not records --------------
     # text and list columns (not the record ID: its values are all distinct) are factorised
     # as they are read, for coerce.py (see _Coder)
-    coded = [k for k in columns if form.field(k).type in ("text", "list") and form.field(k).check != "record-id"]
+    coded = [
+        k
+        for k in columns
+        if form.field(k).type in ("text", "list") and form.field(k).check != "record-id"
+    ]
     try:
         grid, coder = _body(parsed, header_idx + 1, len(header), [columns[k] for k in coded])
     except Exception:
@@ -378,7 +422,9 @@ def read_form(
     # the form's columns side by side (no copy when they are the sheet's columns in order)
     values = grid if positions == list(range(grid.shape[1])) else grid[:, positions]
     codes = coder.codes if coder is not None else None
-    empty = _empty_cells(values, keys, coded, codes, coder.code_of("") if coder is not None else None)
+    empty = _empty_cells(
+        values, keys, coded, codes, coder.code_of("") if coder is not None else None
+    )
     if empty.any():
         values[empty] = None  # blank cells are None from here on
         if codes is not None:
@@ -389,47 +435,92 @@ def read_form(
         index = index[keep]
         values = values[keep]
         codes = codes[keep] if codes is not None else None
-    frame = pd.DataFrame(values, index=pd.Index(index, name="row"), columns=keys, dtype=object, copy=False)
-    cell_codes = CellCodes(tuple(coded), codes, coder.values, frame.index) if coder is not None else None
+    frame = pd.DataFrame(
+        values, index=pd.Index(index, name="row"), columns=keys, dtype=object, copy=False
+    )
+    cell_codes = (
+        CellCodes(tuple(coded), codes, coder.values, frame.index) if coder is not None else None
+    )
 
     hidden = frozenset()
     if scan is not None:
         hidden = frozenset(r for r in scan.hidden_rows if r in frame.index)
         first_key = next(iter(columns), None)
         for r in sorted(hidden):
-            findings.append(make_finding(
-                "hidden-data", lang, sheet=name, row=r,
-                cell=f"{get_column_letter(columns[first_key] + 1)}{r}" if first_key else None,
-                detail=("该行被隐藏但有数据，已照常校验：请取消隐藏并确认是否应提交" if lang != "en"
-                        else "this row is hidden but holds data; it was checked as usual: unhide it and confirm it belongs"),
-            ))
+            findings.append(
+                make_finding(
+                    "hidden-data",
+                    lang,
+                    sheet=name,
+                    row=r,
+                    cell=f"{get_column_letter(columns[first_key] + 1)}{r}" if first_key else None,
+                    detail=(
+                        "该行被隐藏但有数据，已照常校验：请取消隐藏并确认是否应提交"
+                        if lang != "en"
+                        else "this row is hidden but holds data; it was checked as usual: unhide it and confirm it belongs"
+                    ),
+                )
+            )
         col_to_key = {c: k for k, c in columns.items()}
         for ref in scan.formula_no_value:
             col_letters = "".join(ch for ch in ref if ch.isalpha())
-            r = int(ref[len(col_letters):])
+            r = int(ref[len(col_letters) :])
             k = col_to_key.get(column_index_from_string(col_letters) - 1)
             if k is not None and r > header_row:
-                findings.append(make_finding("formula-no-value", lang, sheet=name, cell=ref, row=r,
-                                             column=labels[k] if lang != "en" else form.field(k).label_en))
+                findings.append(
+                    make_finding(
+                        "formula-no-value",
+                        lang,
+                        sheet=name,
+                        cell=ref,
+                        row=r,
+                        column=labels[k] if lang != "en" else form.field(k).label_en,
+                    )
+                )
         for ref, shown in scan.error_values:
             col_letters = "".join(ch for ch in ref if ch.isalpha())
-            r = int(ref[len(col_letters):])
+            r = int(ref[len(col_letters) :])
             k = col_to_key.get(column_index_from_string(col_letters) - 1)
             if k is not None and r > header_row:
-                findings.append(make_finding("error-value", lang, sheet=name, cell=ref, row=r, value=shown,
-                                             column=labels[k] if lang != "en" else form.field(k).label_en))
+                findings.append(
+                    make_finding(
+                        "error-value",
+                        lang,
+                        sheet=name,
+                        cell=ref,
+                        row=r,
+                        value=shown,
+                        column=labels[k] if lang != "en" else form.field(k).label_en,
+                    )
+                )
     for s in insp.sheets:
         if s.state != "visible" and s.max_row > 0 and s.name != name:
-            findings.append(make_finding(
-                "hidden-data", lang, sheet=s.name,
-                detail=(f"工作表“{s.name}”被隐藏但有数据，未读取：如其中有记录，请取消隐藏并移到“{form.sheet}”"
-                        if lang != "en" else
-                        f'sheet "{s.name}" is hidden but holds data and was not read: if it has records, unhide them and move them to "{form.sheet}"'),
-            ))
+            findings.append(
+                make_finding(
+                    "hidden-data",
+                    lang,
+                    sheet=s.name,
+                    detail=(
+                        f"工作表“{s.name}”被隐藏但有数据，未读取：如其中有记录，请取消隐藏并移到“{form.sheet}”"
+                        if lang != "en"
+                        else f'sheet "{s.name}" is hidden but holds data and was not read: if it has records, unhide them and move them to "{form.sheet}"'
+                    ),
+                )
+            )
 
-    sheet = FormSheet(path=path, kind=insp.kind, sheet=name, part=scan.part if scan else None,
-                      header_row=header_row, columns=columns, labels=labels, frame=frame,
-                      inspection=insp, hidden_rows=hidden, cell_codes=cell_codes)
+    sheet = FormSheet(
+        path=path,
+        kind=insp.kind,
+        sheet=name,
+        part=scan.part if scan else None,
+        header_row=header_row,
+        columns=columns,
+        labels=labels,
+        frame=frame,
+        inspection=insp,
+        hidden_rows=hidden,
+        cell_codes=cell_codes,
+    )
     return sheet, findings
 
 

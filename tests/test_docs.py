@@ -39,7 +39,10 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme(name):
 def test_readme_opens_with_the_two_commands():
     blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
     main_job, tests = blocks[0].strip(), blocks[1].strip()
-    assert main_job.startswith("python3 -m venv .venv") and "xlcheck merge sample_workbooks/" in main_job
+    assert (
+        main_job.startswith("python3 -m venv .venv")
+        and "xlcheck merge sample_workbooks/" in main_job
+    )
     assert tests.startswith("python3 -m venv .venv") and tests.endswith(".venv/bin/pytest -q")
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     assert "pytest" in ci
@@ -63,8 +66,17 @@ def test_readme_explains_figures_exactly_as_the_code_documents_them():
 def test_readme_lists_every_register_sheet_and_finding_code():
     from aftersales_xl.findings import CODES
 
-    for sheet in (REGISTER_SHEET, "概览", "分类统计", "高频问题", "周趋势", "未结账龄", "满意度跟进",
-                  REJECTED_SHEET, HISTORY_SHEET):
+    for sheet in (
+        REGISTER_SHEET,
+        "概览",
+        "分类统计",
+        "高频问题",
+        "周趋势",
+        "未结账龄",
+        "满意度跟进",
+        REJECTED_SHEET,
+        HISTORY_SHEET,
+    ):
         assert f"| `{sheet}` |" in README
     for code in CODES:
         assert f"| `{code}` |" in README, code

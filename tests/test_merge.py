@@ -49,10 +49,20 @@ def test_first_merge_creates_the_register(tmp_path, register, form, policy):
     assert header[: len(form.fields)] == [f.label for f in form.fields]
     assert header[-3:] == ["来源文件", "来源行", "合并时间"]
     rows = sheet_rows(register)
-    assert [r["问题编号"] for r in rows] == ["FW20240521001", "FW20240521002", "FW20240521003",
-                                          "FW20240522001", "FW20240522002"]
-    assert [(r["来源文件"], r["来源行"]) for r in rows] == [("a.xlsx", 2), ("a.xlsx", 3), ("a.xlsx", 4),
-                                                         ("b.xlsx", 2), ("b.xlsx", 3)]
+    assert [r["问题编号"] for r in rows] == [
+        "FW20240521001",
+        "FW20240521002",
+        "FW20240521003",
+        "FW20240522001",
+        "FW20240522002",
+    ]
+    assert [(r["来源文件"], r["来源行"]) for r in rows] == [
+        ("a.xlsx", 2),
+        ("a.xlsx", 3),
+        ("a.xlsx", 4),
+        ("b.xlsx", 2),
+        ("b.xlsx", 3),
+    ]
     assert all(r["合并时间"] == NOW for r in rows)
     assert isinstance(rows[0]["问题发生时间"], datetime)
 
@@ -73,8 +83,11 @@ def test_rows_with_errors_go_to_the_fix_list_and_annotated_copies(tmp_path, regi
 
 def test_contacts_are_masked_and_never_stored_raw(tmp_path, register, form, policy):
     rows = record_rows(2)
-    rows[0].update(contact_name="张三丰", contact="13800138000",
-                   description="客户说打 13912345678 或写信 zhang.san@example.com")
+    rows[0].update(
+        contact_name="张三丰",
+        contact="13800138000",
+        description="客户说打 13912345678 或写信 zhang.san@example.com",
+    )
     rows[1].update(contact=13800138001)  # a phone typed as a number
     a = write_record_xlsx(tmp_path / "a.xlsx", rows)
     result = do_merge([a], register, form, policy)
@@ -85,8 +98,11 @@ def test_contacts_are_masked_and_never_stored_raw(tmp_path, register, form, poli
     assert stored[0]["联系人"] == "张**" and stored[0]["联系方式"] == "****8000"
     assert stored[1]["联系方式"] == "****8001"
     wb = openpyxl.load_workbook(register)
-    everything = json.dumps([[c.value for row in ws.iter_rows() for c in row] for ws in wb],
-                            ensure_ascii=False, default=str)
+    everything = json.dumps(
+        [[c.value for row in ws.iter_rows() for c in row] for ws in wb],
+        ensure_ascii=False,
+        default=str,
+    )
     for secret in ("13800138000", "13800138001", "张三丰", "13912345678", "zhang.san"):
         assert secret not in everything
 
@@ -94,16 +110,24 @@ def test_contacts_are_masked_and_never_stored_raw(tmp_path, register, form, poli
 def test_ids_continue_the_registers_sequences(tmp_path, register, form, policy):
     first = write_record_xlsx(tmp_path / "w1.xlsx", [record_row(record_id="FW20240521007")])
     do_merge([first], register, form, policy)
-    second = write_record_xlsx(tmp_path / "w2.xlsx", record_rows(2, start=datetime(2024, 5, 21, 15, 0)))
+    second = write_record_xlsx(
+        tmp_path / "w2.xlsx", record_rows(2, start=datetime(2024, 5, 21, 15, 0))
+    )
     result = do_merge([second], register, form, policy)
     assert result.assigned == 2
-    assert [r["问题编号"] for r in sheet_rows(register)] == ["FW20240521007", "FW20240521008",
-                                                           "FW20240521009"]
+    assert [r["问题编号"] for r in sheet_rows(register)] == [
+        "FW20240521007",
+        "FW20240521008",
+        "FW20240521009",
+    ]
 
 
-def test_changed_record_replaces_old_version_which_goes_to_history(tmp_path, register, form, policy):
-    open_row = record_row(status="处理中", solution=None, resolved_at=None, satisfaction=None,
-                          analysis=None)
+def test_changed_record_replaces_old_version_which_goes_to_history(
+    tmp_path, register, form, policy
+):
+    open_row = record_row(
+        status="处理中", solution=None, resolved_at=None, satisfaction=None, analysis=None
+    )
     do_merge([write_record_xlsx(tmp_path / "mon.xlsx", [open_row])], register, form, policy)
     # Friday: the same problem resubmitted without its ID, now resolved
     fri = write_record_xlsx(tmp_path / "fri.xlsx", [record_row()])
@@ -119,15 +143,21 @@ def test_changed_record_replaces_old_version_which_goes_to_history(tmp_path, reg
 
 
 def test_same_id_with_different_content_in_one_run_is_a_conflict(tmp_path, register, form, policy):
-    a = write_record_xlsx(tmp_path / "a.xlsx", [record_row(record_id="FW20240521001", owner="王工")])
-    b = write_record_xlsx(tmp_path / "b.xlsx", [record_row(record_id="FW20240521001", owner="李工")])
+    a = write_record_xlsx(
+        tmp_path / "a.xlsx", [record_row(record_id="FW20240521001", owner="王工")]
+    )
+    b = write_record_xlsx(
+        tmp_path / "b.xlsx", [record_row(record_id="FW20240521001", owner="李工")]
+    )
     c = write_record_xlsx(tmp_path / "c.xlsx", [record_row(record_id="FW20240521002")])
     result = do_merge([a, b, c], register, form, policy)
     assert (result.added, result.conflicts, result.exit_code) == (1, 2, 1)
     assert [r["问题编号"] for r in sheet_rows(register)] == ["FW20240521002"]
     fixes = sheet_rows(register, "待修正")
-    assert [(f["来源文件"], f["代码"], f["列"]) for f in fixes] == [("a.xlsx", "conflict", "处理负责人"),
-                                                                  ("b.xlsx", "conflict", "处理负责人")]
+    assert [(f["来源文件"], f["代码"], f["列"]) for f in fixes] == [
+        ("a.xlsx", "conflict", "处理负责人"),
+        ("b.xlsx", "conflict", "处理负责人"),
+    ]
 
 
 def test_identical_copies_from_two_files_merge_once(tmp_path, register, form, policy):
@@ -148,14 +178,16 @@ def test_merging_twice_leaves_the_register_unchanged(tmp_path, register, form, p
     before = [[c.value for c in row] for row in first.iter_rows()]
     result = do_merge([a, b], register, form, policy)
     assert (result.added, result.updated, result.unchanged) == (0, 0, 7)
-    after = [[c.value for c in row] for row in openpyxl.load_workbook(register)["总台账"].iter_rows()]
+    after = [
+        [c.value for c in row] for row in openpyxl.load_workbook(register)["总台账"].iter_rows()
+    ]
     assert after == before
 
 
 def test_formula_like_text_stays_text(tmp_path, register, form, policy):
     rows = record_rows(4)
     rows[0]["description"] = "=1+1"
-    rows[1]["description"] = "＝HYPERLINK(\"http://evil\")"
+    rows[1]["description"] = '＝HYPERLINK("http://evil")'
     rows[2]["remarks"] = "@SUM(A1)"
     rows[3]["feedback"] = "https://example.com/form"
     a = write_record_xlsx(tmp_path / "a.xlsx", rows)
@@ -192,7 +224,9 @@ def test_a_running_merge_blocks_another(tmp_path, register, form, policy):
     assert res.exit_code == 2 and "Traceback" not in res.output
 
 
-def test_interrupted_write_leaves_the_old_register_intact(tmp_path, register, form, policy, monkeypatch):
+def test_interrupted_write_leaves_the_old_register_intact(
+    tmp_path, register, form, policy, monkeypatch
+):
     a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(2))
     do_merge([a], register, form, policy)
     digest = hashlib.sha256(register.read_bytes()).hexdigest()
@@ -224,8 +258,9 @@ def test_cli_merge_unreadable_submission_exit_2_others_merged(tmp_path, register
     good = write_record_xlsx(tmp_path / "good.xlsx", record_rows(2))
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(b"PK\x03\x04 truncated")
-    res = CliRunner().invoke(cli, ["merge", str(good), str(bad), "--register", str(register),
-                                   "--format", "json"])
+    res = CliRunner().invoke(
+        cli, ["merge", str(good), str(bad), "--register", str(register), "--format", "json"]
+    )
     assert res.exit_code == 2
     doc = json.loads(res.stdout)
     assert doc["added"] == 2 and doc["total"] == 2
@@ -237,9 +272,13 @@ def test_an_id_belonging_to_another_record_never_overwrites_it(tmp_path, registe
     mine = record_row(record_id="FW20240521001", customer="甲公司/C0001")
     do_merge([write_record_xlsx(tmp_path / "wk1.xlsx", [mine])], register, form, policy)
     # numbered elsewhere without the register: another customer's problem got the same ID
-    other = record_row(record_id="FW20240521001", customer="乙公司/C0002",
-                       occurred_at=datetime(2024, 5, 21, 15, 0), received_at=datetime(2024, 5, 21, 15, 5),
-                       resolved_at=datetime(2024, 5, 21, 16, 0))
+    other = record_row(
+        record_id="FW20240521001",
+        customer="乙公司/C0002",
+        occurred_at=datetime(2024, 5, 21, 15, 0),
+        received_at=datetime(2024, 5, 21, 15, 5),
+        resolved_at=datetime(2024, 5, 21, 16, 0),
+    )
     result = do_merge([write_record_xlsx(tmp_path / "wk2.xlsx", [other])], register, form, policy)
     assert (result.updated, result.rejected_rows, result.exit_code) == (0, 1, 1)
     (row,) = sheet_rows(register)
@@ -248,7 +287,9 @@ def test_an_id_belonging_to_another_record_never_overwrites_it(tmp_path, registe
     assert fix["代码"] == "duplicate-id" and fix["来源文件"] == "wk2.xlsx"
 
 
-def test_two_records_with_the_same_natural_key_stay_two_across_merges(tmp_path, register, form, policy):
+def test_two_records_with_the_same_natural_key_stay_two_across_merges(
+    tmp_path, register, form, policy
+):
     rows = [record_row(owner="王工"), record_row(owner="李工")]  # same customer, time, description
     path = write_record_xlsx(tmp_path / "nk.xlsx", rows)
     first = do_merge([path], register, form, policy)
@@ -286,9 +327,15 @@ def test_a_register_edited_by_hand_in_excel_still_merges(tmp_path, register, for
     wb = openpyxl.load_workbook(register)
     ws = wb["总台账"]
     header = [c.value for c in ws[1]]
-    ws.cell(row=2, column=header.index("解决时间") + 1, value="2024年5月21日 11:00")  # typed as text
+    ws.cell(
+        row=2, column=header.index("解决时间") + 1, value="2024年5月21日 11:00"
+    )  # typed as text
     wb.save(register)
-    result = do_merge([write_record_xlsx(tmp_path / "b.xlsx", record_rows(1, start=datetime(2024, 5, 30)))],
-                      register, form, policy)
+    result = do_merge(
+        [write_record_xlsx(tmp_path / "b.xlsx", record_rows(1, start=datetime(2024, 5, 30)))],
+        register,
+        form,
+        policy,
+    )
     assert result.exit_code == 0 and result.total == 3
     assert sheet_rows(register)[0]["解决时间"] == datetime(2024, 5, 21, 11, 0)

@@ -39,16 +39,31 @@ def test_redact_keeps_the_last_four_digits_and_the_rest_of_the_text():
 
 @pytest.mark.parametrize(
     ("value", "why"),
-    [("138****5678", None), ("****5678", None), ("z***@example.com", None),
-     ("13800138000", "phone"), ("138 0013 8000", "phone"), ("138.1234.5678", "phone"),
-     ("zh@example.com", "email"), ("ｚｈ＠ｅｘ．ｃｏｍ", "email")],
+    [
+        ("138****5678", None),
+        ("****5678", None),
+        ("z***@example.com", None),
+        ("13800138000", "phone"),
+        ("138 0013 8000", "phone"),
+        ("138.1234.5678", "phone"),
+        ("zh@example.com", "email"),
+        ("ｚｈ＠ｅｘ．ｃｏｍ", "email"),
+    ],
 )
 def test_contact_masked_or_not(value, why):
     assert contact_unmasked(value) == why
 
 
-@pytest.mark.parametrize(("value", "unmasked"),
-                         [("张*", False), ("李**", False), ("张先生", False), ("J***", False),
-                          ("张三", True), ("John", True)])
+@pytest.mark.parametrize(
+    ("value", "unmasked"),
+    [
+        ("张*", False),
+        ("李**", False),
+        ("张先生", False),
+        ("J***", False),
+        ("张三", True),
+        ("John", True),
+    ],
+)
 def test_name_masked_or_not(value, unmasked):
     assert name_unmasked(value) is unmasked

@@ -33,18 +33,26 @@ def test_clean_workbook_has_no_findings(make_workbook, form, policy):
 
 @pytest.mark.parametrize("engine", ["openpyxl", "xlsxwriter"])
 def test_header_found_under_title_rows_and_offset_columns(tmp_path, form, policy, engine):
-    path = write_record_xlsx(tmp_path / "t.xlsx", record_rows(2, severity="P5"), engine=engine,
-                             title_rows=3, start_col=2)
+    path = write_record_xlsx(
+        tmp_path / "t.xlsx", record_rows(2, severity="P5"), engine=engine, title_rows=3, start_col=2
+    )
     report = check(path, form, policy)
     # physical coordinates: header on row 4, data from row 5, table starting in column C
-    assert codes(report) == [(cell_ref("severity", 0, title_rows=3, start_col=2), "not-in-list"),
-                             (cell_ref("severity", 1, title_rows=3, start_col=2), "not-in-list")]
+    assert codes(report) == [
+        (cell_ref("severity", 0, title_rows=3, start_col=2), "not-in-list"),
+        (cell_ref("severity", 1, title_rows=3, start_col=2), "not-in-list"),
+    ]
     assert report.findings[0].row == 5
 
 
 def test_decorated_and_renamed_headers_match(make_workbook, form, policy):
-    headers = {"contact_name": "联系人*", "contact": "联系方式（脱敏）", "channel": " 反馈渠道 (必填)",
-               "severity": "优先级", "customer": "客户名称／编号"}
+    headers = {
+        "contact_name": "联系人*",
+        "contact": "联系方式（脱敏）",
+        "channel": " 反馈渠道 (必填)",
+        "severity": "优先级",
+        "customer": "客户名称／编号",
+    }
     report = check(make_workbook(record_rows(2), headers=headers), form, policy)
     assert report.findings == []
 
@@ -69,10 +77,21 @@ def test_blank_and_formatted_empty_rows_are_not_records(tmp_path, form, policy):
     assert report.rows == 3 and report.findings == []
 
 
-@pytest.mark.parametrize("text", ["2024-05-21 14:30", "2024/5/21 14:30", "2024年5月21日 14:30",
-                                  "2024-05-2114:30", "２０２４年５月２１日 14:30", "2024.5.21 14:30"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-05-21 14:30",
+        "2024/5/21 14:30",
+        "2024年5月21日 14:30",
+        "2024-05-2114:30",
+        "２０２４年５月２１日 14:30",
+        "2024.5.21 14:30",
+    ],
+)
 def test_every_text_date_form_is_accepted(make_workbook, form, policy, text):
-    row = record_row(occurred_at=text, received_at="2024-05-21 15:00", resolved_at="2024-05-21 16:00")
+    row = record_row(
+        occurred_at=text, received_at="2024-05-21 15:00", resolved_at="2024-05-21 16:00"
+    )
     report = check(make_workbook([row]), form, policy)
     assert report.findings == []
 
@@ -80,8 +99,10 @@ def test_every_text_date_form_is_accepted(make_workbook, form, policy, text):
 def test_serial_numbers_and_1904_date_system(tmp_path, form, policy):
     occurred = datetime(2024, 5, 21, 9, 10)
     for date1904 in (False, True):
-        row = record_row(occurred_at=excel_serial(occurred, date1904=date1904),
-                         received_at=datetime(2024, 5, 21, 9, 30))
+        row = record_row(
+            occurred_at=excel_serial(occurred, date1904=date1904),
+            received_at=datetime(2024, 5, 21, 9, 30),
+        )
         path = write_record_xlsx(tmp_path / f"s{date1904}.xlsx", [row], date1904=date1904)
         checked = check_file(path, form, policy, now=NOW)
         assert checked.report.findings == []
@@ -98,8 +119,14 @@ def test_required_values_and_conditional_requirements(make_workbook, form, polic
     rows = [
         record_row(customer=None),
         record_row(status="处理中", owner=None, solution=None, resolved_at=None, satisfaction=None),
-        record_row(status="待处理", owner=None, solution=None, resolved_at=None, satisfaction=None,
-                   analysis=None),
+        record_row(
+            status="待处理",
+            owner=None,
+            solution=None,
+            resolved_at=None,
+            satisfaction=None,
+            analysis=None,
+        ),
         record_row(status="已解决", solution=None, resolved_at=None, analysis=None),
     ]
     report = check(make_workbook(rows), form, policy)
@@ -123,8 +150,11 @@ def test_list_values_are_normalised_or_reported(make_workbook, form, policy):
     rows = [record_row(severity=v) for v in ("p1", "P1重要", "P1-重要", "Ｐ２", "P5", "紧急")]
     rows.append(record_row(channel="微信群"))
     report = check(make_workbook(rows), form, policy)
-    assert codes(report) == [(cell_ref("severity", 4), "not-in-list"), (cell_ref("severity", 5), "not-in-list"),
-                             (cell_ref("channel", 6), "not-in-list")]
+    assert codes(report) == [
+        (cell_ref("severity", 4), "not-in-list"),
+        (cell_ref("severity", 5), "not-in-list"),
+        (cell_ref("channel", 6), "not-in-list"),
+    ]
     msg = report.findings[0].message
     assert msg.startswith(f"问题记录表!{cell_ref('severity', 4)} 严重程度:")
     assert "P5" in msg and "P0/P1/P2/P3" in msg
@@ -133,17 +163,26 @@ def test_list_values_are_normalised_or_reported(make_workbook, form, policy):
 def test_satisfaction_forms_and_range(make_workbook, form, policy):
     rows = [record_row(satisfaction=v) for v in (5, "5分", "5分(满意)", 7, 4.5, "满意")]
     report = check(make_workbook(rows), form, policy)
-    assert codes(report) == [(cell_ref("satisfaction", 3), "out-of-range"),
-                             (cell_ref("satisfaction", 4), "bad-format"),
-                             (cell_ref("satisfaction", 5), "bad-format")]
+    assert codes(report) == [
+        (cell_ref("satisfaction", 3), "out-of-range"),
+        (cell_ref("satisfaction", 4), "bad-format"),
+        (cell_ref("satisfaction", 5), "bad-format"),
+    ]
 
 
 def test_record_id_format_and_duplicates(make_workbook, form, policy):
-    rows = [record_row(record_id="FW20240521001"), record_row(record_id="FW20240521001"),
-            record_row(record_id="FW2024052101"), record_row(record_id="fw20240521002"),
-            record_row(record_id="FW202405211000")]
+    rows = [
+        record_row(record_id="FW20240521001"),
+        record_row(record_id="FW20240521001"),
+        record_row(record_id="FW2024052101"),
+        record_row(record_id="fw20240521002"),
+        record_row(record_id="FW202405211000"),
+    ]
     report = check(make_workbook(rows), form, policy)
-    assert codes(report) == [(cell_ref("record_id", 1), "duplicate-id"), (cell_ref("record_id", 2), "bad-format")]
+    assert codes(report) == [
+        (cell_ref("record_id", 1), "duplicate-id"),
+        (cell_ref("record_id", 2), "bad-format"),
+    ]
     assert "第 2 行" in report.findings[0].message
 
 
@@ -155,10 +194,12 @@ def test_time_order_and_status_consistency(make_workbook, form, policy):
         record_row(status="处理中", resolved_at=None, solution=None),  # rated while open
     ]
     report = check(make_workbook(rows), form, policy)
-    assert codes(report, severity="error") == [(cell_ref("received_at", 0), "time-order"),
-                             (cell_ref("resolved_at", 1), "time-order"),
-                             (cell_ref("status", 2), "status-inconsistent"),
-                             (cell_ref("satisfaction", 3), "status-inconsistent")]
+    assert codes(report, severity="error") == [
+        (cell_ref("received_at", 0), "time-order"),
+        (cell_ref("resolved_at", 1), "time-order"),
+        (cell_ref("status", 2), "status-inconsistent"),
+        (cell_ref("satisfaction", 3), "status-inconsistent"),
+    ]
 
 
 def test_unmasked_contacts_and_pii_in_text(make_workbook, form, policy):
@@ -172,11 +213,13 @@ def test_unmasked_contacts_and_pii_in_text(make_workbook, form, policy):
     ]
     path = make_workbook(rows)
     report = check(path, form, policy)
-    assert codes(report) == [(cell_ref("contact_name", 0), "unmasked-contact"),
-                             (cell_ref("contact", 0), "unmasked-contact"),
-                             (cell_ref("contact", 1), "unmasked-contact"),
-                             (cell_ref("contact", 2), "unmasked-contact"),
-                             (cell_ref("description", 4), "pii-in-text")]
+    assert codes(report) == [
+        (cell_ref("contact_name", 0), "unmasked-contact"),
+        (cell_ref("contact", 0), "unmasked-contact"),
+        (cell_ref("contact", 1), "unmasked-contact"),
+        (cell_ref("contact", 2), "unmasked-contact"),
+        (cell_ref("description", 4), "pii-in-text"),
+    ]
     pii = report.findings[-1]
     assert pii.severity == "warning" and "手机号" in pii.message and "身份证号" in pii.message
     text = json.dumps(validate_paths([path], form, policy, now=NOW).to_dict(), ensure_ascii=False)
@@ -185,8 +228,12 @@ def test_unmasked_contacts_and_pii_in_text(make_workbook, form, policy):
 
 
 def test_sla_breach_is_a_warning_at_the_time_cell(make_workbook, form, policy):
-    row = record_row(severity="P0", occurred_at=datetime(2024, 5, 21, 9, 0),
-                     received_at=datetime(2024, 5, 21, 12, 0), resolved_at=datetime(2024, 5, 21, 13, 0))
+    row = record_row(
+        severity="P0",
+        occurred_at=datetime(2024, 5, 21, 9, 0),
+        received_at=datetime(2024, 5, 21, 12, 0),
+        resolved_at=datetime(2024, 5, 21, 13, 0),
+    )
     report = check(make_workbook([row]), form, policy)
     assert codes(report) == [(cell_ref("received_at", 0), "sla-breach")]
     assert report.valid and "P0" in report.findings[0].message
@@ -214,8 +261,11 @@ def test_excel_error_values_are_findings_not_blanks(make_workbook, form, policy)
     path = make_workbook(record_rows(3))
     wb = openpyxl.load_workbook(path)
     ws = wb["问题记录表"]
-    shown = {cell_ref("customer", 0): "#N/A", cell_ref("occurred_at", 1): "#REF!",
-             cell_ref("satisfaction", 2): "#DIV/0!"}
+    shown = {
+        cell_ref("customer", 0): "#N/A",
+        cell_ref("occurred_at", 1): "#REF!",
+        cell_ref("satisfaction", 2): "#DIV/0!",
+    }
     for ref, error in shown.items():
         ws[ref] = error  # an error cell (t="e"), as Excel saves a failed lookup
     wb.save(path)
@@ -241,8 +291,13 @@ def test_formula_libreoffice_evaluated_to_an_error_is_a_finding(tmp_path, soffic
 
 
 def test_sheet_found_by_headers_when_not_named_like_the_template(tmp_path, form, policy):
-    path = write_record_xlsx(tmp_path / "x.xlsx", record_rows(2), sheet="五月",
-                             extra_sheets={"说明": [["这是说明"]]}, extra_sheets_first=True)
+    path = write_record_xlsx(
+        tmp_path / "x.xlsx",
+        record_rows(2),
+        sheet="五月",
+        extra_sheets={"说明": [["这是说明"]]},
+        extra_sheets_first=True,
+    )
     report = check(path, form, policy)
     assert report.sheet == "五月" and report.findings == []
 
@@ -311,7 +366,9 @@ def test_json_contract_and_exit_codes(make_workbook, form, policy):
     (finding,) = f["findings"]
     assert set(finding) == {"severity", "code", "sheet", "cell", "row", "column", "message"}
     assert finding["code"] == "not-in-list" and finding["cell"] == cell_ref("severity", 0)
-    assert finding["row"] == 2 and finding["column"] == "严重程度" and finding["sheet"] == "问题记录表"
+    assert (
+        finding["row"] == 2 and finding["column"] == "严重程度" and finding["sheet"] == "问题记录表"
+    )
     # the JSON is exactly the library's report
     lib = validate_paths([good, bad], form, policy, now=NOW).to_dict()
     assert [x["findings"] for x in lib["files"]] == [x["findings"] for x in doc["files"]]
@@ -343,8 +400,13 @@ def test_cli_bad_usage_is_exit_2(tmp_path):
 
 
 def test_annotated_copy_carries_no_personal_data(tmp_path, make_workbook, form, policy):
-    rows = [record_row(contact_name="张三丰", contact="13800138000",
-                       description="回电 13912345678，邮箱 li.si@example.com")]
+    rows = [
+        record_row(
+            contact_name="张三丰",
+            contact="13800138000",
+            description="回电 13912345678，邮箱 li.si@example.com",
+        )
+    ]
     path = make_workbook(rows)
     out = tmp_path / "checked"
     report = validate_paths([path], form, policy, now=NOW, annotate_dir=out)
@@ -370,8 +432,12 @@ def test_legacy_and_opendocument_workbooks_are_validated(tmp_path, soffice, form
 
     src = write_record_xlsx(tmp_path / "legacy.xlsx", record_rows(2) + [record_row(severity="P9")])
     out = tmp_path / "conv"
-    subprocess.run([soffice, "--headless", "--convert-to", fmt, "--outdir", str(out), str(src)],
-                   check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [soffice, "--headless", "--convert-to", fmt, "--outdir", str(out), str(src)],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     converted = out / f"legacy.{fmt}"
     report = validate_paths([converted], form, policy, now=NOW, annotate_dir=tmp_path / "checked")
     f = report.files[0]
@@ -405,7 +471,9 @@ def test_sample_with_status_and_time_mistakes_flags_each(samples_dir, form, poli
 
 
 def test_hidden_sheet_with_data_is_reported(tmp_path, form, policy):
-    path = write_record_xlsx(tmp_path / "h.xlsx", record_rows(1), extra_sheets={"旧记录": [["x", 1]]})
+    path = write_record_xlsx(
+        tmp_path / "h.xlsx", record_rows(1), extra_sheets={"旧记录": [["x", 1]]}
+    )
     wb = openpyxl.load_workbook(path)
     wb["旧记录"].sheet_state = "hidden"
     wb.save(path)
@@ -443,8 +511,9 @@ def test_missing_resolution_column_is_a_missing_column_not_a_crash(make_workbook
     assert report.findings[0].row is None or report.findings[0].code == "missing-column"
 
 
-def test_a_copy_that_cannot_be_written_does_not_stop_the_run(tmp_path, make_workbook, form, policy,
-                                                             monkeypatch):
+def test_a_copy_that_cannot_be_written_does_not_stop_the_run(
+    tmp_path, make_workbook, form, policy, monkeypatch
+):
     import aftersales_xl.annotate as annotate_module
 
     a = make_workbook([record_row(severity="P5")], name="a.xlsx")
@@ -483,13 +552,30 @@ def test_hostile_used_ranges_are_unreadable_through_the_cli_not_a_crash(tmp_path
         for item in zin.infolist():
             data = zin.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
-                data = data.replace(b"</sheetData>", b'</sheetData><mergeCells count="1">'
-                                    b'<mergeCell ref="A1:XFD1048576"/></mergeCells>')
+                data = data.replace(
+                    b"</sheetData>",
+                    b'</sheetData><mergeCells count="1">'
+                    b'<mergeCell ref="A1:XFD1048576"/></mergeCells>',
+                )
             zout.writestr(item, data)
     out = tmp_path / "checked"
-    proc = subprocess.run([sys.executable, "-m", "aftersales_xl.cli", "validate", str(stray), str(merged),
-                           "--annotate", str(out), "--format", "json"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aftersales_xl.cli",
+            "validate",
+            str(stray),
+            str(merged),
+            "--annotate",
+            str(out),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     doc = json.loads(proc.stdout)
     assert [f["findings"][0]["code"] for f in doc["files"]] == ["unreadable", "unreadable"]
