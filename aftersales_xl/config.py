@@ -9,7 +9,9 @@ limits — lives here, never as literals in code paths. ``load_policy()`` return
 from __future__ import annotations
 
 import copy
+import json
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,6 +104,11 @@ class Policy:
         )
 
     @property
+    def covered_years(self) -> frozenset[int]:
+        """Years whose holidays the policy lists in full (no "no calendar data" warning)."""
+        return frozenset(int(y) for y in self.raw["calendar"]["covered_years"])
+
+    @property
     def working_hours(self) -> tuple[time, time]:
         wh = self.raw["working_hours"]
         return _hhmm(wh["start"], "working_hours.start"), _hhmm(wh["end"], "working_hours.end")
@@ -116,14 +123,19 @@ class Policy:
         return None if spec in (None, "") else parse_target(spec, f"sla.{severity}.{kind}")
 
 
+#: the longest target accepted: a year, in calendar hours or in working days
+MAX_TARGET = {"h": 8784.0, "wd": 366.0}
+
+
 def parse_target(spec: Any, key: str = "target") -> Target:
     """Parse ``"4h"``, ``"72h"``, ``"5wd"`` (or a bare number of hours).
 
     Hours may be fractional (``"0.5h"``); working days are whole days (``"5wd"``), since
-    they are counted on the calendar, not converted to hours.
+    they are counted on the calendar, not converted to hours. A target longer than a year
+    (:data:`MAX_TARGET`) is refused as a typo.
     """
     if isinstance(spec, int | float) and not isinstance(spec, bool):
-        if math.isfinite(spec) and spec >= 0:
+        if math.isfinite(spec) and 0 <= spec <= MAX_TARGET["h"]:
             return Target(float(spec), "h")
         spec = str(spec)
     text = str(spec).strip().lower()
@@ -138,6 +150,11 @@ def parse_target(spec: Any, key: str = "target") -> Target:
             if unit == "wd" and not amount.is_integer():
                 raise ConfigError(
                     f'{key} = "{spec}": working days must be a whole number, e.g. "5wd"'
+                )
+            if amount > MAX_TARGET[unit]:
+                raise ConfigError(
+                    f'{key} = "{spec}": longer than a year; the most allowed is '
+                    f'"{MAX_TARGET[unit]:g}{unit}"'
                 )
             return Target(amount, unit)
     raise ConfigError(
@@ -161,22 +178,30 @@ def _iso_dates(values: Any, key: str) -> list[date]:
 
 
 def _hhmm(value: Any, key: str) -> time:
+    """A local time of day from ``"09:00"`` (or a TOML time literal ``09:00:00``)."""
+    shown = value.isoformat() if isinstance(value, time) else value
     if isinstance(value, time):
-        return value
-    try:
-        return time.fromisoformat(str(value))
-    except ValueError:
-        raise ConfigError(f'{key} = "{value}": write the time as HH:MM, e.g. "09:00"') from None
+        parsed: time | None = value
+    elif isinstance(value, str):
+        try:
+            parsed = time.fromisoformat(value.strip())
+        except ValueError:
+            parsed = None
+    else:
+        parsed = None
+    if parsed is None or parsed.tzinfo is not None:
+        raise ConfigError(f'{key} = "{shown}": write the local time as HH:MM, e.g. "09:00"')
+    return parsed
 
 
 def _merge(base: dict, override: Mapping, path: str, defaults: Mapping) -> None:
     """Deep-merge ``override`` into ``base``, refusing keys the defaults do not know.
 
-    ``[sla.<severity>]`` tables and ``[lists]`` may gain new keys (new severities/lists).
-    Values inside ``[sla.<severity>]`` are checked by :func:`_check` (they may be text
-    like ``"4h"`` or a bare number of hours), not by the type of the default.
+    ``[sla.<severity>]`` tables may be added (for new severities); values inside them are
+    checked by :func:`_check` (text like ``"4h"`` or a bare number of hours), not by the
+    type of the default. Every other table, ``[lists]`` included, knows its keys, so a
+    misspelt one (``chanel``) is refused rather than silently ignored.
     """
-    open_tables = {"sla", "lists"}
     for key, value in override.items():
         where = f"{path}.{key}" if path else key
         if path == "sla":
@@ -184,7 +209,7 @@ def _merge(base: dict, override: Mapping, path: str, defaults: Mapping) -> None:
                 raise ConfigError(f"{where} must be a table ([{where}]) with respond/resolve")
             base.setdefault(key, {}).update(value)
             continue
-        if key not in defaults and path not in open_tables:
+        if key not in defaults:
             allowed = ", ".join(sorted(defaults)) or "(none)"
             raise ConfigError(f"unknown setting {where!r}; allowed here: {allowed}")
         known = defaults.get(key)
@@ -194,18 +219,33 @@ def _merge(base: dict, override: Mapping, path: str, defaults: Mapping) -> None:
             base.setdefault(key, {})
             _merge(base[key], value, where, known)
         else:
+            if isinstance(known, str) and isinstance(value, time):
+                value = value.isoformat(timespec="minutes")  # a TOML time literal, 08:30:00
             if known is not None and type(known) is not type(value):
                 numeric = isinstance(known, int | float) and isinstance(value, int | float)
                 if not numeric or isinstance(value, bool):
                     raise ConfigError(
-                        f"{where} must be a {type(known).__name__} like {known!r}, not {value!r}"
+                        f"{where} must be {_KIND_WORDS.get(type(known), 'a value')} like "
+                        f"{_toml_value(known)}, not {_toml_value(value)}"
                     )
                 if isinstance(known, int) and not float(value).is_integer():
                     raise ConfigError(
-                        f"{where} must be a whole number like {known!r}, not {value!r}"
+                        f"{where} must be a whole number like {known}, not {_toml_value(value)}"
                     )
                 value = int(value) if isinstance(known, int) else float(value)
             base[key] = value
+
+
+_KIND_WORDS = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "text in quotes",
+    list: "a list",
+}
+
+#: characters that cannot mask: they would look like data (digits, letters) or break an email
+_BAD_MASK_CHARS = "@＠.-+_"
 
 
 def _check(raw: Mapping[str, Any]) -> None:
@@ -223,6 +263,11 @@ def _check(raw: Mapping[str, Any]) -> None:
             or not all(isinstance(v, str) for v in values)
         ):
             raise ConfigError(f"lists.{name} must be a non-empty list of text values")
+    if not raw["status"]["done"]:
+        raise ConfigError(
+            f"status.done must name at least one status of lists.status "
+            f'({", ".join(raw["lists"]["status"])}), e.g. ["已解决", "已关闭"]'
+        )
     for s in raw["status"]["done"] + [raw["status"]["pending"]]:
         if s not in raw["lists"]["status"]:
             raise ConfigError(
@@ -240,11 +285,21 @@ def _check(raw: Mapping[str, Any]) -> None:
                 )
             if spec != "":
                 parse_target(spec, f"sla.{sev}.{kind}")
-    if len(str(raw["mask"]["char"])) != 1:
-        raise ConfigError('mask.char must be a single character, e.g. "*"')
-    for key in ("name_keep", "phone_keep_last", "email_keep"):
-        if not 0 <= raw["mask"][key] <= 20:
-            raise ConfigError(f"mask.{key} must be a whole number between 0 and 20")
+    char = str(raw["mask"]["char"])
+    if (
+        len(char) != 1
+        or char.isalnum()
+        or char.isspace()
+        or not char.isprintable()
+        or char in _BAD_MASK_CHARS
+    ):
+        raise ConfigError(
+            f"mask.char = {_toml_value(char)}: use one symbol that cannot be mistaken for "
+            'data, e.g. "*", "＊" or "×" (not a letter, digit, space, @, ., -, + or _)'
+        )
+    for key, top in (("name_keep", 2), ("phone_keep_last", 4), ("email_keep", 3)):
+        if not 0 <= raw["mask"][key] <= top:
+            raise ConfigError(f"mask.{key} must be a whole number from 0 to {top}")
     for key, value in raw["limits"].items():
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             raise ConfigError(f"limits.{key} must be a positive number")
@@ -266,6 +321,9 @@ def _check_calendar(raw: Mapping[str, Any]) -> None:
             f'working_hours: start "{raw["working_hours"]["start"]}" must be earlier than '
             f'end "{raw["working_hours"]["end"]}"'
         )
+    years = raw["calendar"]["covered_years"]
+    if not all(isinstance(y, int) and not isinstance(y, bool) and 2000 <= y <= 2100 for y in years):
+        raise ConfigError("calendar.covered_years must be a list of years, e.g. [2027]")
     holidays = set(_iso_dates(raw["calendar"]["extra_holidays"], "calendar.extra_holidays"))
     workdays = set(_iso_dates(raw["calendar"]["extra_workdays"], "calendar.extra_workdays"))
     both = sorted(holidays & workdays)
@@ -302,10 +360,17 @@ def load_policy(path: str | Path | None = None, *, search_cwd: bool = True) -> P
     if path is not None:
         p = Path(path)
         try:
-            user = tomllib.loads(p.read_text("utf-8"))
+            # utf-8-sig: Notepad's "UTF-8 with BOM" reads as well as plain UTF-8
+            user = tomllib.loads(p.read_text("utf-8-sig"))
         except FileNotFoundError:
             raise ConfigError(f"{p}: config file not found") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        except IsADirectoryError:
+            raise ConfigError(f"{p}: is a folder, not a config file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"{p}: not UTF-8 text; save it as UTF-8 (in Notepad: 另存为 → 编码 UTF-8)"
+            ) from None
+        except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{p}: not valid TOML ({e})") from None
         try:
             _merge(raw, user, "", defaults)
@@ -329,17 +394,6 @@ def policy_to_toml(policy: Policy) -> str:
     """Render the policy in force as TOML (for ``xlcheck config show``)."""
     lines: list[str] = [f"# policy in force (source: {policy.source})"]
 
-    def fmt(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, list):
-            return "[" + ", ".join(fmt(x) for x in v) + "]"
-        if isinstance(v, date | time):
-            return v.isoformat()
-        return repr(v)
-
     def emit(table: Mapping[str, Any], prefix: str) -> None:
         scalars = {k: v for k, v in table.items() if not isinstance(v, Mapping)}
         subtables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
@@ -347,9 +401,27 @@ def policy_to_toml(policy: Policy) -> str:
             lines.append("")
             lines.append(f"[{prefix}]")
         for k, v in scalars.items():
-            lines.append(f"{k} = {fmt(v)}")
+            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
         for k, v in subtables.items():
-            emit(v, f"{prefix}.{k}" if prefix else k)
+            emit(v, f"{prefix}.{_toml_key(k)}" if prefix else _toml_key(k))
 
     emit(policy.raw, "")
     return "\n".join(lines) + "\n"
+
+
+def _toml_key(key: str) -> str:
+    """A TOML key: bare when it can be (``P0``), else quoted (``"高"``)."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(v: Any) -> str:
+    """A TOML value; strings use JSON's escapes, which TOML's basic strings share."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, date | time):
+        return v.isoformat()
+    return repr(v)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from .findings import ERROR, Report
 from .forms import FormSpec
@@ -45,9 +46,15 @@ def render_json(report: Report) -> str:
 
 
 def render_text(report: Report, lang: str = "zh") -> str:
-    """One block per file: a status line, then one line per finding."""
+    """One block per file: a status line, then one line per finding.
+
+    A note given for several files (e.g. "no holiday data for 2027") is printed once, after
+    the summary line, instead of under each file.
+    """
     w = _WORDS["en" if lang == "en" else "zh"]
     lines: list[str] = []
+    seen = Counter(note for f in report.files for note in dict.fromkeys(f.notes))
+    shared = [note for note, n in seen.items() if n > 1]
     for f in report.files:
         state = w["unreadable"] if f.unreadable else (w["ok"] if f.valid else w["fail"])
         head = f"{f.path}: {state}"
@@ -61,11 +68,13 @@ def render_text(report: Report, lang: str = "zh") -> str:
             tag = w["error"] if finding.severity == ERROR else w["warning"]
             lines.append(f"  [{tag}] {finding.message}  ({finding.code})")
         for note in f.notes:
-            lines.append(f"  * {note}")
+            if note not in shared:
+                lines.append(f"  * {note}")
         if f.annotated:
             lines.append(f"  → {w['annotated']}: {f.annotated}")
     s = report.to_dict()["summary"]
     lines.append(w["summary"].format(**s))
+    lines.extend(f"* {note}" for note in shared)
     return "\n".join(lines)
 
 

@@ -153,9 +153,10 @@ def _overview(
             "good": "/".join(map(str, sat["good"])),
             "bad": "/".join(map(str, sat["bad"])),
             "max": sat["follow_up_max"],
+            "done": "/".join(policy.done_statuses),
         }
         rows.append({
-            "key": key, "label": label, "label_en": label_en, "unit": unit,
+            "key": key, "label": label.format(**words), "label_en": label_en, "unit": unit,
             "all_value": _num(whole[0]), "all_n": _num(whole[1]),
             "week_value": _num(week[0]), "week_n": _num(week[1]),
             "basis": basis.format(**words), "basis_en": basis_en.format(**words),
@@ -206,6 +207,12 @@ def _overview(
         "pct",
         (whole_sat.bad_pct, whole_sat.count),
         (week_sat.bad_pct, week_sat.count),
+    )
+    add(
+        "response_rate",
+        "pct",
+        (whole_sat.response_rate_pct, whole_sat.resolved),
+        (week_sat.response_rate_pct, week_sat.resolved),
     )
     add(
         "follow_up",
@@ -434,11 +441,11 @@ _METRICS: dict[str, tuple[str, str, str, str]] = {
     "open": (
         "未结记录",
         "Open",
-        "处理进度不是已解决/已关闭；本周：本周接收且仍未结的记录",
+        "处理进度不是{done}；本周：本周接收且仍未结的记录",
         "status not resolved/closed; week: received this week and still open",
     ),
     "closed": (
-        "已解决/已关闭",
+        "{done}",
         "Resolved/closed",
         "全部：已结记录；本周：解决时间在本周的已结记录",
         "all: finished records; week: finished with 解决时间 this week",
@@ -446,7 +453,7 @@ _METRICS: dict[str, tuple[str, str, str, str]] = {
     "closure_rate": (
         "结案率",
         "Closure rate",
-        "接收批次口径：该期间接收的记录中现已解决/已关闭的占比；计数 = 该期间接收的记录数",
+        "接收批次口径：该期间接收的记录中现为{done}的占比；计数 = 该期间接收的记录数",
         "cohort: records received in the period that are now resolved/closed; "
         "count = records received in the period",
     ),
@@ -487,6 +494,13 @@ _METRICS: dict[str, tuple[str, str, str, str]] = {
         "Bad-review rate",
         "{bad} 分评价 ÷ 全部评价；本周：解决时间在本周的记录；计数 = 评价数",
         "ratings {bad} ÷ all ratings; week: records resolved this week; count = ratings",
+    ),
+    "response_rate": (
+        "评价回收率",
+        "Rating response rate",
+        "已结记录中有满意度评分的占比；本周：解决时间在本周的记录；计数 = 已结记录数",
+        "finished records that have a rating ÷ finished records; week: resolved this week; "
+        "count = finished records",
     ),
     "follow_up": (
         "待回访(低分)",

@@ -33,12 +33,14 @@ class CalendarWarning:
         if lang == "en":
             return (
                 f"no statutory holiday data for {self.year}; working days were counted as "
-                "Monday to Friday: upgrade chinesecalendar or add extra_holidays / "
-                "extra_workdays under [calendar] in xlcheck.toml"
+                "Monday to Friday: upgrade chinesecalendar, or list that year's holidays in "
+                "extra_holidays / extra_workdays under [calendar] in xlcheck.toml and add "
+                "the year to covered_years"
             )
         return (
             f"{self.year} 年没有法定节假日数据，已按周一至周五计算工作日：请升级 chinesecalendar "
-            "或在 xlcheck.toml 的 [calendar] 中补充 extra_holidays / extra_workdays"
+            "，或在 xlcheck.toml 的 [calendar] 中补充该年的 extra_holidays / extra_workdays "
+            "并把年份加入 covered_years"
         )
 
     def __str__(self) -> str:
@@ -65,20 +67,26 @@ class WorkCalendar:
         extra_holidays: Iterable[date] = (),
         extra_workdays: Iterable[date] = (),
         working_hours: tuple[time, time] = DEFAULT_WORKING_HOURS,
+        covered_years: Iterable[int] = (),
     ) -> None:
         self.extra_holidays = frozenset(extra_holidays)
         self.extra_workdays = frozenset(extra_workdays)
         self.working_hours = working_hours
         self.warnings: list[CalendarWarning] = []
-        # years the config file supplies dates for: the user has filled the gap, no warning
-        self._config_years = {d.year for d in self.extra_holidays | self.extra_workdays}
+        # years the policy says it lists in full: the user has filled the gap, no warning
+        self._config_years = frozenset(covered_years)
         self._has_data: dict[int, bool] = {}
         self._workday: dict[date, bool] = {}
 
     @classmethod
     def from_policy(cls, policy: Policy) -> WorkCalendar:
         """A calendar with the policy's extra holidays/workdays and working hours."""
-        return cls(policy.extra_holidays, policy.extra_workdays, policy.working_hours)
+        return cls(
+            policy.extra_holidays,
+            policy.extra_workdays,
+            policy.working_hours,
+            policy.covered_years,
+        )
 
     def has_data(self, year: int) -> bool:
         """True if ``chinesecalendar`` has statutory holiday data for ``year``."""
@@ -96,7 +104,7 @@ class WorkCalendar:
         is in `calendar.extra_holidays`; otherwise as the mainland-China statutory calendar
         says (package `chinesecalendar`: weekends and public holidays off, make-up working
         days 调休 on); in a year without statutory data, Monday to Friday, with one warning
-        per such year (not given if the policy lists extra dates in that year).
+        per such year (not given for a year in `calendar.covered_years`).
         """
         day = _as_date(day)
         cached = self._workday.get(day)

@@ -195,12 +195,12 @@ BAD_FILES = [
     ("[colours]\nred = 1\n", ["'colours'", "allowed here", "calendar", "working_hours"]),
     ("[sla.P0]\nrespnd = \"1h\"\n", ["sla.P0.respnd", "resolve, respond"]),
     ("[sla.P5]\nrespond = \"1h\"\n", ["sla.P5", "P0, P1, P2, P3"]),
-    ("[ids]\ndigits = \"3\"\n", ["ids.digits", "int", "3"]),
+    ("[ids]\ndigits = \"3\"\n", ["ids.digits", "whole number", "3"]),
     ("[ids]\ndigits = 3.5\n", ["ids.digits", "whole number"]),
-    ("[daily]\ncsat_min = \"80\"\n", ["daily.csat_min", "float", "80.0"]),
+    ("[daily]\ncsat_min = \"80\"\n", ["daily.csat_min", "a number", "80.0"]),
     ("[lists]\nchannel = \"电话\"\n", ["lists.channel", "list"]),
-    ("[mask]\nname_keep = true\n", ["mask.name_keep", "int"]),
-    ("[working_hours]\nstart = 9\n", ["working_hours.start", "str", "09:00"]),
+    ("[mask]\nname_keep = true\n", ["mask.name_keep", "whole number"]),
+    ("[working_hours]\nstart = 9\n", ["working_hours.start", "text in quotes", "\"09:00\""]),
     ("[sla.P2]\nresolve = \"5days\"\n", ["sla.P2.resolve", "5days", '"<N>h"', '"<N>wd"']),
     ("[sla.P2]\nresolve = \"5.5wd\"\n", ["sla.P2.resolve", "whole number"]),
     ("[sla.P0]\nrespond = \"-1h\"\n", ["sla.P0.respond", '"<N>h"']),
@@ -215,13 +215,23 @@ BAD_FILES = [
     ("[working_hours]\nstart = \"19:00\"\n", ["working_hours", "earlier", "18:00"]),
     ("[ids]\nscheme = \"weekly\"\n", ["ids.scheme", "weekly", '"daily", "monthly"']),
     ("[status]\npending = \"新建\"\n", ["新建", "lists.status", "待处理"]),
-    ("[mask]\nchar = \"**\"\n", ["mask.char", "single character"]),
+    ("[mask]\nchar = \"**\"\n", ["mask.char", "one symbol"]),
     ("[satisfaction]\ngood = [4, 6]\n", ["satisfaction.good", "1-5"]),
     ("[satisfaction]\nbad = [3, 4]\n", ["rating 4", "good and bad"]),
     ("[satisfaction]\nfollow_up_max = 9\n", ["satisfaction.follow_up_max", "0 and 5"]),
     ("[daily]\nclosure_rate_min = 120\n", ["daily.closure_rate_min", "0 and 100"]),
     ("[limits]\nmax_cells = 0\n", ["limits.max_cells", "positive"]),
     ("[ids\nscheme = 1\n", ["not valid TOML"]),
+    ("[lists]\nchanel = [\"电话\"]\n", ["lists.chanel", "allowed here", "channel, problem_type"]),
+    ("[sla.P2]\nresolve = \"70000wd\"\n", ["sla.P2.resolve", "longer than a year", '"366wd"']),
+    ("[sla.P2]\nresolve = \"1e30h\"\n", ["sla.P2.resolve", "longer than a year"]),
+    ("[sla.P2]\nresolve = 3000000\n", ["sla.P2.resolve", '"<N>h"']),
+    ("[working_hours]\nstart = \"09:00+08:00\"\n", ["working_hours.start", "local time", "HH:MM"]),
+    ("[mask]\nchar = \"8\"\n", ["mask.char", "not a letter, digit"]),
+    ("[mask]\nchar = \"\\u0000\"\n", ["mask.char", "one symbol"]),
+    ("[mask]\nphone_keep_last = 11\n", ["mask.phone_keep_last", "0 to 4"]),
+    ("[status]\ndone = []\n", ["status.done", "at least one"]),
+    ("[calendar]\ncovered_years = [\"2027\"]\n", ["calendar.covered_years", "[2027]"]),
 ]  # fmt: skip
 
 
@@ -265,6 +275,34 @@ def test_policy_to_toml_round_trips(tmp_path: Path) -> None:
             assert again.sla_target(sev, kind) == original.sla_target(sev, kind)
     assert again.extra_holidays == original.extra_holidays
     assert again.working_hours == original.working_hours
+
+
+def test_policy_with_chinese_severities_and_odd_text_round_trips(tmp_path: Path) -> None:
+    text = (
+        '[lists]\nseverity = ["高", "中", "P 3"]\nchannel = ["电话\\n微信", "引号\\"和\\\\"]\n'
+        '[sla."高"]\nrespond = "1h"\n[sla."P 3"]\nresolve = "5wd"\n'
+    )
+    original = load_policy(write(tmp_path, text, "in.toml"))
+    again = load_policy(write(tmp_path, policy_to_toml(original), "out.toml"))
+    assert again.raw == original.raw
+    assert again.allowed("channel") == ["电话\n微信", '引号"和\\']
+    assert again.sla_target("高", "respond") == Target(1.0, "h")
+
+
+def test_config_saved_with_a_bom_or_in_gbk(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes("\ufeff[satisfaction]\nfollow_up_max = 2\n".encode())
+    assert load_policy(path).satisfaction["follow_up_max"] == 2
+    path.write_bytes('[ids]\nprefix = "售后"\n'.encode("gbk"))
+    with pytest.raises(ConfigError, match="save it as UTF-8"):
+        load_policy(path)
+
+
+def test_whole_hours_and_toml_times_are_accepted(tmp_path: Path) -> None:
+    text = "[daily]\nfirst_response_hours = 1.5\n[working_hours]\nstart = 08:30:00\n"
+    policy = load_policy(write(tmp_path, text, "t.toml"))
+    assert policy.daily["first_response_hours"] == 1.5
+    assert policy.working_hours[0] == time(8, 30)
 
 
 def test_cli_config_show_defaults(tmp_path, monkeypatch) -> None:

@@ -27,7 +27,6 @@ from aftersales_xl.sla import (
 )
 from aftersales_xl.workcal import WorkCalendar
 
-NOTES = Path(__file__).resolve().parent.parent / "notes" / "sla.md"
 NOW = datetime(2024, 12, 31, 12, 0)
 
 
@@ -416,7 +415,3 @@ def test_figures_doc_states_each_formula() -> None:
         "shown as `—`",
     ]:
         assert phrase in doc
-
-
-def test_notes_carry_the_generated_figures_doc() -> None:
-    assert figures_doc() in NOTES.read_text(encoding="utf-8")

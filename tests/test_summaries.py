@@ -151,6 +151,30 @@ def test_csat_and_bad_review_with_rating_count(frame, summaries):
     assert csat["week_n"] == week["satisfaction"].notna().sum()
 
 
+def test_rating_response_rate_beside_the_rates(frame, summaries):
+    finished = frame["status"].isin(["已解决", "已关闭"])
+    rated = finished & frame["satisfaction"].notna()
+    row = overview_row(summaries, "response_rate")
+    assert 0 < rated.sum() < finished.sum()  # the fixture has finished records left unrated
+    assert row["all_n"] == finished.sum()
+    assert row["all_value"] == pytest.approx(rated.sum() / finished.sum() * 100)
+
+
+def test_labels_follow_the_policy_done_statuses(frame, tmp_path):
+    from aftersales_xl.config import load_policy
+
+    path = tmp_path / "xlcheck.toml"
+    path.write_text(
+        '[lists]\nstatus = ["待处理", "处理中", "已完成", "已关闭", "升级处理"]\n'
+        '[status]\ndone = ["已完成", "已关闭"]\n',
+        encoding="utf-8",
+    )
+    policy = load_policy(path)
+    s = compute_summaries(frame, policy, NOW, WEEK_START)
+    assert overview_row(s, "closed")["label"] == "已完成/已关闭"
+    assert "已解决" not in " ".join(s.overview["basis"])
+
+
 def test_no_ratings_gives_no_rate_and_zero_count(frame, policy):
     unrated = frame.assign(satisfaction=pd.array([pd.NA] * len(frame), dtype="Int64"))
     s = compute_summaries(unrated, policy, NOW, WEEK_START)

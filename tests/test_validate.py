@@ -589,3 +589,22 @@ def test_header_only_sheet_is_zero_records_not_an_error(tmp_path, form, policy, 
     assert report.rows == 0
     assert [f.code for f in report.findings if f.severity == "error"] == []
     assert not any(f.code == "internal-error" for f in report.findings)
+
+
+def test_calendar_warning_is_printed_once_for_a_run(tmp_path, form, policy):
+    from aftersales_xl.render import render_text
+
+    def rows_2031():
+        return [
+            record_row(severity="P2", occurred_at=datetime(2031, 1, 6, 9, 0),
+                       received_at=datetime(2031, 1, 6, 10, 0),
+                       resolved_at=datetime(2031, 1, 8, 10, 0))
+        ]  # fmt: skip
+
+    paths = [write_record_xlsx(tmp_path / f"{n}.xlsx", rows_2031()) for n in ("a", "b")]
+    report = validate_paths(paths, form, policy, now=NOW)
+    # each file's JSON carries the note; the text output says it once, after the summary
+    assert all(any("2031" in n for n in f.notes) for f in report.files)
+    text = render_text(report)
+    assert text.count("2031 年没有法定节假日数据") == 1
+    assert text.splitlines()[-1].startswith("* 2031")

@@ -105,8 +105,14 @@ def test_each_missing_year_warns_separately_and_covered_years_never() -> None:
     assert [m[:4] for m in cal.warning_messages()] == ["2031", "2032"]
 
 
-def test_config_dates_for_a_missing_year_silence_its_warning() -> None:
+def test_a_covered_year_has_no_warning_but_one_listed_day_does_not_cover_it() -> None:
+    # one company day off in 2031 says nothing about 2031's Spring Festival: still warned
     cal = WorkCalendar(extra_holidays=[date(2031, 1, 1)])
+    assert cal.is_workday(date(2031, 1, 1)) is False
+    assert cal.is_workday(date(2031, 1, 2)) is True
+    assert [w.year for w in cal.warnings] == [2031]
+    # the policy says 2031 is listed in full: no warning
+    cal = WorkCalendar(extra_holidays=[date(2031, 1, 1)], covered_years=[2031])
     assert cal.is_workday(date(2031, 1, 1)) is False
     assert cal.is_workday(date(2031, 1, 2)) is True
     assert cal.warnings == []
