@@ -41,7 +41,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from .errors import UnreadableError, WriteError
 from .fileio import atomic_output
 from .findings import ERROR, WARNING, Finding
-from .pii import redact
+from .pii import link_has_pii, redact
 
 OPENPYXL_KINDS = ("xlsx", "xlsm", "xltx", "xltm")
 VALUE_ONLY_KINDS = ("xls", "xlsb", "ods")
@@ -266,7 +266,10 @@ def write_annotated(
     """Write ``out_dir/NAME.checked.xlsx``: a copy of ``src`` with the findings marked.
 
     ``masked`` maps ``(sheet, "A1")`` → masked text: those cells hold the masked text in the
-    copy (personal data never leaves in an annotated copy) and their comment says so.
+    copy (personal data never leaves in an annotated copy) and their comment says so. A
+    hyperlink over a masked cell, and every hyperlink whose target carries personal data
+    (``mailto:``, ``tel:``, a phone in a URL), is removed from the copy; phones, emails
+    and ID numbers in existing comments are masked.
     ``kind`` is the format sniffed from the file's bytes (default: from its extension).
 
     Flagged cells get the severity fill and a comment (kept after any existing comment);
@@ -304,6 +307,7 @@ def write_annotated(
 
     if masked:
         _apply_masks(wb, titles, masked)
+    _scrub_links_and_comments(wb, titles, masked or {})
     _mark_cells(wb, findings, titles, lang, masked_cells=set(masked or ()))
     _add_results_sheet(wb, findings, titles, src.name, lang, checked_at or datetime.now())
     _save_atomically(wb, target, text)
@@ -416,6 +420,29 @@ def _apply_masks(
         if target is not None:
             target.value = text
             target.data_type = "s"
+
+
+def _scrub_links_and_comments(
+    wb: Workbook, titles: dict[str, str], masked: Mapping[tuple[str, str], str]
+) -> None:
+    """Remove the hyperlinks over masked cells and those pointing at personal data; mask
+    the personal data in existing comments."""
+    over_masked = {
+        (titles.get(sheet, sheet), ref.replace("$", "").upper()) for sheet, ref in masked
+    }
+    for ws in wb.worksheets:
+        for cell in list(ws._cells.values()):  # only the cells the file holds (no new ones)
+            link = cell.hyperlink
+            if link is not None and (
+                (ws.title, cell.coordinate) in over_masked
+                or link_has_pii(link.target, link.location, link.display, link.tooltip)
+            ):
+                cell.hyperlink = None
+            note = cell.comment
+            if note is not None and note.text and redact(note.text) != note.text:
+                cell.comment = Comment(
+                    redact(note.text), note.author, height=note.height, width=note.width
+                )
 
 
 def _mark_cells(

@@ -296,6 +296,7 @@ def merge_cmd(
             keep=keep,
             on_file=tick,
             debug=debug,
+            notify=lambda line: click.echo(line, err=True),
         )
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -346,7 +347,10 @@ def _output_options(f: Callable) -> Callable:
 def _writable_inputs(
     paths: tuple[Path, ...], out_dir: Path | None, in_place: bool, lang: str
 ) -> list[Path]:
+    """The workbooks to write, each once; refused (one line, exit 2) before anything is
+    written when two of them would go to the same output file."""
     from .workbook import expand_paths
+    from .xlsxpatch import check_distinct_outputs
 
     if in_place == (out_dir is not None):
         raise click.UsageError(
@@ -359,6 +363,7 @@ def _writable_inputs(
         raise click.UsageError(
             "没有找到工作簿" if lang != "en" else "no workbooks found in the given paths"
         )
+    check_distinct_outputs(files, out_dir, in_place, lang)
     return files
 
 
@@ -391,6 +396,10 @@ def mask(
     are kept, and the copy is read back and checked before it is saved. Prints counts per
     field, never the values. Masking a masked file changes nothing.
 
+    On the record sheet, columns the form does not know and the rows above the header are
+    masked as free text, cell comments too, and hyperlinks to personal data are removed.
+    Personal data on other sheets is reported (not changed) and makes the exit code 1.
+
     \b
     Example:
         xlcheck mask submissions/ -o masked/
@@ -406,7 +415,9 @@ def mask(
         files, form, load(config_path), out_dir=out_dir, in_place=in_place, lang=lang
     )
     click.echo(render_mask(outcomes, form, lang))
-    sys.exit(2 if _failed(outcomes) else 0)
+    if _failed(outcomes):
+        sys.exit(2)
+    sys.exit(1 if any(o.pii_left for o in outcomes) else 0)
 
 
 @cli.command("assign-ids")

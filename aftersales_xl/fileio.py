@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -27,6 +27,7 @@ __all__ = [
     "atomic_output",
     "backup_copy",
     "backup_paths",
+    "distinct_paths",
     "excel_lock_path",
     "find_lock_file",
     "refuse_if_open_in_excel",
@@ -36,8 +37,9 @@ _BACKUP_STAMP = "%Y%m%d-%H%M%S"
 
 _TEXT = {
     "locked": {
-        "zh": "{name} 正在被 Excel/WPS 打开（发现锁文件 {lock}）：请先关闭该文件再运行",
-        "en": "{name} is open in Excel/WPS (lock file {lock} found): close it and run again",
+        "zh": "{name} 正在被其他程序打开（Excel/WPS/LibreOffice，发现锁文件 {lock}）：请先关闭该文件再运行",
+        "en": "{name} is open in another program (Excel/WPS/LibreOffice: lock file {lock} found): "
+        "close it and run again",
     },
 }
 
@@ -119,6 +121,22 @@ def backup_paths(path: str | Path) -> list[Path]:
         if m and child.is_file():
             found.append((m.group(1), int(m.group(2) or 1), child))
     return [p for _, _, p in sorted(found)]
+
+
+def distinct_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """``paths`` in order without repeats: two spellings of one file (``a/x.xlsx`` and
+    ``a/../a/x.xlsx``, a symbolic link and its target) count once, the first one kept."""
+    seen: set[Path] = set()
+    out: list[Path] = []
+    for p in map(Path, paths):
+        try:
+            key = p.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: keep it as given
+            key = p.absolute()
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
 
 
 def excel_lock_path(path: str | Path) -> Path:

@@ -14,6 +14,7 @@ WARNING = "warning"
 CODES: dict[str, str] = {
     "missing-column": ERROR,
     "unknown-column": WARNING,
+    "duplicate-column": WARNING,
     "required-value": ERROR,
     "not-in-list": ERROR,
     "bad-format": ERROR,
@@ -76,6 +77,7 @@ class FileReport:
     unreadable: bool = False
     notes: list[str] = field(default_factory=list)  # e.g. "macros are not carried over"
     annotated: str | None = None  # path of the annotated copy, when one was written
+    write_failed: bool = False  # an output asked for (the annotated copy) could not be written
 
     @property
     def errors(self) -> int:
@@ -97,12 +99,14 @@ class FileReport:
             "valid": self.valid,
             "findings": [f.to_dict() for f in self.findings],
             "notes": list(self.notes),
+            "annotated": self.annotated,
         }
 
 
 @dataclass
 class Report:
     files: list[FileReport] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about the whole run, e.g. calendar data
 
     @property
     def errors(self) -> int:
@@ -117,8 +121,9 @@ class Report:
         return any(f.unreadable for f in self.files)
 
     def exit_code(self) -> int:
-        """0 = no error findings; 1 = error findings; 2 = an input could not be read at all."""
-        if self.any_unreadable:
+        """0 = no error findings; 1 = error findings; 2 = an input could not be read at all,
+        or an output asked for could not be written."""
+        if self.any_unreadable or any(f.write_failed for f in self.files):
             return 2
         return 1 if self.errors else 0
 
@@ -131,4 +136,5 @@ class Report:
                 "errors": self.errors,
                 "warnings": self.warnings,
             },
+            "notes": list(self.notes),
         }

@@ -13,15 +13,18 @@ The sequence has ``digits`` digits (3) and simply grows past them: after
 :func:`assign_ids` fills blank IDs of several tables at once. For each day (month) it
 continues after the highest sequence already used in any of the tables or in ``existing``
 (the register's IDs); existing valid IDs are never changed; rows are numbered in order of
-接收时间 (falling back to 问题发生时间), then table order, then row, so running it again
-on the same input gives the same IDs.
+接收时间 (falling back to 问题发生时间 when 接收时间 is blank), then table order, then row,
+so running it again on the same input gives the same IDs. A 接收时间 that is filled in but
+is not a date (``0.4``, ``TRUE``, ``2024-05-21 25:00``) is a ``bad-date`` problem and the
+row gets no ID. Two IDs with the same period and sequence are the same ID
+(``FW202405210002`` = ``FW20240521002``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,7 +36,7 @@ from .config import Policy
 from .errors import UnreadableError, WriteError, XlcheckError
 from .findings import Finding, make_finding
 from .forms import FormSpec
-from .xlsxpatch import check_patchable, write_patched
+from .xlsxpatch import check_distinct_outputs, check_patchable, write_patched
 
 _PERIOD = {
     "daily": (r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])", "%Y%m%d"),
@@ -107,19 +110,36 @@ def normalise_id(value: Any) -> str | None:
 # -- assigning ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IdChange:
-    """A new ID for one row; ``old`` is set when a duplicate ID was replaced."""
+    """A new ID for one row; ``old`` is set when a duplicate ID was replaced.
+
+    ``period`` (``20240521``) and ``seq`` are the parts of ``record_id`` (not compared).
+    """
 
     source: str
     row: int
     record_id: str
     old: str | None = None
+    period: str = field(default="", compare=False)
+    seq: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """A date cell that is filled in but holds no usable date; ``shown`` is its text.
+
+    :func:`assign_workbooks` puts it in the typed frame where typing failed, so that
+    :func:`assign_ids` reports the cell instead of taking it for blank.
+    """
+
+    shown: str
 
 
 @dataclass(frozen=True)
 class IdProblem:
     """A row that was not numbered or holds a bad ID.
 
-    ``code``: ``"no-date"`` (no usable 接收时间/问题发生时间), ``"bad-format"`` or
+    ``code``: ``"no-date"`` (接收时间 and 问题发生时间 blank), ``"bad-date"`` (the date
+    column ``key`` is filled in but is not a date: ``value``), ``"bad-format"`` or
     ``"duplicate-id"`` (``first`` is the (source, row) that uses the ID first).
     """
 
@@ -128,6 +148,7 @@ class IdProblem:
     code: str
     value: str | None = None
     first: tuple[str, int] | None = None
+    key: str | None = None
 
 
 class _SheetLike(Protocol):
@@ -177,6 +198,20 @@ class Assignment:
                         row=p.row,
                         column=form.field(key).title(lang),
                         why=_NO_DATE[lang if lang in _NO_DATE else "zh"],
+                    )
+                )
+                continue
+            if p.code == "bad-date":
+                key = p.key or "received_at"
+                out.append(
+                    make_finding(
+                        "bad-date",
+                        lang,
+                        sheet=sheet.sheet,
+                        cell=_cell(sheet, key, p.row),
+                        row=p.row,
+                        column=form.field(key).title(lang),
+                        value=p.value,
                     )
                 )
                 continue
@@ -241,10 +276,12 @@ def assign_ids(
 
     Each batch is ``(source name, frame)``; the frame is indexed by Excel row and has the
     columns ``record_id``, ``received_at`` and ``occurred_at`` (typed values; raw text dates
-    are parsed too). ``existing`` holds IDs already taken elsewhere (the register): their
-    sequences are continued, never reused. Existing valid IDs are never changed;
-    malformed and duplicate ones are reported. With ``fix_duplicates`` every later use of
-    a duplicated ID (by table order, then row) gets a new ID and is listed with its old one.
+    are parsed too; :class:`Unusable` marks a cell that is filled in but not a date).
+    ``existing`` holds IDs already taken elsewhere (the register): their sequences are
+    continued, never reused. Existing valid IDs are never changed; malformed and duplicate
+    ones (the same period and sequence, however many leading zeros) are reported. With
+    ``fix_duplicates`` every later use of a duplicated ID (by table order, then row) gets a
+    new ID and is listed with its old one.
     """
     result = Assignment()
     parse = _parser(policy)
@@ -252,7 +289,7 @@ def assign_ids(
     for value in existing:
         _note(parse(value), highest)
 
-    seen: dict[str, tuple[str, int]] = {}
+    seen: dict[tuple[str, int], tuple[str, int]] = {}
     todo: list[tuple[pd.Timestamp, int, int, str, str | None]] = []
     for order, (source, frame) in enumerate(batches):
         ids = (
@@ -270,14 +307,17 @@ def assign_ids(
                     result.problems.append(IdProblem(source, row, "bad-format", text))
                     continue
                 _note(parsed, highest)
-                if text not in seen:
-                    seen[text] = (source, row)
+                if parsed not in seen:
+                    seen[parsed] = (source, row)
                     continue
-                result.problems.append(IdProblem(source, row, "duplicate-id", text, seen[text]))
+                result.problems.append(IdProblem(source, row, "duplicate-id", text, seen[parsed]))
                 if not fix_duplicates:
                     continue
                 old = text
             when = _when(frame, row)
+            if isinstance(when, IdProblem):
+                result.problems.append(replace(when, source=source, row=row))
+                continue
             if when is None:
                 result.problems.append(IdProblem(source, row, "no-date", old))
                 continue
@@ -287,7 +327,8 @@ def assign_ids(
         period = period_of(when, policy)
         seq = highest.get(period, 0) + 1
         highest[period] = seq
-        result.changes.append(IdChange(source, row, format_id(period, seq, policy), old))
+        record_id = format_id(period, seq, policy)
+        result.changes.append(IdChange(source, row, record_id, old, period, seq))
     position = {name: i for i, (name, _f) in enumerate(batches)}
     result.changes.sort(key=lambda c: (position[c.source], c.row))
     return result
@@ -299,18 +340,25 @@ def _note(parsed: tuple[str, int] | None, highest: dict[str, int]) -> None:
         highest[period] = max(highest.get(period, 0), seq)
 
 
-def _when(frame: pd.DataFrame, row: int) -> pd.Timestamp | None:
-    """接收时间 of the row, else 问题发生时间, as a Timestamp; None when neither is usable."""
+def _when(frame: pd.DataFrame, row: int) -> pd.Timestamp | IdProblem | None:
+    """接收时间 of the row, else (when it is blank) 问题发生时间, as a Timestamp; None when
+    both are blank; a ``bad-date`` problem (source and row still to fill in) for the first
+    of them that is filled in but not a date."""
     for key in ("received_at", "occurred_at"):
         if key in frame.columns:
-            value = _as_timestamp(frame.at[row, key])
-            if value is not None:
-                return value
+            value = frame.at[row, key]
+            if _is_missing(value):
+                continue
+            when = _as_timestamp(value)
+            if when is None:
+                shown = value.shown if isinstance(value, Unusable) else to_text(value)
+                return IdProblem("", 0, "bad-date", shown, key=key)
+            return when
     return None
 
 
 def _as_timestamp(value: Any) -> pd.Timestamp | None:
-    if _is_missing(value):
+    if isinstance(value, Unusable):
         return None
     if isinstance(value, pd.Timestamp | datetime):
         return pd.Timestamp(value)
@@ -369,9 +417,12 @@ def assign_workbooks(
     :class:`~aftersales_xl.errors.UnreadableError` if ``register`` cannot be read.
     """
     from .coerce import coerce_frame
+    from .fileio import distinct_paths
     from .register import read_register
     from .workbook import read_form
 
+    paths = distinct_paths(paths)
+    check_distinct_outputs(paths, out_dir, in_place, lang)
     existing: list[Any] = []
     if register is not None:
         existing = read_register(register, form, policy, lang=lang)["record_id"].tolist()
@@ -395,7 +446,8 @@ def assign_workbooks(
             outcome.error = str(e)
             continue
         keys = [k for k in ("record_id", "received_at", "occurred_at") if k in sheet.frame.columns]
-        typed = coerce_frame(sheet.frame[keys], form, policy, sheet.date1904).typed
+        coerced = coerce_frame(sheet.frame[keys], form, policy, sheet.date1904)
+        typed = _mark_unusable(coerced.typed, coerced.failures)
         sheets.append((outcome, sheet, typed))
 
     batches = [(str(o.source), typed) for o, _s, typed in sheets]
@@ -422,6 +474,21 @@ def assign_workbooks(
         except XlcheckError as e:
             outcome.error = str(e)
     return outcomes
+
+
+def _mark_unusable(
+    typed: pd.DataFrame, failures: dict[tuple[int, str], tuple[str, dict[str, Any]]]
+) -> pd.DataFrame:
+    """``typed`` with :class:`Unusable` in the date cells that could not be typed."""
+    bad = [(row, key) for (row, key) in failures if key in ("received_at", "occurred_at")]
+    if not bad:
+        return typed
+    typed = typed.copy()
+    for key in {k for _r, k in bad}:
+        typed[key] = typed[key].astype(object)
+    for row, key in bad:
+        typed.at[row, key] = Unusable(str(failures[(row, key)][1].get("value", "")))
+    return typed
 
 
 def _no_id_column(path: Path, form: FormSpec, lang: str) -> WriteError:

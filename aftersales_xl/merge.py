@@ -1,26 +1,36 @@
 """Merge validated submissions into the master register (总台账), never losing a record.
 
-For each submitted row, in this order:
+The register is read first (:func:`register.read_register`, with any column a supervisor added
+by hand), contact data typed into it or into 变更记录 by hand is masked, and rows added by hand
+without 问题编号 are numbered. Then, for each submitted row, in this order:
 
 1. rows with error findings are kept out and listed in 待修正 (``unmasked-contact`` and
    ``pii-in-text`` do not keep a row out: masking fixes them);
 2. contact data and free-text PII are masked (:func:`mask.mask_frame`);
-3. a row without 问题编号 that matches a register record on customer + 问题发生时间 + 问题描述
-   is that record; other blank IDs are assigned (:func:`ids.assign_ids`, continuing the
-   register's sequences);
-4. the same ID arriving with different content from two files of one run is a conflict: every
-   version is kept out and listed in 待修正 field by field;
+3. rows without 问题编号 that share a natural key (customer + 问题发生时间 + 问题描述) are one
+   record: the register's record with that key (of several, the one with exactly this
+   content, else the lowest ID), else the ID a row of this run gives it, else one new ID
+   (:func:`ids.assign_ids`, continuing the register's sequences);
+4. the same ID arriving with different contents in one run is a conflict: every version is
+   kept out and listed in 待修正 field by field; identical copies merge once;
 5. an ID already in the register replaces the register's row when its content changed; the
    replaced version goes to 变更记录 with the time and source. Unchanged rows keep their
-   provenance, so merging the same submissions twice leaves 总台账 as it was.
+   provenance and hand-added columns, so merging the same submissions twice keeps every row,
+   ID and value (only the clock-driven SLA figures of open records move).
 
 Records are never deleted. The register is written to a temporary file and moved over the old
-one; the previous version is kept as a backup; a lock file stops two merges at once.
+one; the previous version is kept as a backup; a lock file stops two merges at once (a lock
+left by a merge that was killed is noticed and removed).
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import re
+import socket
+import sys
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,14 +41,15 @@ from typing import Any
 import pandas as pd
 
 from .config import Policy
-from .errors import LockedError
+from .errors import LockedError, WriteError, XlcheckError
 from .fileio import backup_copy, refuse_if_open_in_excel
 from .findings import ERROR, Report
 from .forms import FormSpec
 from .ids import assign_ids, parse_id
-from .mask import mask_frame
+from .mask import TEXT, cell_text, mask_frame, mask_value
 from .register import (
     PROVENANCE,
+    REGISTER_SHEET,
     RejectedRow,
     read_history,
     read_register,
@@ -56,11 +67,17 @@ FIXED_BY_MASKING = frozenset({"unmasked-contact", "pii-in-text"})
 NATURAL_KEY = ("customer", "occurred_at", "description")
 #: an incoming row with a register ID updates that record only if these agree
 IDENTITY = ("customer", "occurred_at")
+#: a lock without a pid (a merge killed while taking it) is stale after this long
+_EMPTY_LOCK_GRACE = timedelta(minutes=1)
 
 
 @dataclass
 class MergeResult:
-    """What one merge did. ``report`` is the validation report of the submissions."""
+    """What one merge did. ``report`` is the validation report of the submissions.
+
+    ``masked`` counts the submitted cells masked per field key; ``masked_in_register`` the
+    cells of 总台账 / 变更记录 typed in by hand that were masked (per column).
+    """
 
     register: Path
     report: Report
@@ -71,6 +88,7 @@ class MergeResult:
     rejected_rows: int = 0
     conflicts: int = 0
     masked: Counter = field(default_factory=Counter)
+    masked_in_register: Counter = field(default_factory=Counter)
     assigned: int = 0
     total: int = 0
     backup: Path | None = None
@@ -94,37 +112,153 @@ class MergeResult:
             "conflicts": self.conflicts,
             "ids_assigned": self.assigned,
             "masked": dict(self.masked),
+            "masked_in_register": dict(self.masked_in_register),
             "total": self.total,
             "backup": str(self.backup) if self.backup else None,
+            "notes": list(self.notes),
             "validation": self.report.to_dict(),
         }
 
 
 # -- locking ------------------------------------------------------------------------------------
 class MergeLock:
-    """An exclusive lock file beside the register (``.总台账.xlsx.lock``)."""
+    """An exclusive lock file beside the register (``.总台账.xlsx.lock``).
 
-    def __init__(self, register: Path, lang: str = "zh"):
-        self.path = register.with_name(f".{register.name}.lock")
+    The lock records the pid and host of the merge holding it. A lock whose merge is no longer
+    running on this host (killed, power cut) is stale: it is removed with one line passed to
+    ``notify`` (default: stderr) and the lock is taken. Once held, temporary files a killed
+    merge left beside the register (``.总台账.xlsx.*.tmp``, older than the lock) are deleted.
+    """
+
+    def __init__(
+        self, register: Path, lang: str = "zh", notify: Callable[[str], None] | None = None
+    ):
+        self.register = Path(register)
+        self.path = self.register.with_name(f".{self.register.name}.lock")
         self.lang = lang
+        self.notify = notify or (lambda line: print(line, file=sys.stderr))
 
     def __enter__(self) -> MergeLock:
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            since = datetime.fromtimestamp(self.path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-            msg = (
-                f"另一个合并正在进行（{since} 开始）：请等它结束；如确认没有合并在运行，删除 {self.path} 后重试"
-                if self.lang != "en"
-                else f"another merge is running (since {since}): wait for it; if none is, delete {self.path} and retry"
-            )
-            raise LockedError(msg) from None
+            if not self._remove_if_stale():
+                raise LockedError(self._held_message()) from None
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:  # another merge took it in the meantime
+                raise LockedError(self._held_message()) from None
         with os.fdopen(fd, "w") as f:
-            f.write(f"pid {os.getpid()} at {datetime.now().isoformat(timespec='seconds')}\n")
+            f.write(
+                f"pid {os.getpid()} host {socket.gethostname()} "
+                f"at {datetime.now().isoformat(timespec='seconds')}\n"
+            )
+        self._remove_leftovers()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.path.unlink(missing_ok=True)
+
+    def _held_message(self) -> str:
+        try:
+            since = datetime.fromtimestamp(self.path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+        except OSError:
+            since = "?"
+        return (
+            f"另一个合并正在进行（{since} 开始）：请等它结束；如确认没有合并在运行，删除 {self.path} 后重试"
+            if self.lang != "en"
+            else f"another merge is running (since {since}): wait for it; if none is, delete {self.path} and retry"
+        )
+
+    def _remove_if_stale(self) -> bool:
+        """Remove the lock if the merge that took it is not running on this host any more."""
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+            age = datetime.now() - datetime.fromtimestamp(self.path.stat().st_mtime)
+        except FileNotFoundError:
+            return True  # released meanwhile
+        except OSError:
+            return False
+        pid = re.search(r"\bpid (\d+)", text)
+        host = re.search(r"\bhost (\S+)", text)
+        if pid is None:
+            stale = not text.strip() and age > _EMPTY_LOCK_GRACE
+        elif host is not None and host.group(1) != socket.gethostname():
+            stale = False  # another computer's merge: its pid means nothing here
+        else:
+            stale = not _pid_alive(int(pid.group(1)))
+        if not stale:
+            return False
+        try:
+            if self.path.read_text(encoding="utf-8", errors="replace") != text:
+                return False  # taken again meanwhile
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+        who = f"pid {pid.group(1)}" if pid else "?"
+        self.notify(
+            f"xlcheck: 删除了上次中断的合并留下的锁文件 {self.path.name}（{who} 已不在运行）"
+            if self.lang != "en"
+            else f"xlcheck: removed the lock file {self.path.name} left by an interrupted merge "
+            f"({who} is no longer running)"
+        )
+        return True
+
+    def _remove_leftovers(self) -> None:
+        """Delete the register's temporary files (and its backups') older than this lock: only a
+        merge holding the lock writes them, so they are what a killed merge left behind."""
+        try:
+            since = self.path.stat().st_mtime
+        except OSError:
+            return
+        reg = self.register
+        patterns = (
+            f".{glob.escape(reg.name)}.*.tmp",
+            f".{glob.escape(reg.stem)}.bak-*{glob.escape(reg.suffix)}.*.tmp",
+        )
+        for pattern in patterns:
+            for leftover in reg.parent.glob(pattern):
+                try:
+                    if leftover.is_file() and leftover.stat().st_mtime < since:
+                        leftover.unlink()
+                except OSError:
+                    pass
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (True when it cannot be told)."""
+    if pid <= 0:
+        return True
+    if os.name == "nt":
+        return _pid_alive_windows(pid)
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only the existence check is made
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, under another user
+        return True
+    return True
+
+
+def _pid_alive_windows(pid: int) -> bool:  # pragma: no cover - exercised on Windows only
+    import ctypes
+
+    try:
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return ctypes.GetLastError() == 5  # access denied: it exists
+        try:
+            code = ctypes.c_ulong()
+            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
+    except Exception:  # noqa: BLE001 - when in doubt, the lock is not stale
+        return True
 
 
 # -- comparing records --------------------------------------------------------------------------
@@ -171,20 +305,23 @@ def merge(
     keep: int = 5,
     on_file: Callable[[Path], None] | None = None,
     debug: bool = False,
+    notify: Callable[[str], None] | None = None,
 ) -> MergeResult:
     """Merge the submissions in ``paths`` into ``register`` (created if missing).
 
     ``now`` stamps 合并时间 and measures open records; ``week_start`` (default: the last
-    complete week) picks the overview's "latest week".
+    complete week) picks the overview's "latest week". The register itself and any other
+    xlcheck register among ``paths`` are skipped with a note; :class:`XlcheckError` when
+    that leaves nothing to merge. ``notify`` gets one-line notices meant for stderr (a stale
+    lock removed); by default they are printed there.
     """
     register = Path(register)
-    register.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(register, lang)
     now = now.replace(microsecond=0)
-    # the register (or a backup of it) kept among the submissions is never merged into itself
-    paths = [p for p in expand_paths(list(paths)) if not _same_path(p, register)]
+    paths, notes = _submissions(paths, register, lang)
     refuse_if_open_in_excel(register, lang)
-    with MergeLock(register, lang):
-        return _merge_locked(
+    with MergeLock(register, lang, notify):
+        result = _merge_locked(
             paths,
             register,
             form,
@@ -197,6 +334,76 @@ def merge(
             on_file=on_file,
             debug=debug,
         )
+    result.notes[:0] = notes
+    return result
+
+
+def _make_folder(register: Path, lang: str) -> None:
+    """Create the register's folder, or say in one line why it cannot be."""
+    try:
+        register.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        detail = (
+            "路径中有一部分是文件而不是文件夹"
+            if lang != "en"
+            else "part of the path is a file, not a folder"
+        )
+        if not isinstance(e, FileExistsError | NotADirectoryError):
+            detail = e.strerror or str(e)
+        raise WriteError(
+            f"无法在 {register.parent} 中创建总台账（{detail}）：请给 --register 一个文件夹中的 .xlsx 路径"
+            if lang != "en"
+            else f"cannot create the register in {register.parent} ({detail}): give --register the path "
+            "of an .xlsx file in a folder"
+        ) from None
+
+
+def _submissions(
+    paths: Iterable[str | Path], register: Path, lang: str
+) -> tuple[list[Path], list[str]]:
+    """The workbooks to merge, and a note for each one skipped because it is a register:
+    the register itself (or the same file by another path) or another xlcheck register."""
+    given = expand_paths(list(paths))
+    kept: list[Path] = []
+    notes: list[str] = []
+    for p in given:
+        if _same_path(p, register):
+            notes.append(
+                f"{p.name} 是总台账本身，不是提交文件，未合并"
+                if lang != "en"
+                else f"{p.name} is the register itself, not a submission: not merged"
+            )
+        elif _is_register_workbook(p):
+            notes.append(
+                f"{p.name} 是 xlcheck 生成的总台账（含“{REGISTER_SHEET}”工作表），不是提交文件，已跳过"
+                if lang != "en"
+                else f'{p.name} is a register written by xlcheck (it has a "{REGISTER_SHEET}" sheet), '
+                "not a submission: skipped"
+            )
+        else:
+            kept.append(p)
+    if given and not kept:
+        nothing = "没有可合并的提交文件" if lang != "en" else "nothing to merge"
+        raise XlcheckError(
+            "；".join(notes) + f"：{nothing}" if lang != "en" else "; ".join(notes) + f": {nothing}"
+        )
+    return kept, notes
+
+
+_REGISTER_SHEET_XML = re.compile(
+    rb"<(?:\w+:)?sheet\b[^>]*\bname=[\"']" + re.escape(REGISTER_SHEET.encode()) + rb"[\"']"
+)
+
+
+def _is_register_workbook(path: Path) -> bool:
+    """Whether ``path`` is an .xlsx with a 总台账 sheet (read from ``xl/workbook.xml`` only;
+    anything unreadable is left for the validator to judge)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            info = z.getinfo("xl/workbook.xml")
+            return info.file_size < 1 << 20 and bool(_REGISTER_SHEET_XML.search(z.read(info)))
+    except Exception:  # noqa: BLE001 - not a zip, no workbook part, damaged: not a register
+        return False
 
 
 def _merge_locked(
@@ -216,12 +423,9 @@ def _merge_locked(
     keys = form.keys
     prov = list(PROVENANCE)
     exists = register.is_file()
-    old = (
-        read_register(register, form, policy, lang=lang).reset_index(drop=True)
-        if exists
-        else _empty(keys + prov)
-    )
+    old = read_register(register, form, policy, lang=lang) if exists else _empty(keys + prov)
     history = read_history(register, form, policy, lang=lang) if exists else None
+    extras = [c for c in old.columns if c not in keys and c not in prov]
 
     checked: list[Checked] = list(
         check_paths(
@@ -240,6 +444,20 @@ def _merge_locked(
     result.files = len(checked)
     names = _source_names([Path(c.report.path) for c in checked])
     rejected: list[RejectedRow] = []
+
+    # 0. the register as read: contact data typed in by hand is masked
+    old, counts = _mask_register(old, form, policy, extras)
+    result.masked_in_register.update(counts)
+    if history is not None:
+        history, _changes, counts = mask_frame(history, form, policy)
+        result.masked_in_register.update(counts)
+    if result.masked_in_register:
+        n = sum(result.masked_in_register.values())
+        result.notes.append(
+            f"总台账/变更记录中手工填写的 {n} 处联系方式或个人信息已脱敏"
+            if lang != "en"
+            else f"{n} cells of contact data or personal information typed into the register by hand were masked"
+        )
 
     # 1. keep out rows with blocking errors; mask the rest
     batches: list[tuple[str, pd.DataFrame, Checked]] = []
@@ -264,54 +482,33 @@ def _merge_locked(
         result.masked.update(counts)
         batches.append((source, masked, c))
 
-    # 2. identity: blank IDs matching register records on the natural key take their IDs,
-    #    one to one in order (two records may share a key), then new IDs for the rest
-    by_key = _natural_index(old)
-    for _source, frame, _c in batches:
-        ids = frame["record_id"].tolist()
-        naturals = zip(*(frame[k].tolist() for k in NATURAL_KEY), strict=True)
-        frame["record_id"] = [
-            rid if rid is not None else _take(by_key, tuple(map(_canon, nat)))
-            for rid, nat in zip(ids, naturals, strict=True)
-        ]
-    assignment = assign_ids(
-        [(s, f) for s, f, _ in batches], policy, existing=old["record_id"].dropna().tolist()
-    )
-    for source, frame, _c in batches:
-        new_ids = assignment.for_source(source)
-        if new_ids:
-            frame["record_id"] = [
-                new_ids.get(row, rid)
-                for row, rid in zip(frame.index.tolist(), frame["record_id"].tolist(), strict=True)
-            ]
-    result.assigned = len(assignment.changes)
+    # 2. identity: rows added to the register by hand get IDs, then the rows without ID
+    submitted = [rid for _s, f, _c in batches for rid in f["record_id"] if not _blank(rid)]
+    old = _number_register_rows(old, policy, submitted, result, lang).reset_index(drop=True)
+    unnumbered = _resolve_blank_ids(batches, old, keys, policy, submitted)
 
-    # 3. one version per ID in this run; different versions from two files are a conflict
-    Version = tuple[str, int, dict[str, Any], Checked]
-    incoming: dict[str, Version] = {}
-    conflicted: dict[str, list[Version]] = {}
+    # 3. one version per ID in this run; different versions (two files, or twice) conflict
+    versions: dict[str, list[_Version]] = {}
     for source, frame, c in batches:
         for row, rec in frame.to_dict("index").items():
-            rid = rec["record_id"]
-            if rid is None or rid != rid:
-                continue  # no usable date: validate already reported it as an error
-            if rid in conflicted:
-                conflicted[rid].append((source, row, rec, c))
-            elif rid in incoming:
-                first = incoming[rid]
-                if _changed_fields(first[2], rec, keys):
-                    conflicted[rid] = [first, (source, row, rec, c)]
-                    del incoming[rid]
-            else:
-                incoming[rid] = (source, row, rec, c)
-    for rid, versions in conflicted.items():
-        result.conflicts += len(versions)
-        rejected += _conflict_rows(rid, versions, keys, form, lang)
+            if not _blank(rec["record_id"]):  # blank: no usable date, validate reported it
+                versions.setdefault(rec["record_id"], []).append((source, row, rec, c))
+    incoming: dict[str, _Version] = {}
+    for rid, found in versions.items():
+        if any(_changed_fields(found[0][2], v[2], keys) for v in found[1:]):
+            result.conflicts += len(found)
+            by_key = any((v[0], v[1]) in unnumbered.rows for v in found)
+            # an ID this run would have handed out means nothing to the sender: not named
+            shown = None if rid in unnumbered.new_ids else rid
+            rejected += _conflict_rows(shown, found, keys, form, lang, by_key)
+        else:
+            incoming[rid] = found[0]
+    result.assigned = len(unnumbered.new_ids & incoming.keys())
 
     # 4. update or add
     records = old.to_dict("records")
     position = {
-        rec["record_id"]: i for i, rec in enumerate(records) if rec["record_id"] is not None
+        rec["record_id"]: i for i, rec in enumerate(records) if not _blank(rec["record_id"])
     }
     new_rows: list[dict[str, Any]] = []
     replaced: list[dict[str, Any]] = []
@@ -337,13 +534,14 @@ def _merge_locked(
                     **{k: before[k] for k in keys + prov},
                 }
             )
+            values.update({x: before[x] for x in extras})  # the supervisor's columns stay
             records[position[rid]] = values
             result.updated += 1
         else:
             new_rows.append(values)
             result.added += 1
     new_rows.sort(key=lambda r: _id_order(r["record_id"], policy))
-    merged = _typed(pd.DataFrame(records + new_rows, columns=keys + prov), form)
+    merged = _typed(pd.DataFrame(records + new_rows, columns=keys + prov + extras), form)
     if replaced:
         new_history = pd.DataFrame(replaced)
         history = (
@@ -368,9 +566,18 @@ def _merge_locked(
         summaries=summaries,
         rejected=rejected,
         history=history,
+        extra_columns=extras,
         lang=lang,
     )
     return result
+
+
+#: one submitted version of a record: (source name, Excel row, values by key, its check)
+_Version = tuple[str, int, dict[str, Any], Checked]
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or value != value
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -392,20 +599,148 @@ def _typed(frame: pd.DataFrame, form: FormSpec) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _natural_index(old: pd.DataFrame) -> dict[tuple, list[str]]:
-    """Register IDs by natural key (customer, occurred time, description), in register order."""
-    out: dict[tuple, list[str]] = {}
-    columns = [old[k].tolist() for k in NATURAL_KEY]
-    for rid, *nat in zip(old["record_id"].tolist(), *columns, strict=True):
-        if rid is not None and rid == rid:
-            out.setdefault(tuple(map(_canon, nat)), []).append(rid)
+def _mask_register(
+    old: pd.DataFrame, form: FormSpec, policy: Policy, extras: Sequence[str]
+) -> tuple[pd.DataFrame, Counter]:
+    """总台账 as read with contact data and free-text PII masked, also in the columns added by
+    hand (as free text); the number of cells masked per column."""
+    out, _changes, counts = mask_frame(old, form, policy)
+    for name in extras:
+        column = out[name].tolist()
+        for i, value in enumerate(column):
+            text = cell_text(value)
+            if text is not None and (masked := mask_value(TEXT, value, policy)) != text:
+                column[i] = masked
+                counts[name] += 1
+        out[name] = pd.Series(column, index=out.index, dtype=object)
+    return out, counts
+
+
+def _number_register_rows(
+    old: pd.DataFrame, policy: Policy, submitted: list[str], result: MergeResult, lang: str
+) -> pd.DataFrame:
+    """Give IDs to register rows added by hand without one (continuing the sequences of the
+    register and of the submitted IDs); a note says how many, and which rows could not be."""
+    blank = old["record_id"].isna()
+    if not blank.any():
+        return old
+    assignment = assign_ids(
+        [(REGISTER_SHEET, old[blank])],
+        policy,
+        existing=[*old["record_id"].dropna().tolist(), *submitted],
+    )
+    new_ids = assignment.for_source(REGISTER_SHEET)
+    out = old.copy()
+    for row, rid in new_ids.items():
+        out.at[row, "record_id"] = rid
+    if new_ids:
+        result.notes.append(
+            f"总台账中手工添加的 {len(new_ids)} 条记录没有问题编号，已编号"
+            if lang != "en"
+            else f"{len(new_ids)} records added to the register by hand had no ID and were numbered"
+        )
+    left = [str(row) for row in out.index[out["record_id"].isna()]]
+    if left:
+        result.notes.append(
+            f"总台账第 {'、'.join(left)} 行没有问题编号，也没有可用的接收时间/问题发生时间，无法编号：请补上时间"
+            if lang != "en"
+            else f"register rows {', '.join(left)} have no ID and no usable received/occurred time, "
+            "so they could not be numbered: add the time"
+        )
     return out
 
 
-def _take(by_key: dict[tuple, list[str]], key: tuple) -> str | None:
-    """The next unused register ID with this natural key, or None."""
-    ids = by_key.get(key)
-    return ids.pop(0) if ids else None
+@dataclass
+class _Unnumbered:
+    """Which submitted rows came without ID, and the new IDs they were given."""
+
+    rows: set[tuple[str, int]] = field(default_factory=set)
+    new_ids: set[str] = field(default_factory=set)
+
+
+def _resolve_blank_ids(
+    batches: list[tuple[str, pd.DataFrame, Checked]],
+    old: pd.DataFrame,
+    keys: Sequence[str],
+    policy: Policy,
+    submitted: list[str],
+) -> _Unnumbered:
+    """Fill the blank 问题编号 of the submitted rows in place: every row with the same natural
+    key gets the same ID — the register's record with that key (of several, the one with
+    exactly this content, else the lowest ID), else the lowest new ID a row of this run gives
+    that key, else one new ID for the whole group."""
+    content = [k for k in keys if k != "record_id"]
+    rows = [
+        (b, row, _natural_key(rec), rec)
+        for b, (_s, frame, _c) in enumerate(batches)
+        for row, rec in frame.to_dict("index").items()
+    ]
+    # the register's records by natural key, looked at only for the customers that need it
+    customers = {key[0] for _b, _r, key, rec in rows if key and _blank(rec["record_id"])}
+    in_register: dict[tuple, list[tuple[str, dict[str, Any]]]] = {}
+    for rec in old[old["customer"].isin(customers)].to_dict("records"):
+        key = _natural_key(rec)
+        if key is not None and not _blank(rec["record_id"]):
+            in_register.setdefault(key, []).append((rec["record_id"], rec))
+    for candidates in in_register.values():
+        candidates.sort(key=lambda c: _id_order(c[0], policy))
+    registered = set(old["record_id"].dropna())
+
+    out = _Unnumbered()
+    fills: list[dict[int, str]] = [{} for _ in batches]  # per batch: Excel row -> ID
+    given: dict[tuple, list[str]] = {}  # new IDs the submissions give a natural key
+    groups: dict[Any, list[tuple[int, int]]] = {}  # rows still without ID: (batch, row)
+    for b, row, key, rec in rows:
+        rid = rec["record_id"]
+        if not _blank(rid):
+            if key is not None and rid not in registered:
+                given.setdefault(key, []).append(rid)
+            continue
+        out.rows.add((batches[b][0], row))
+        if key in in_register:
+            candidates = in_register[key]
+            exact = (i for i, r in candidates if not _changed_fields(r, rec, content))
+            fills[b][row] = next(exact, candidates[0][0])
+        else:  # a row with an incomplete key is a record of its own
+            groups.setdefault(key if key is not None else (b, row), []).append((b, row))
+
+    new_groups = []
+    for key, members in groups.items():
+        if key in given:
+            rid = min(given[key], key=lambda i: _id_order(i, policy))
+            for b, row in members:
+                fills[b][row] = rid
+        else:
+            new_groups.append(members)
+    if new_groups:  # one new ID per group, decided on its first row
+        first_rows: dict[int, list[int]] = {}
+        for members in new_groups:
+            b, row = members[0]
+            first_rows.setdefault(b, []).append(row)
+        tables = [(batches[b][0], batches[b][1].loc[rows]) for b, rows in first_rows.items()]
+        assignment = assign_ids(tables, policy, existing=[*registered, *submitted])
+        decided = {b: assignment.for_source(batches[b][0]) for b in first_rows}
+        for members in new_groups:
+            b, row = members[0]
+            rid = decided[b].get(row)
+            if rid is None:
+                continue  # no usable date: validate reported the row as an error already
+            out.new_ids.add(rid)
+            for b2, r in members:
+                fills[b2][r] = rid
+    for (_source, frame, _c), fill in zip(batches, fills, strict=True):
+        if fill:
+            frame["record_id"] = [
+                fill.get(row, rid)
+                for row, rid in zip(frame.index.tolist(), frame["record_id"].tolist(), strict=True)
+            ]
+    return out
+
+
+def _natural_key(rec: dict[str, Any]) -> tuple | None:
+    """customer + 问题发生时间 + 问题描述 as compared, or None when one of them is blank."""
+    key = tuple(_canon(rec.get(k)) for k in NATURAL_KEY)
+    return None if any(v is None or v == "" for v in key) else key
 
 
 def _id_order(record_id: str, policy: Policy) -> tuple:
@@ -446,25 +781,41 @@ def _source_names(paths: list[Path]) -> dict[str, str]:
 
 
 def _conflict_rows(
-    rid: str, versions: list, keys: Sequence[str], form: FormSpec, lang: str
+    rid: str | None,
+    versions: list[_Version],
+    keys: Sequence[str],
+    form: FormSpec,
+    lang: str,
+    by_key: bool,
 ) -> list[RejectedRow]:
-    """One 待修正 line per differing field per version; values are not echoed (they may be PII)."""
+    """One 待修正 line per differing field per version (every version, however many); values
+    are not echoed (they may be PII). ``by_key``: some versions had no ID and were matched on
+    customer + occurrence time + description; ``rid`` None: the record has no ID yet."""
     first = versions[0][2]
     differing = sorted(
         {k for _, _, rec, _ in versions[1:] for k in _changed_fields(first, rec, keys)},
         key=keys.index,
     )
-    files = "、".join(v[0] for v in versions) if lang != "en" else ", ".join(v[0] for v in versions)
+    sources = list(dict.fromkeys(v[0] for v in versions))
+    files = "、".join(sources) if lang != "en" else ", ".join(sources)
+    n = len(versions)
     out = []
     for source, row, _rec, c in versions:
         for k in differing:
             label = form.field(k).title(lang)
             cell = c.sheet.cell(k, int(row)) if c.sheet and k in c.sheet.columns else None
-            msg = (
-                f"问题编号 {rid} 在 {files} 中内容不同（{label}）：两份都未合并，请核对后只保留正确的一份"
-                if lang != "en"
-                else f"record {rid} differs between {files} ({label}): neither was merged; keep only the right one"
-            )
+            if lang == "en":
+                what = f"record {rid}"
+                if by_key:
+                    what = "the same problem (same customer, occurrence time and description"
+                    what += f": record {rid})" if rid else ")"
+                msg = f"{what} comes in {n} differing versions in {files} ({label}): none was merged; keep only the right one"
+            else:
+                what = f"问题编号 {rid} "
+                if by_key:
+                    what = "同一问题（客户、问题发生时间、问题描述相同"
+                    what += f"，即问题编号 {rid}）" if rid else "）"
+                msg = f"{what}在 {files} 中有 {n} 个内容不同的版本（{label}）：都未合并，请核对后只保留正确的一份"
             out.append(
                 RejectedRow(
                     source, f"{c.report.sheet}!{cell}" if cell else None, label, "conflict", msg

@@ -23,6 +23,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "表头“{label}”不是本表单的字段，已忽略：如是笔误请改为模板中的名称",
         "en": 'header "{label}" is not a field of this form and was ignored: rename it if it is a typo',
     },
+    "duplicate-column": {
+        "zh": "表头“{label}”与 {first_col} 列“{first}”是同一个字段，只读取了 {first_col} 列，本列未校验：请合并为一列",
+        "en": 'header "{label}" is the same field as column {first_col} "{first}"; only column {first_col} was read and this one was not checked: merge them into one',
+    },
     "required-value": {
         "zh": "必填，不能为空{why}",
         "en": "is required and is blank{why}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 MOBILE = r"(?:\+?86[\s.-]?)?1[3-9]\d(?:[\s.-]?\d{4}){2}"
 LANDLINE = r"(?:\(0\d{2,3}\)|0\d{2,3}[\s-]?)[2-9]\d{2,3}[\s-]?\d{4}(?:-\d{1,5})?"
@@ -102,11 +103,29 @@ def redact(text: str, char: str = "*") -> str:
     return "".join(out)
 
 
-#: a run of 5+ digits, spaces/dashes/brackets allowed between them (shared with mask.py so
-#: what mask writes is exactly what this accepts as masked)
-DIGIT_RUN = re.compile(r"\+?\(?\d(?:[\s\-().]*\d){4,}")
+#: a run of 5+ digits, spaces/dashes/brackets allowed between them but not a line break
+#: (Alt+Enter separates contacts); shared with mask.py so what mask writes is exactly what
+#: this accepts as masked
+DIGIT_RUN = re.compile(r"\+?\(?\d(?:(?:[^\S\r\n]|[\-().])*\d){4,}")
 _EMAIL_ANY = re.compile(EMAIL.replace("[A-Za-z0-9._%+\\-]+@", r"[^\s@,;，；]+@"))
 HONORIFICS = ("先生", "女士", "小姐", "老师", "经理", "总", "工")
+#: what separates several names in one 联系人 cell (``张三\n李四``, ``张三、李四``, ``张三/李四``)
+NAME_SEPARATOR = re.compile(r"[\r\n、/,，;；|]+")
+#: link schemes whose target is a contact by definition
+_CONTACT_SCHEMES = ("mailto:", "tel:", "sms:", "callto:")
+
+
+def link_has_pii(*texts: str | None) -> bool:
+    """True when a hyperlink's target, location, text or tooltip carries personal data: a
+    ``mailto:``/``tel:``/``sms:`` target, or a phone, email or ID number anywhere in it
+    (percent-encoding such as ``%40`` undone first)."""
+    for text in texts:
+        if not text:
+            continue
+        plain = unquote(str(text)).strip()
+        if plain.lower().startswith(_CONTACT_SCHEMES) or any(True for _ in find_pii(plain)):
+            return True
+    return False
 
 
 def loose_emails(text: str) -> Iterator[re.Match[str]]:
@@ -135,10 +154,16 @@ def contact_unmasked(value: str, char: str = "*", keep_last: int = 4) -> str | N
 
 
 def name_unmasked(value: str, char: str = "*", keep: int = 1) -> bool:
-    """True when a 联系人 value shows more than ``keep`` characters of the name.
+    """True when a 联系人 value shows more than ``keep`` characters of a name.
 
     ``张*``, ``李**``, ``J***``, ``张先生`` (surname + honorific) are masked; ``张三`` is not.
+    Several names in one cell (:data:`NAME_SEPARATOR`: line breaks, ``、``, ``/``, ``,``…)
+    are judged one by one: ``张*\n李*`` is masked, ``张*\n李四`` is not.
     """
+    return any(_one_name_unmasked(part, char, keep) for part in NAME_SEPARATOR.split(value))
+
+
+def _one_name_unmasked(value: str, char: str, keep: int) -> bool:
     text = "".join(value.split())
     if not text:
         return False

@@ -21,8 +21,10 @@ xlsxwriter's ``constant_memory`` mode (row by row) through :func:`~aftersales_xl
 
 :func:`read_register` reads ``总台账`` back with python-calamine into the typed frame the
 merge works on: text as ``str`` (IDs and phones never become numbers), datetimes as pandas
-datetimes (to the second), 客户满意度 and 来源行 as nullable integers. :func:`read_history`
-reads ``变更记录`` the same way, so history accumulates losslessly from merge to merge.
+datetimes (to the second), 客户满意度 and 来源行 as nullable integers. Columns a supervisor
+added by hand to 总台账 (``主管备注``…) are read too and written back after the provenance
+columns, so no merge drops them. :func:`read_history` reads ``变更记录`` the same way, so
+history accumulates losslessly from merge to merge.
 """
 
 from __future__ import annotations
@@ -42,12 +44,13 @@ import xlsxwriter
 import xlsxwriter.exceptions
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from .coerce import parse_datetime
+from .coerce import parse_datetime, parse_rating
 from .config import Policy
 from .errors import UnreadableError, WriteError
 from .fileio import atomic_output
 from .findings import Finding
 from .forms import FieldSpec, FormSpec, normalise_label
+from .ids import normalise_id
 from .messages import shorten
 from .pii import redact
 from .safety import inspect
@@ -98,6 +101,8 @@ DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "{=", "\t", "\r", "＝", "＋", "－", "＠")
 #: Excel refuses an inline drop-down source longer than this
 _INLINE_LIST_MAX = 255
+#: bounds passed to :func:`coerce.parse_rating` when reading the register: any whole number
+_ANY_RATING = 10**9
 
 #: how the non-form columns are typed (form fields follow their spec type)
 _EXTRA_KINDS = {
@@ -198,13 +203,16 @@ def write_register(
     rejected: Iterable[RejectedRow] = (),
     history: pd.DataFrame | None = None,
     sla_columns: Sequence[tuple[str, str]] | Mapping[str, tuple[str, str]] = SLA_COLUMNS,
+    extra_columns: Sequence[str] = (),
     lang: str = "zh",
 ) -> None:
     """Write the whole register workbook to ``path`` atomically.
 
     ``frame`` holds one row per record with the form keys, every SLA column key and the
     provenance keys (``source_file``, ``source_row``, ``merged_at``) as columns; rows are
-    written in the frame's order. ``history`` holds the replaced versions for ``变更记录``
+    written in the frame's order. ``extra_columns`` names further columns of ``frame`` —
+    those added by hand that :func:`read_register` returned — written after the provenance
+    columns under their names, each cell as text, number, date or datetime by its type. ``history`` holds the replaced versions for ``变更记录``
     with the columns of :func:`history_columns` (all of them, old rows first: pass what
     :func:`read_history` returned with this run's rows appended); None writes an empty sheet.
 
@@ -216,6 +224,7 @@ def write_register(
     """
     path = Path(path)
     columns = register_columns(form, sla_columns, lang)
+    columns += [(name, name) for name in extra_columns]
     missing = [key for key, _ in columns if key not in frame.columns]
     if missing:
         raise ValueError(f"register frame lacks columns: {', '.join(missing)}")
@@ -226,7 +235,7 @@ def write_register(
     if absent:
         raise ValueError(f"history frame lacks columns: {', '.join(absent)}")
 
-    planned = _plan_columns(frame, form, columns)
+    planned = _plan_columns(frame, form, columns, extra=set(extra_columns))
     planned_history = _plan_columns(history, form, hist_columns)
 
     try:
@@ -325,6 +334,14 @@ class _CellWriter:
         else:
             self.string(ws, row, col, _as_text(value))
 
+    def as_read(self, ws: Any, row: int, col: int, value: Any) -> None:
+        """A cell of a column added by hand: a date stays a date, a number keeps Excel's
+        General format, anything else as :meth:`value` writes it."""
+        if isinstance(value, date) and not isinstance(value, datetime):
+            ws.write_datetime(row, col, datetime.combine(value, time()), self.date)
+        else:
+            self.value(ws, row, col, value)
+
     def header_row(self, ws: Any, row: int, labels: Sequence[str]) -> None:
         for col, label in enumerate(labels):
             ws.write_string(row, col, label, self.header)
@@ -365,26 +382,29 @@ class _Column:
 
     key: str
     label: str
-    kind: str  # text | datetime | integer | auto (SLA figures: by value type)
+    kind: str  # text | datetime | integer | auto (SLA figures: by value type) | as-read
     width: float
     values: list[Any]
     field: FieldSpec | None
 
 
 def _plan_columns(
-    frame: pd.DataFrame, form: FormSpec, columns: list[tuple[str, str]]
+    frame: pd.DataFrame,
+    form: FormSpec,
+    columns: list[tuple[str, str]],
+    extra: set[str] | frozenset[str] = frozenset(),
 ) -> list[_Column]:
     """Normalise every column before any file is created, so bad data fails early and cleanly.
 
     Form fields follow their spec type; 合并时间 / 变更时间 are datetimes, 来源行 an integer,
     来源文件 / 变更来源 / 变更字段 text; SLA figures are written by value type (hours numbers,
-    解决期限 datetimes, words text).
+    解决期限 datetimes, words text); the ``extra`` columns added by hand cell by cell as read.
     """
     fields = {f.key: f for f in form.fields}
     planned = []
     for key, label in columns:
-        field = fields.get(key)
-        kind = _kind(key, fields)
+        field = None if key in extra else fields.get(key)
+        kind = "as-read" if key in extra else _kind(key, fields)
         width = float(field.width) if field is not None else _WIDTHS.get(key, _SLA_WIDTH)
         series = frame[key]
         try:
@@ -470,6 +490,8 @@ def _writer(
         return put_number, fmt
     if column.kind == "text":
         return cells.string, cells.text
+    if column.kind == "as-read":  # a column added by hand: each cell as it was read
+        return cells.as_read, None
 
     def put_value(ws: Any, row: int, col: int, value: Any) -> None:
         cells.value(ws, row, col, value, cells.decimal)
@@ -716,10 +738,15 @@ def read_register(
     """Read ``总台账`` of an existing register into the typed frame the merge works on.
 
     Columns: the form keys in form order, then ``source_file``, ``source_row``, ``merged_at``
-    (SLA figure columns are derived and not read back). Text columns are ``str`` dtype (a
-    number typed into a text column comes back as its digits, never as a float), datetime
-    columns ``datetime64[us]`` rounded to the second, 客户满意度 and 来源行 ``Int64``.
-    The index is the Excel row number (name ``excel_row``). Headers may be Chinese or English.
+    (SLA figure columns are derived and not read back), then every column added by hand
+    (``主管备注``…), named by its header text (a blank header becomes ``列Q`` / ``Column Q``,
+    a repeated one gets `` (2)``) and holding its cells as read (text, number, date or
+    datetime; None when blank). Text columns are ``str`` dtype (a number typed into a text
+    column comes back as its digits, never as a float), datetime columns ``datetime64[us]``
+    rounded to the second, 客户满意度 and 来源行 ``Int64``. Hand edits read like a
+    submission: 问题编号 is trimmed and normalised (:func:`~aftersales_xl.ids.normalise_id`), a
+    rating typed as ``5分`` is 5. The index is the Excel row number (name ``excel_row``).
+    Headers may be Chinese or English.
 
     The file first passes :func:`aftersales_xl.safety.inspect` with ``policy.limits``.
     Raises :class:`UnreadableError` if it does not exist, is not a workbook (or unsafe), has
@@ -734,7 +761,11 @@ def read_register(
     header = list(rows[0]) if rows else []
     positions = form.match_headers(header)
     positions.update(_match_labels(header, PROVENANCE))
-    return _typed_frame(path, REGISTER_SHEET, rows, positions, keys, form, date1904, lang)
+    sla = _match_labels(header, SLA_COLUMNS)
+    extras = _extra_columns(rows, [*positions.values(), *sla.values()], [*keys, *sla], lang)
+    return _typed_frame(
+        path, REGISTER_SHEET, rows, positions, keys, form, date1904, lang, extras=extras
+    )
 
 
 def read_history(
@@ -808,8 +839,11 @@ def _typed_frame(
     form: FormSpec,
     date1904: bool,
     lang: str,
+    *,
+    extras: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
-    """The typed frame of a sheet's body: ``keys`` read from their ``positions`` in each row.
+    """The typed frame of a sheet's body: ``keys`` read from their ``positions`` in each row,
+    then the ``extras`` columns (name → position) with their cells as read.
 
     Rows with no value at all are not records; the index keeps the Excel row numbers.
     Raises :class:`UnreadableError` naming the missing columns or the unusable cells.
@@ -845,9 +879,16 @@ def _typed_frame(
         if kind == "datetime":
             data[key] = _read_datetimes(values, index, pos, label, problems, date1904)
         elif kind == "integer":
-            data[key] = _read_integers(values, index, pos, label, problems)
+            rating = key in fields and fields[key].type == "rating"
+            data[key] = _read_integers(values, index, pos, label, problems, rating=rating)
+        elif key == "record_id":
+            data[key] = pd.Series([_read_id(v) for v in values], index=index, dtype="str")
         else:
             data[key] = pd.Series([_read_text(v) for v in values], index=index, dtype="str")
+    for name, pos in (extras or {}).items():
+        data[name] = pd.Series(
+            [None if v == "" else v for v in column(pos)], index=index, dtype=object
+        )
     if problems:
         shown = "；".join(problems[:5]) + ("…" if len(problems) > 5 else "")
         raise UnreadableError(
@@ -873,6 +914,38 @@ def _match_labels(header: list[Any], labels: Mapping[str, tuple[str, str]]) -> d
         if key is not None and key not in found:
             found[key] = pos
     return found
+
+
+def _extra_columns(
+    rows: list[list[Any]], known: Iterable[int], reserved: Iterable[str], lang: str
+) -> dict[str, int]:
+    """Columns added by hand: name → position of every column that is not ``known`` and has a
+    header or a value. The name is the header text; a blank header is named after its column
+    letter, and a name already taken (or a ``reserved`` key) gets `` (2)``, `` (3)``…"""
+    taken = set(known)
+    names = set(reserved)
+    width = max((len(r) for r in rows), default=0)
+    header = list(rows[0]) if rows else []
+    out: dict[str, int] = {}
+    for pos in range(width):
+        if pos in taken or all(pos >= len(r) or r[pos] in ("", None) for r in rows):
+            continue
+        cell = header[pos] if pos < len(header) else None
+        letter = xl_col_to_name(pos)
+        base = _as_text(cell).strip() if cell not in ("", None) else ""
+        base = base or (f"Column {letter}" if lang == "en" else f"列{letter}")
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base} ({n})", n + 1
+        names.add(name)
+        out[name] = pos
+    return out
+
+
+def _read_id(value: Any) -> str | float:
+    """A 问题编号 cell as a submission's is read: trimmed, NFKC, upper case; blank → NaN."""
+    text = normalise_id(value)
+    return np.nan if text is None else text
 
 
 def _read_text(value: Any) -> str | float:
@@ -910,8 +983,16 @@ def _read_datetimes(
 
 
 def _read_integers(
-    values: list[Any], index: pd.Index, pos: int, label: Any, problems: list[str]
+    values: list[Any],
+    index: pd.Index,
+    pos: int,
+    label: Any,
+    problems: list[str],
+    *,
+    rating: bool = False,
 ) -> pd.Series:
+    """An integer column; with ``rating``, text like ``5分`` reads as a submission's does
+    (:func:`coerce.parse_rating`; the range is validate's business, not the register's)."""
     out: list[Any] = []
     for row, value in zip(index, values, strict=True):
         number = value
@@ -921,6 +1002,8 @@ def _read_integers(
                 number = float(text) if text else None
             except ValueError:
                 number = math.nan
+                parsed = parse_rating(text, -_ANY_RATING, _ANY_RATING)[0] if rating else None
+                number = math.nan if parsed is None else parsed
         if number is None or number == "":
             out.append(pd.NA)
         elif (

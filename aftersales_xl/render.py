@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 
 from .findings import ERROR, Report
 from .forms import FormSpec
@@ -33,7 +32,7 @@ _WORDS = {
         "fail": "FAILED",
         "unreadable": "UNREADABLE",
         "rows": "records",
-        "summary": "{files} files: {valid} valid, {errors} errors, {warnings} warnings",
+        "summary": "{files}: {valid}, {errors}, {warnings}",
         "annotated": "annotated copy",
         "none": "no findings",
     },
@@ -46,15 +45,10 @@ def render_json(report: Report) -> str:
 
 
 def render_text(report: Report, lang: str = "zh") -> str:
-    """One block per file: a status line, then one line per finding.
-
-    A note given for several files (e.g. "no holiday data for 2027") is printed once, after
-    the summary line, instead of under each file.
-    """
+    """One block per file: a status line, then one line per finding; the run's notes (e.g.
+    "no holiday data for 2027") after the summary line."""
     w = _WORDS["en" if lang == "en" else "zh"]
     lines: list[str] = []
-    seen = Counter(note for f in report.files for note in dict.fromkeys(f.notes))
-    shared = [note for note, n in seen.items() if n > 1]
     for f in report.files:
         state = w["unreadable"] if f.unreadable else (w["ok"] if f.valid else w["fail"])
         head = f"{f.path}: {state}"
@@ -68,13 +62,14 @@ def render_text(report: Report, lang: str = "zh") -> str:
             tag = w["error"] if finding.severity == ERROR else w["warning"]
             lines.append(f"  [{tag}] {finding.message}  ({finding.code})")
         for note in f.notes:
-            if note not in shared:
-                lines.append(f"  * {note}")
+            lines.append(f"  * {note}")
         if f.annotated:
             lines.append(f"  → {w['annotated']}: {f.annotated}")
     s = report.to_dict()["summary"]
+    if lang == "en":  # 1 file, 2 files
+        s = {k: f"{v} {k[:-1] if v == 1 else k}" for k, v in s.items()}
     lines.append(w["summary"].format(**s))
-    lines.extend(f"* {note}" for note in shared)
+    lines.extend(f"* {note}" for note in report.notes)
     return "\n".join(lines)
 
 
@@ -132,23 +127,40 @@ def _outcome_line(o, text: str, en: bool) -> str:
 def render_mask(outcomes: list[MaskOutcome], form: FormSpec, lang: str = "zh") -> str:
     """The ``xlcheck mask`` report: per file, counts per field (never values), then a total.
 
-    Files with an ``error`` are left out here; the CLI prints their one line on stderr.
+    Counts follow the form's field order, then the other columns by their header text, then
+    comments and removed hyperlinks. Notes follow each file: ``[错误]`` ones name personal
+    data that was left unmasked. Files with an ``error`` are left out here; the CLI prints
+    their one line on stderr.
     """
     en = lang == "en"
     lines: list[str] = []
     for o in outcomes:
         if o.error is not None:
             continue
-        if o.counts:
-            sep = ", " if en else "、"
-            parts = sep.join(
-                f"{form.field(k).title(lang)} {o.counts[k]}" for k in form.keys if o.counts.get(k)
-            )
-            text = f"masked {parts}" if en else f"已脱敏 {parts}"
+        sep = ", " if en else "、"
+        keys = [k for k in form.keys if o.counts.get(k)]
+        keys += [k for k in o.counts if k not in form.keys and o.counts[k]]
+        parts = [
+            f"{form.field(k).title(lang) if k in form.keys else k} {o.counts[k]}" for k in keys
+        ]
+        if o.comments:
+            parts.append(f"comments {o.comments}" if en else f"批注 {o.comments}")
+        if parts:
+            text = f"masked {sep.join(parts)}" if en else f"已脱敏 {sep.join(parts)}"
         else:
             text = "nothing to mask" if en else "没有需要脱敏的内容"
+        if o.links:
+            text += (
+                f"; {o.links} hyperlink(s) to personal data removed"
+                if en
+                else f"；移除指向个人信息的超链接 {o.links} 个"
+            )
         lines.append(_outcome_line(o, text, en))
-        lines.extend(f"  * {f.message}" for f in o.notes)
+        for f in o.notes:
+            tag = ""
+            if f.severity == ERROR:
+                tag = "[error] " if en else "[错误] "
+            lines.append(f"  * {tag}{f.message}")
     done = [o for o in outcomes if o.error is None]
     cells = sum(o.masked for o in done)
     failed = len(outcomes) - len(done)
@@ -174,11 +186,7 @@ def render_ids(outcomes: list[IdOutcome], lang: str = "zh") -> str:
             continue
         fresh = [c for c in o.assigned if c.old is None]
         if fresh:
-            span = (
-                fresh[0].record_id
-                if len(fresh) == 1
-                else f"{fresh[0].record_id} … {fresh[-1].record_id}"
-            )
+            span = _id_spans(fresh, en)
             text = f"{len(fresh)} new ID(s) ({span})" if en else f"新编号 {len(fresh)} 个（{span}）"
         else:
             text = "no blank IDs to fill" if en else "没有需要填写的空编号"
@@ -209,3 +217,16 @@ def render_ids(outcomes: list[IdOutcome], lang: str = "zh") -> str:
         total += f"，{failed} 个文件无法处理" if failed else ""
     lines.append(total)
     return "\n".join(lines)
+
+
+def _id_spans(changes: list, en: bool) -> str:
+    """The IDs assigned, lowest … highest of each day (month), days in order:
+    ``FW20240521001 … FW20240521003；FW20240522001``."""
+    by_period: dict[str, list] = {}
+    for c in sorted(changes, key=lambda c: (c.period, c.seq, c.record_id)):
+        by_period.setdefault(c.period, []).append(c)
+    spans = [
+        group[0].record_id if len(group) == 1 else f"{group[0].record_id} … {group[-1].record_id}"
+        for group in by_period.values()
+    ]
+    return ("; " if en else "；").join(spans)

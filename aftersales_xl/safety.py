@@ -170,8 +170,8 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": '{name}: the used area of sheet "{sheet}" reaches {ref} (about {cells} cells, limit {limit}): delete the stray cells far outside the table (select the extra rows and columns and delete them), save and submit it again',
     },
     "too-many-cells/merged": {
-        "zh": "{name}：工作表“{sheet}”有一个覆盖 {ref} 的合并单元格（约 {cells} 个单元格，上限 {limit}）：请取消这个合并并保存后再提交",
-        "en": '{name}: sheet "{sheet}" has a merged range {ref} covering about {cells} cells (limit {limit}): unmerge it, save and submit it again',
+        "zh": "{name}：工作表“{sheet}”的合并单元格（到 {ref} 为止）共覆盖约 {cells} 个单元格，上限 {limit}：请取消这些合并并保存后再提交",
+        "en": '{name}: the merged ranges of sheet "{sheet}" (up to {ref}) cover about {cells} cells (limit {limit}): unmerge them, save and submit it again',
     },
 }
 
@@ -309,6 +309,20 @@ def _utf16_name(name: str) -> bytes:
 
 _ENCRYPTION_INFO = _utf16_name("EncryptionInfo")
 _WORKBOOK_STREAMS = (_utf16_name("Workbook"), _utf16_name("Book"))
+
+
+def _cfb_cut_short(f: IO[bytes], size: int) -> bool:
+    """True if the CFB header puts the first directory sector beyond the end of the file
+    (an upload or copy that stopped part-way), rather than naming no workbook stream."""
+    f.seek(0)
+    header = f.read(512)
+    if len(header) < 512:
+        return True
+    shift = int.from_bytes(header[0x1E:0x20], "little")
+    first_dir = int.from_bytes(header[0x30:0x34], "little")
+    if not 7 <= shift <= 16 or first_dir >= 0xFFFFFFFA:
+        return False  # not a header we can reason about: say what we saw
+    return (first_dir + 1) << shift >= size
 
 
 def _cfb_stream_names(f: IO[bytes], wanted: Iterable[bytes]) -> set[bytes]:
@@ -494,6 +508,7 @@ class _SheetFacts:
     formulas: dict[str, None] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     merged: dict[str, None] = field(default_factory=dict)
+    merged_cells: int = 0  # cells covered by the merged ranges so far
     features: set[str] = field(default_factory=set)
     rows_have_r: bool | None = None
     row_count: int = 0
@@ -641,11 +656,14 @@ class _SheetFacts:
             self.merged[ref] = None
             rows = abs(int(r2) - int(r1)) + 1
             cols = abs(_col_index(c2) - _col_index(c1)) + 1
-            if rows * cols > self.max_merged_cells:
+            # the total counts: openpyxl makes an object for every merged cell, so six ranges
+            # just under the limit cost as much as one six times over it
+            self.merged_cells += rows * cols
+            if self.merged_cells > self.max_merged_cells:
                 raise _Refused(
                     "too-many-cells/merged",
                     ref=ref,
-                    cells=_fmt_n(rows * cols),
+                    cells=_fmt_n(self.merged_cells),
                     limit=_fmt_n(self.max_merged_cells),
                 )
 
@@ -1202,7 +1220,7 @@ def _inspect(
                 if _ENCRYPTION_INFO in names:
                     raise _Refused("encrypted")
                 if not names & set(_WORKBOOK_STREAMS):
-                    raise _Refused("not-a-workbook/cfb")
+                    raise _Refused("truncated" if _cfb_cut_short(f, size) else "not-a-workbook/cfb")
                 return Inspection(path=p, kind="xls", date1904=False, sheets=(), would_lose=())
     except OSError:
         raise _Refused("cannot-open") from None

@@ -166,6 +166,12 @@ def _can_fail(spec: FieldSpec) -> bool:
     )
 
 
+def shown_path(path: str | Path) -> str:
+    """``path`` as reports show it: a phone number or email in a file or folder name is masked
+    (``张先生13812345678.xlsx`` → ``张先生****5678.xlsx``), as everywhere else."""
+    return redact(str(path))
+
+
 # -- one file ---------------------------------------------------------------------------------
 def check_file(
     path: str | Path,
@@ -174,11 +180,16 @@ def check_file(
     *,
     lang: str = "zh",
     now: datetime | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> Checked:
     """Validate one workbook. Never raises for bad input: unreadable files give an ``unreadable``
-    finding with ``cell: null``."""
+    finding with ``cell: null``.
+
+    ``calendar`` is the run's working calendar; when it is given, its "no holiday data"
+    warnings are the caller's to report once for the run, otherwise they are this file's notes.
+    """
     with _collector_paused():
-        return _check_file(Path(path), form, policy, lang, now)
+        return _check_file(Path(path), form, policy, lang, now, calendar)
 
 
 @contextmanager
@@ -199,9 +210,20 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _check_file(
-    path: Path, form: FormSpec, policy: Policy, lang: str, now: datetime | None
+    path: Path,
+    form: FormSpec,
+    policy: Policy,
+    lang: str,
+    now: datetime | None,
+    calendar: WorkCalendar | None = None,
 ) -> Checked:
-    report = FileReport(path=str(path), form=form.name)
+    report = FileReport(path=shown_path(path), form=form.name)
+    if report.path != str(path):
+        report.notes.append(
+            "文件名中含有手机号或邮箱，报告中已遮盖：请给文件改名"
+            if lang != "en"
+            else "the file name holds a phone number or email, masked in this report: rename the file"
+        )
     try:
         sheet, structural = read_form(path, form, policy, lang)
     except UnreadableError as e:
@@ -230,7 +252,15 @@ def _check_file(
         facts = facts.subset(~blank)
     report.rows = len(typed)
     rules = _rule_findings(
-        sheet, Coerced(typed, coerced.failures), form, policy, lang, now, report.notes, facts
+        sheet,
+        Coerced(typed, coerced.failures),
+        form,
+        policy,
+        lang,
+        now,
+        report.notes,
+        facts,
+        calendar,
     )
     # a cell showing #N/A or a formula without a result reads as blank: its own finding says
     # what is wrong, so "required, cannot be blank" is not added on top of it
@@ -296,6 +326,7 @@ def _rule_findings(
     now: datetime | None,
     notes: list[str] | None,
     facts: ColumnFacts,
+    calendar: WorkCalendar | None = None,
 ) -> list[Finding]:
     """:func:`rule_findings`, given what typing learnt about the columns (:class:`ColumnFacts`)."""
     typed = coerced.typed
@@ -426,7 +457,8 @@ def _rule_findings(
     _masking(typed, form, policy, add, lang, facts.distinct)
 
     if {"severity", "occurred_at", "received_at"} <= cols:
-        calendar = WorkCalendar.from_policy(policy)
+        shared = calendar is not None
+        calendar = calendar if shared else WorkCalendar.from_policy(policy)
         # a record marked done without 解决时间 already has a required-value error; it is not "open"
         unmeasured = (
             set(rows[done & ~filled("resolved_at")].tolist()) if "resolved_at" in cols else set()
@@ -436,7 +468,8 @@ def _rule_findings(
         ):
             if not (key == "resolved_at" and row in unmeasured):
                 add("sla-breach", row, key, severity=WARNING, **params)
-        notes.extend(calendar.warning_messages(lang))
+        if not shared:
+            notes.extend(calendar.warning_messages(lang))
     return out
 
 
@@ -608,24 +641,27 @@ def check_paths(
     annotate_only_failed: bool = False,
     on_file: Callable[[Path], None] | None = None,
     debug: bool = False,
+    calendar: WorkCalendar | None = None,
 ) -> Iterator[Checked]:
     """Check every workbook (folders expanded), yielding one :class:`Checked` per file.
 
     One file's failure never stops the others: an unexpected error in one file is reported
     as ``unreadable`` for that file (re-raised with ``debug=True``). With ``annotate_dir``,
-    an annotated copy is written for every readable file (or only those with errors).
+    an annotated copy is written for every readable file (or only those with errors); a
+    copy that cannot be written is a note on its file and sets ``write_failed``.
+    ``calendar``: one working calendar for the run (see :func:`check_file`).
     """
     for path in expand_paths(list(paths)):
         if on_file:
             on_file(path)
         try:
-            checked = check_file(path, form, policy, lang=lang, now=now)
+            checked = check_file(path, form, policy, lang=lang, now=now, calendar=calendar)
         except Exception as e:  # noqa: BLE001 - isolate one file's surprise from the run
             if debug:
                 raise
             checked = Checked(
                 FileReport(
-                    path=str(path),
+                    path=shown_path(path),
                     form=None,
                     unreadable=True,
                     findings=[
@@ -662,13 +698,14 @@ def check_paths(
             except Exception as e:  # noqa: BLE001 - a copy that cannot be written never stops the run
                 if debug:
                     raise
+                checked.report.write_failed = True
                 checked.report.notes.append(
                     f"批注副本未能写出（{type(e).__name__}）：{redact(str(e))[:120]}"
                     if lang != "en"
                     else f"the annotated copy could not be written ({type(e).__name__}): {redact(str(e))[:120]}"
                 )
             else:
-                checked.report.annotated = str(out)
+                checked.report.annotated = shown_path(out)
                 checked.report.notes.extend(not_carried_over(checked.sheet.kind, lang, src=path))
         yield checked
 
@@ -685,5 +722,12 @@ def masked_cells(sheet: FormSheet, form: FormSpec, policy: Policy) -> dict[tuple
 def validate_paths(
     paths: Iterable[str | Path], form: FormSpec, policy: Policy, **options
 ) -> Report:
-    """Validate every workbook and return the report (options as for :func:`check_paths`)."""
-    return Report([checked.report for checked in check_paths(paths, form, policy, **options)])
+    """Validate every workbook and return the report (options as for :func:`check_paths`).
+
+    One working calendar serves the whole run; its warnings (a year without holiday data)
+    are the report's run-level ``notes``, given once however many files touch that year.
+    """
+    calendar = options.pop("calendar", None) or WorkCalendar.from_policy(policy)
+    lang = options.get("lang", "zh")
+    files = [c.report for c in check_paths(paths, form, policy, calendar=calendar, **options)]
+    return Report(files, notes=calendar.warning_messages(lang))

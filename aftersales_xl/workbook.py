@@ -23,7 +23,7 @@ from __future__ import annotations
 import operator
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice, repeat
 from pathlib import Path
@@ -39,6 +39,7 @@ from .config import Policy
 from .errors import UnreadableError
 from .findings import Finding, make_finding
 from .forms import FormSpec, normalise_label
+from .pii import KIND_LABELS, find_pii, redact
 from .safety import Inspection, inspect_in_two_steps
 from .template import INSTRUCTIONS_SHEET, LISTS_SHEET
 
@@ -329,6 +330,40 @@ def _is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _unmapped_pii(
+    grid: np.ndarray, unmapped: Mapping[int, str], header_row: int, sheet: str, lang: str
+) -> list[Finding]:
+    """``pii-in-text`` warnings for phones, emails and ID numbers in columns that are not
+    fields of the form (a second 联系电话, an 邮箱 column): nothing there is checked otherwise,
+    and ``xlcheck mask`` masks them as free text."""
+    out: list[Finding] = []
+    words = KIND_LABELS["en" if lang == "en" else "zh"]
+    sep = ", " if lang == "en" else "、"
+    for c, label in unmapped.items():
+        if c >= grid.shape[1]:
+            continue
+        for i, value in enumerate(grid[:, c].tolist()):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # a phone stored as a number
+            if value is None or isinstance(value, bool) or not isinstance(value, str | int):
+                continue
+            kinds = sorted({m.kind for m in find_pii(str(value))})
+            if kinds:
+                r = header_row + 1 + i
+                out.append(
+                    make_finding(
+                        "pii-in-text",
+                        lang,
+                        sheet=sheet,
+                        cell=f"{get_column_letter(c + 1)}{r}",
+                        row=r,
+                        column=label,
+                        what=sep.join(words[k] for k in kinds),
+                    )
+                )
+    return out
+
+
 def read_form(
     path: str | Path,
     form: FormSpec,
@@ -391,17 +426,31 @@ def read_form(
                 )
             )
     mapped = set(columns.values())
+    lookup = {k: labels[k] for k in columns}
+    unmapped: dict[int, str] = {}  # column → its header, redacted (a header can hold a phone)
     for c, value in enumerate(header):
         if c not in mapped and not _is_blank(value):
+            label = redact(str(value).strip())
+            unmapped[c] = label
+            twin = form.match_headers([value])
+            code = "duplicate-column" if twin else "unknown-column"
+            extra = {}
+            if twin:
+                key = next(iter(twin))
+                extra = {
+                    "first": redact(lookup[key]),
+                    "first_col": get_column_letter(columns[key] + 1),
+                }
             findings.append(
                 make_finding(
-                    "unknown-column",
+                    code,
                     lang,
                     sheet=name,
                     cell=f"{get_column_letter(c + 1)}{header_row}",
                     row=header_row,
-                    column=str(value).strip(),
-                    label=str(value).strip(),
+                    column=label,
+                    label=label,
+                    **extra,
                 )
             )
 
@@ -417,6 +466,7 @@ def read_form(
         grid, coder = _body(parsed, header_idx + 1, len(header), [columns[k] for k in coded])
     except Exception:
         raise _sheet_error(path, name, lang) from None
+    findings += _unmapped_pii(grid, unmapped, header_row, name, lang)
     keys = list(columns)
     positions = list(columns.values())
     # the form's columns side by side (no copy when they are the sheet's columns in order)
@@ -528,7 +578,10 @@ def expand_paths(args: list[str | Path]) -> list[Path]:
     """Files as given; folders → every workbook in them (sorted), skipping ``~$`` lock files
     and hidden files, and xlcheck's own outputs (``*.checked.xlsx``, ``*.bak-…`` backups).
     Unknown extensions inside folders are skipped; named files are kept
-    (their format is judged from their bytes)."""
+    (their format is judged from their bytes). A file reached twice (``DIR DIR/a.xlsx``)
+    is listed once, where it first appears."""
+    from .fileio import distinct_paths
+
     out: list[Path] = []
     for a in args:
         p = Path(a)
@@ -540,7 +593,7 @@ def expand_paths(args: list[str | Path]) -> list[Path]:
                     out.append(child)
         else:
             out.append(p)
-    return out
+    return distinct_paths(out)
 
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")

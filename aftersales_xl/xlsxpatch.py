@@ -20,7 +20,13 @@ Quirks handled here, by name:
 - *old text in the shared-strings table*: a replaced cell's old string stays in
   ``sharedStrings.xml``; masking asks for it to be emptied (``scrub_shared_strings``)
   when no other cell uses it, so personal data does not survive inside the file;
-- *formulas* in a target cell are refused (the value would break ``calcChain.xml``).
+- *formulas* in a target cell are refused (the value would break ``calcChain.xml``);
+- *hyperlinks* (``mailto:``…) over a masked cell would keep the old contact in the sheet's
+  relationships: ``drop_hyperlinks`` removes those ``<hyperlink>`` elements and every
+  relationship no remaining hyperlink uses;
+- *cell comments* (legacy ``comments1.xml`` and threaded comments) are rewritten comment by
+  comment through ``comment_text``; a comment whose text spans several formatted runs keeps
+  them when the change fits run by run, else its new text goes into the first run.
 
 :func:`write_patched` adds the file handling around it: ``-o DIR`` copies, ``--in-place``
 with a ``NAME.bak-YYYYmmdd-HHMMSS.xlsx`` backup, refusal while Excel's ``~$NAME.xlsx`` (or
@@ -36,7 +42,7 @@ import shutil
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from itertools import pairwise, zip_longest
 from pathlib import Path
@@ -62,6 +68,14 @@ _ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*("[^"]*"|'[^']*')""")
 _CELL_COLUMN = re.compile(rb"""(?:^|\s)r\s*=\s*["']\$?([A-Z]{1,3})\$?\d""")
 _ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet\b")
 _ESCAPE_LIKE = re.compile(r"_(x[0-9A-Fa-f]{4})_")
+_HYPERLINK_TAG = re.compile(rb"<(?:[\w.-]+:)?hyperlink\b[^>]*>")
+_RELATIONSHIP = re.compile(
+    rb"<(?:[\w.-]+:)?Relationship\b[^>]*?(?:/>|>.*?</(?:[\w.-]+:)?Relationship\s*>)", re.S
+)
+_XML_ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+_HYPERLINK_TYPE = "/hyperlink"
+_COMMENT_TYPES = {"/comments": False, "/threadedComment": True}  # rel type end → threaded
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 
 
@@ -103,6 +117,12 @@ _TEXT: dict[str, tuple[str, str]] = {
         "{name}：输出文件夹就是源文件所在的文件夹：请换一个文件夹，或用 --in-place（会先备份）",
         "{name}: the output folder is the source's own folder; choose another folder, "
         "or use --in-place (which keeps a backup first)",
+    ),
+    "same-output": (
+        "{first} 和 {second} 会写到同一个输出文件 {target}，未写出任何文件："
+        "请分两次运行（用不同的 -o 文件夹），或先给其中一个改名",
+        "{first} and {second} would both be written to {target}; nothing was written: "
+        "run them separately (different -o folders) or rename one",
     ),
 }
 
@@ -208,6 +228,8 @@ def patch_cells(
     changes: Mapping[str, str | None],
     *,
     scrub_shared_strings: bool = False,
+    drop_hyperlinks: Iterable[str] = (),
+    comment_text: Callable[[str], str] | None = None,
     lang: str = "zh",
 ) -> None:
     """Copy workbook ``src`` to ``dst`` with the cells in ``changes`` set to new text.
@@ -220,8 +242,14 @@ def patch_cells(
     ``scrub_shared_strings`` (masking: the old text is personal data) every such entry no
     other cell of the workbook still uses is emptied, so the old text is gone from the file.
 
-    The output is verified before it replaces ``dst``; on any failure :class:`WriteError`
-    is raised and ``dst`` is left as it was.
+    ``drop_hyperlinks`` (A1 references) removes every hyperlink of the sheet over one of
+    those cells, and its relationship when no other hyperlink uses it. ``comment_text``
+    maps the text of each comment of the sheet to its new text (see :func:`sheet_comments`).
+
+    The output is verified before it replaces ``dst``: the other parts unchanged, the cells
+    as asked, no hyperlink left over a dropped cell nor one without its relationship, the
+    comments still the same comments. On any failure :class:`WriteError` is raised and
+    ``dst`` is left as it was.
     """
     src, dst = Path(src), Path(dst)
     check_patchable(src, lang)
@@ -230,12 +258,14 @@ def patch_cells(
     if not dst.parent.is_dir():
         raise _error("no-folder", lang, folder=dst.parent)
     by_row = _group_changes(changes)
+    drop = {_cell_of(ref) for ref in drop_hyperlinks}
     sheet_name = _name_of_part(src, sheet_part, lang)
 
     try:
         with atomic_output(dst) as tmp:
-            also = _write_copy(src, tmp, sheet_part, by_row, lang, scrub_shared_strings)
-            _verify(src, tmp, sheet_part, sheet_name, by_row, lang, also)
+            edits = _Edits(sheet_part, by_row, drop, scrub_shared_strings, comment_text)
+            _write_copy(src, tmp, edits, lang)
+            _verify(src, tmp, sheet_name, edits, lang)
     except WriteError:
         raise
     except ValueError:
@@ -243,6 +273,13 @@ def patch_cells(
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:
         reason = getattr(e, "strerror", None) or type(e).__name__
         raise _error("write-failed", lang, name=dst.name, reason=reason) from None
+
+
+def _cell_of(ref: str) -> tuple[int, int]:
+    try:
+        return split_ref(ref.replace("$", "").upper())
+    except ValueError:
+        raise WriteError(f"internal: {ref!r} is not an A1 cell reference") from None
 
 
 def _group_changes(changes: Mapping[str, str | None]) -> dict[int, dict[int, str | None]]:
@@ -276,27 +313,59 @@ def _clone_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
     return new
 
 
-def _write_copy(
-    src: Path,
-    tmp: Path,
-    part: str,
-    by_row: dict[int, dict[int, str | None]],
-    lang: str,
-    scrub: bool,
-) -> set[str]:
-    """Write the patched package to ``tmp``; returns the other members that were changed."""
+class _Edits:
+    """What one patch does to the package, and (filled in while writing) which parts changed."""
+
+    def __init__(
+        self,
+        part: str,
+        by_row: dict[int, dict[int, str | None]],
+        drop: set[tuple[int, int]],
+        scrub: bool,
+        comment_text: Callable[[str], str] | None,
+    ):
+        self.part, self.by_row, self.drop = part, by_row, drop
+        self.scrub, self.comment_text = scrub, comment_text
+        self.shared_strings: str | None = None  # the string table, when it was scrubbed
+        self.rels: str | None = None  # the sheet's relationships, when links were dropped
+        self.comments: dict[str, bool] = {}  # comment parts rewritten → threaded?
+
+    @property
+    def changed(self) -> set[str]:
+        """The members other than the sheet part that were rewritten."""
+        parts = {self.shared_strings, self.rels, *self.comments}
+        return {p for p in parts if p is not None}
+
+
+def _write_copy(src: Path, tmp: Path, edits: _Edits, lang: str) -> None:
+    """Write the patched package to ``tmp``; records the other changed members in ``edits``."""
+    part = edits.part
     with zipfile.ZipFile(src) as zin, tempfile.SpooledTemporaryFile(_SPOOL) as sheet_xml:
         infos = zin.infolist()
-        if part not in {i.filename for i in infos}:
+        names = {i.filename for i in infos}
+        if part not in names:
             raise _error("not-worksheet", lang, name=src.name, part=part)
         with zin.open(part) as fin:
-            rewriter = _SheetRewriter(fin, sheet_xml, by_row, src.name, lang)
+            rewriter = _SheetRewriter(fin, sheet_xml, edits.by_row, src.name, lang, edits.drop)
             rewriter.run()
         replaced: dict[str, bytes] = {}
-        if scrub and rewriter.replaced_shared:
+        if edits.scrub and rewriter.replaced_shared:
             replaced = _scrub_shared_strings(
                 src, zin, part, sheet_xml, set(rewriter.replaced_shared)
             )
+            edits.shared_strings = next(iter(replaced), None)
+        rels = _rels_part(part)
+        unused = rewriter.dropped_links - rewriter.kept_links
+        if unused and rels in names:
+            replaced[rels] = _drop_relationships(zin.read(rels), unused)
+            edits.rels = rels
+        if edits.comment_text is not None:
+            for target, threaded in _comment_parts(zin, part, names).items():
+                data = zin.read(target)
+                new = _rewrite_comments(data, threaded, edits.comment_text)
+                if new != data:
+                    replaced[target] = new
+                    edits.comments[target] = threaded
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zout:
             zout.comment = zin.comment
             for info in infos:
@@ -311,7 +380,215 @@ def _write_copy(
                     else:
                         with zin.open(info) as fin:
                             shutil.copyfileobj(fin, fout, _CHUNK)
-    return set(replaced)
+
+
+# -- hyperlinks and comments of a sheet --------------------------------------------------------
+def _rels_part(part: str) -> str:
+    """``xl/worksheets/sheet1.xml`` → ``xl/worksheets/_rels/sheet1.xml.rels``."""
+    return posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
+
+
+def _relationships(zin: zipfile.ZipFile, part: str, names: set[str]) -> list[dict[str, str]]:
+    """The relationships of ``part`` (``Id``, ``Type``, ``Target``, ``TargetMode``)."""
+    rels = _rels_part(part)
+    if rels not in names:
+        return []
+    root = ElementTree.fromstring(zin.read(rels))
+    return [dict(rel.attrib) for rel in root.iter(f"{_REL_NS}Relationship")]
+
+
+def _comment_parts(zin: zipfile.ZipFile, part: str, names: set[str]) -> dict[str, bool]:
+    """The comment parts of a worksheet part → whether they hold threaded comments."""
+    out: dict[str, bool] = {}
+    for rel in _relationships(zin, part, names):
+        for suffix, threaded in _COMMENT_TYPES.items():
+            if rel.get("Type", "").endswith(suffix) and rel.get("TargetMode") != "External":
+                target = _resolve(posixpath.dirname(part), rel.get("Target", ""))
+                if target in names:
+                    out[target] = threaded
+    return out
+
+
+def _link_id(attrs: dict[bytes, bytes]) -> str | None:
+    """The relationship id (``r:id``, whatever its prefix) of a ``<hyperlink>`` tag."""
+    for key, value in attrs.items():
+        if key.endswith(b":id"):
+            return value.decode("utf-8", "replace")
+    return None
+
+
+def _hyperlink_tags(stream: IO[bytes]) -> Iterator[dict[bytes, bytes]]:
+    """The attributes of every ``<hyperlink>`` of a worksheet part, read in chunks."""
+    tail = b""
+    while True:
+        chunk = stream.read(_CHUNK)
+        buf = tail + chunk
+        cut = len(buf) if not chunk else max(buf.rfind(b"<"), 0)  # a tag may run past the chunk
+        for m in _HYPERLINK_TAG.finditer(buf, 0, cut):
+            yield _attrs(m.group())
+        tail = buf[cut:]
+        if not chunk:
+            return
+
+
+def _range_of(ref: bytes | None) -> tuple[int, int, int, int] | None:
+    """``b"D2:E5"`` → (2, 4, 5, 5) as (first row, first col, last row, last col)."""
+    try:
+        a, _, b = (ref or b"").decode("ascii").replace("$", "").upper().partition(":")
+        r1, c1 = split_ref(a)
+        r2, c2 = split_ref(b or a)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
+
+
+def _covers(ref: bytes | None, cells: set[tuple[int, int]]) -> bool:
+    """Whether the range ``ref`` covers one of ``cells`` ((row, col) pairs)."""
+    area = _range_of(ref)
+    if area is None or not cells:
+        return False
+    r1, c1, r2, c2 = area
+    if (r2 - r1 + 1) * (c2 - c1 + 1) <= len(cells):
+        return any((r, c) in cells for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
+    return any(r1 <= r <= r2 and c1 <= c <= c2 for r, c in cells)
+
+
+def links_covering(refs: Iterable[str], cells: Iterable[str]) -> int:
+    """How many hyperlinks over ``refs`` (``"D2"``, ``"D2:E5"``) cover one of ``cells`` (A1
+    references), i.e. how many ``drop_hyperlinks=cells`` removes."""
+    wanted = {_cell_of(c) for c in cells}
+    return sum(1 for ref in refs if _covers(ref.encode("ascii", "replace"), wanted))
+
+
+def sheet_hyperlinks(path: Path, part: str, lang: str = "zh") -> list[tuple[str, tuple[str, ...]]]:
+    """Every hyperlink of worksheet ``part``: ``(ref, texts)``, ``texts`` being its target
+    (from the relationships), location, display text and tooltip (those present)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            targets = {r.get("Id"): r.get("Target", "") for r in _relationships(z, part, names)}
+            with z.open(part) as f:
+                tags = list(_hyperlink_tags(f))
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as e:
+        raise _error("structure", lang, name=Path(path).name, detail=type(e).__name__) from None
+    out = []
+    for a in tags:
+        texts = [targets.get(_link_id(a) or "", "")]
+        texts += [_unescape(a.get(k, b"").decode("utf-8", "replace")) for k in _LINK_TEXTS]
+        out.append((a.get(b"ref", b"").decode("ascii", "replace"), tuple(t for t in texts if t)))
+    return out
+
+
+_LINK_TEXTS = (b"location", b"display", b"tooltip")
+
+
+def sheet_comments(path: Path, part: str, lang: str = "zh") -> dict[str, str]:
+    """``ref`` → text of every comment of worksheet ``part`` (legacy notes, and threaded
+    comments under ``"ref#n"`` keys, ``n`` counting from 1 for replies)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            out: dict[str, str] = {}
+            for target, threaded in _comment_parts(z, part, names).items():
+                for ref, texts in _comments(z.read(target), threaded):
+                    key, n = ref, 1
+                    while key in out:
+                        n += 1
+                        key = f"{ref}#{n}"
+                    out[key] = "".join(t for _m, t in texts)
+            return out
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as e:
+        raise _error("structure", lang, name=Path(path).name, detail=type(e).__name__) from None
+
+
+def _comment_items(threaded: bool) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """Patterns of one comment element and of a text run inside it."""
+    item, text = (b"threadedComment", b"text") if threaded else (b"comment", b"t")
+    p = rb"<(?:[\w.-]+:)?"
+    end = rb"</(?:[\w.-]+:)?"
+    return (
+        re.compile(p + item + rb"\b([^>]*?)(?:/>|>(.*?)" + end + item + rb"\s*>)", re.S),
+        re.compile(p + text + rb"\b[^>]*?(?:/>|>(.*?)" + end + text + rb"\s*>)", re.S),
+    )
+
+
+def _comments(
+    data: bytes, threaded: bool
+) -> Iterator[tuple[str, list[tuple[re.Match[bytes], str]]]]:
+    """Each comment of a comments part: its ref and its text runs (match, text)."""
+    item, run = _comment_items(threaded)
+    for m in item.finditer(data):
+        ref = _attrs(m.group(1)).get(b"ref", b"").decode("ascii", "replace")
+        inner = m.group(2) or b""
+        texts = [
+            (r, _unescape((r.group(1) or b"").decode("utf-8", "replace")))
+            for r in run.finditer(inner)
+        ]
+        yield ref, texts
+
+
+def _rewrite_comments(data: bytes, threaded: bool, new_text: Callable[[str], str]) -> bytes:
+    """The comments part with each comment's text replaced by ``new_text(text)``."""
+    item, run = _comment_items(threaded)
+    out, last = bytearray(), 0
+    for m in item.finditer(data):
+        inner = m.group(2)
+        if not inner:
+            continue
+        runs = [
+            (r, _unescape((r.group(1) or b"").decode("utf-8", "replace")))
+            for r in run.finditer(inner)
+        ]
+        old = "".join(t for _r, t in runs)
+        new = new_text(old)
+        if new == old or not runs:
+            continue
+        pieces = [new_text(t) for _r, t in runs]
+        if "".join(pieces) != new:  # a phone spanning two runs: the whole text in one run
+            first = next((i for i, (r, _t) in enumerate(runs) if r.group(1) is not None), 0)
+            pieces = ["" for _ in runs]
+            pieces[first] = new
+        body, pos = bytearray(), 0
+        for (r, text), piece in zip(runs, pieces, strict=True):
+            if piece == text or r.group(1) is None:
+                continue
+            body += inner[pos : r.start(1)] + _escape(piece).encode("utf-8")
+            pos = r.end(1)
+        body += inner[pos:]
+        out += data[last : m.start(2)] + body
+        last = m.end(2)
+    out += data[last:]
+    return bytes(out)
+
+
+def _drop_relationships(data: bytes, ids: set[str]) -> bytes:
+    """A relationships part without the hyperlink relationships ``ids``."""
+
+    def keep(m: re.Match[bytes]) -> bytes:
+        a = _attrs(m.group()[: m.group().index(b">") + 1])
+        rid = a.get(b"Id", b"").decode("utf-8", "replace")
+        return b"" if rid in ids and a.get(b"Type", b"").endswith(b"/hyperlink") else m.group()
+
+    return _RELATIONSHIP.sub(keep, data)
+
+
+def _unescape(text: str) -> str:
+    """XML character data as text (the five entities and character references)."""
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name.startswith("#x"):
+            return chr(int(name[2:], 16))
+        if name.startswith("#"):
+            return chr(int(name[1:]))
+        return _ENTITIES[name]
+
+    return _XML_ENTITY.sub(one, text) if "&" in text else text
+
+
+def _escape(text: str) -> str:
+    """Text as XML character data (Excel's ``_xHHHH_`` escapes are left as they are)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # -- shared strings left behind ----------------------------------------------------------------
@@ -397,8 +674,12 @@ class _SheetRewriter:
         by_row: dict[int, dict[int, str | None]],
         label: str,
         lang: str,
+        drop: set[tuple[int, int]] | None = None,
     ):
         self.fin, self.fout, self.label, self.lang = fin, fout, label, lang
+        self.drop = drop or set()  # cells whose hyperlinks are removed
+        self.dropped_links: set[str] = set()  # relationship ids of removed hyperlinks
+        self.kept_links: set[str] = set()  # ... and of the hyperlinks kept
         self.pending = dict(sorted(by_row.items()))
         self.buf = bytearray()
         self.eof = False
@@ -456,8 +737,41 @@ class _SheetRewriter:
             self._rows(sheet_data.end())
         if self.pending:
             raise _error("malformed", self.lang, name=self.label)
+        if self.drop:
+            self._drop_hyperlinks()
         self._emit(len(self.buf))
         shutil.copyfileobj(self.fin, self.fout, _CHUNK)
+
+    def _drop_hyperlinks(self) -> None:
+        """Remove the ``<hyperlink>`` elements over ``drop`` cells (all of ``<hyperlinks>``
+        when none is left: an empty one is not allowed)."""
+        while not self.eof:  # what follows </sheetData> is small: read all of it
+            self._read()
+        p = re.escape(self.p)
+        block = re.compile(
+            rb"(<" + p + rb"hyperlinks\b[^>]*>)(.*?)(</" + p + rb"hyperlinks\s*>)", re.S
+        ).search(self.buf, self.emitted)
+        if block is None:
+            return
+        link = re.compile(
+            rb"<" + p + rb"hyperlink\b[^>]*?(?:/>|>.*?</" + p + rb"hyperlink\s*>)", re.S
+        )
+        kept, removed = bytearray(), 0
+        for m in link.finditer(block.group(2)):
+            attrs = _attrs(m.group()[: m.group().index(b">") + 1])
+            rid = _link_id(attrs)
+            if _covers(attrs.get(b"ref"), self.drop):
+                removed += 1
+                if rid:
+                    self.dropped_links.add(rid)
+                continue
+            if rid:
+                self.kept_links.add(rid)
+            kept += m.group()
+        if not removed:
+            return
+        new = block.group(1) + bytes(kept) + block.group(3) if kept else b""
+        self._emit(block.start(), new, block.end())
 
     def _head(self, end: int) -> None:
         """Read the column styles; widen ``<dimension ref>`` to cover new cells."""
@@ -674,6 +988,31 @@ def output_for(src: Path, out_dir: Path | None, in_place: bool, lang: str = "zh"
     return dst
 
 
+def check_distinct_outputs(
+    paths: Iterable[Path], out_dir: Path | None, in_place: bool, lang: str = "zh"
+) -> None:
+    """Raise :class:`WriteError` (one line) when two inputs would be written to one file.
+
+    With ``-o DIR`` every input goes to ``DIR/NAME``, so two inputs named alike (compared
+    case-insensitively, as Windows and macOS do) would overwrite each other. In place,
+    only the same file given twice would, and inputs are expected to be de-duplicated.
+    """
+    if in_place or out_dir is None:
+        return
+    seen: dict[str, Path] = {}
+    for path in paths:
+        key = Path(path).name.casefold()
+        if key in seen:
+            raise _error(
+                "same-output",
+                lang,
+                first=seen[key],
+                second=path,
+                target=Path(out_dir) / Path(path).name,
+            )
+        seen[key] = Path(path)
+
+
 def write_patched(
     src: Path,
     sheet_part: str,
@@ -683,12 +1022,15 @@ def write_patched(
     in_place: bool = False,
     now: datetime | None = None,
     scrub_shared_strings: bool = False,
+    drop_hyperlinks: Iterable[str] = (),
+    comment_text: Callable[[str], str] | None = None,
     lang: str = "zh",
 ) -> tuple[Path, Path | None]:
     """Patch ``src`` into ``out_dir`` (created if needed) or in place after a backup.
 
     Returns ``(output, backup)``; ``backup`` is None unless ``in_place``. See
-    :func:`patch_cells` for ``scrub_shared_strings``. The backup is a
+    :func:`patch_cells` for ``scrub_shared_strings``, ``drop_hyperlinks`` and
+    ``comment_text``. The backup is a
     plain copy of the original, made before anything is written, and removed again if the
     write fails (the original is then untouched).
     """
@@ -707,7 +1049,14 @@ def write_patched(
         ) from None
     try:
         patch_cells(
-            src, dst, sheet_part, changes, scrub_shared_strings=scrub_shared_strings, lang=lang
+            src,
+            dst,
+            sheet_part,
+            changes,
+            scrub_shared_strings=scrub_shared_strings,
+            drop_hyperlinks=drop_hyperlinks,
+            comment_text=comment_text,
+            lang=lang,
         )
     except BaseException:
         if backup is not None:
@@ -717,16 +1066,10 @@ def write_patched(
 
 
 # -- verification ----------------------------------------------------------------------------
-def _verify(
-    src: Path,
-    out: Path,
-    part: str,
-    sheet: str,
-    by_row: dict[int, dict[int, str | None]],
-    lang: str,
-    also_changed: set[str],
-) -> None:
-    """Reopen ``out``: other members identical, the sheet's cells as expected. Else WriteError."""
+def _verify(src: Path, out: Path, sheet: str, edits: _Edits, lang: str) -> None:
+    """Reopen ``out``: other members identical, the sheet's cells, links and comments as
+    expected. Else WriteError."""
+    part, by_row, also_changed = edits.part, edits.by_row, edits.changed
     with zipfile.ZipFile(src) as a, zipfile.ZipFile(out) as b:
         ia, ib = a.infolist(), b.infolist()
         if [i.filename for i in ia] != [i.filename for i in ib]:
@@ -738,8 +1081,16 @@ def _verify(
         bad = b.testzip()
         if bad is not None:
             raise _error("verify", lang, name=out.name, detail=bad)
+        try:
+            if edits.drop:
+                _verify_links(a, b, part, edits.drop)
+            for target, threaded in edits.comments.items():
+                _verify_comments(a.read(target), b.read(target), threaded)
+        except (ValueError, KeyError, ElementTree.ParseError):
+            raise _error("verify", lang, name=out.name, detail="links/comments") from None
     # the changed sheet; and every sheet when a shared part (the string table) changed too
-    names = [sheet] + ([n for n in sheet_parts(src, lang) if n != sheet] if also_changed else [])
+    others = [n for n in sheet_parts(src, lang) if n != sheet] if edits.shared_strings else []
+    names = [sheet, *others]
     try:
         import python_calamine
 
@@ -753,6 +1104,27 @@ def _verify(
         raise
     except Exception as e:  # noqa: BLE001 - any reader failure means the output is not trustworthy
         raise _error("verify", lang, name=out.name, detail=type(e).__name__) from None
+
+
+def _verify_links(
+    src: zipfile.ZipFile, out: zipfile.ZipFile, part: str, drop: set[tuple[int, int]]
+) -> None:
+    """No hyperlink left over a dropped cell; every remaining one keeps its relationship."""
+    had = {r.get("Id") for r in _relationships(src, part, set(src.namelist()))}
+    has = {r.get("Id") for r in _relationships(out, part, set(out.namelist()))}
+    with out.open(part) as f:
+        for attrs in _hyperlink_tags(f):
+            rid = _link_id(attrs)
+            if _covers(attrs.get(b"ref"), drop) or (rid in had and rid not in has):
+                raise ValueError("hyperlink")
+
+
+def _verify_comments(before: bytes, after: bytes, threaded: bool) -> None:
+    """The rewritten comments part is well formed and holds the same comments, in order."""
+    ElementTree.fromstring(after)
+    refs_before = [ref for ref, _t in _comments(before, threaded)]
+    if [ref for ref, _t in _comments(after, threaded)] != refs_before:
+        raise ValueError("comments")
 
 
 def _compare(

@@ -412,3 +412,34 @@ def test_not_carried_over_names_what_openpyxl_drops_from_this_file(record_book, 
     assert any(item.startswith("Excel 2010+ sheet extensions") for item in lost)
     assert any(item.startswith("form controls") for item in lost)
     assert not any("macros" in item for item in lost)
+
+
+def test_hyperlinks_to_personal_data_do_not_survive_in_the_copy(tmp_path):
+    """A masked cell loses its mailto link; any other link to a phone or email goes too;
+    ordinary links stay."""
+    import xlsxwriter
+
+    src = tmp_path / "links.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet(SHEET)
+    for c, h in enumerate(["问题编号", "客户名称/编号", "联系方式", "处理负责人", "备注"]):
+        ws.write_string(0, c, h)
+    ws.write_url("B2", "https://crm.example.com/c/12", string="C-1001")
+    ws.write_url("C2", "mailto:zhang.san@example.com", string="zhang.san@example.com")
+    ws.write_url("D2", "mailto:li.si@example.com", string="王工")
+    ws.write_url("E2", "https://crm.example.com/call?phone=13800138000", string="回电")
+    ws.write_comment("B2", "客户说打 13912345678")
+    wb.close()
+    finding = Finding("error", "unmasked-contact", SHEET, "C2", 2, "联系方式", "联系方式未脱敏")
+    out = write_annotated(
+        src, [finding], tmp_path / "out", masked={(SHEET, "C2"): "z***@example.com"}
+    )
+    ws = load_workbook(out)[SHEET]
+    links = {c.coordinate: c.hyperlink.target for r in ws.iter_rows() for c in r if c.hyperlink}
+    assert links == {"B2": "https://crm.example.com/c/12"}
+    assert ws["C2"].value == "z***@example.com"
+    assert ws["B2"].comment.text == "客户说打 ****5678"
+    with zipfile.ZipFile(out) as z:
+        text = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    for raw in ("zhang.san", "li.si@", "13800138000", "13912345678"):
+        assert raw not in text

@@ -14,6 +14,7 @@ from aftersales_xl.fileio import (
     atomic_output,
     backup_copy,
     backup_paths,
+    distinct_paths,
     excel_lock_path,
     find_lock_file,
     refuse_if_open_in_excel,
@@ -200,6 +201,24 @@ def test_open_in_excel_or_libreoffice_is_refused(tmp_path, lock):
         refuse_if_open_in_excel(target)
     message = str(e.value)
     assert "总台账.xlsx" in message and "关闭" in message and "\n" not in message
-    with pytest.raises(LockedError, match="close it"):
+    # the lock may be LibreOffice's: the message does not claim it is Excel
+    assert "正在被其他程序打开（Excel/WPS/LibreOffice" in message and lock in message
+    with pytest.raises(LockedError, match="open in another program .*close it"):
         refuse_if_open_in_excel(target, "en")
     assert e.value.exit_code == 2
+
+
+def test_distinct_paths_keeps_the_first_spelling_of_each_file(tmp_path):
+    a = workbook(tmp_path / "a.xlsx", "a")
+    b = workbook(tmp_path / "b.xlsx", "b")
+    (tmp_path / "link.xlsx").symlink_to(a)
+    given = [a, b, tmp_path / "sub" / ".." / "a.xlsx", tmp_path / "link.xlsx", b]
+    assert distinct_paths(given) == [a, b]
+
+
+def test_expand_paths_lists_a_file_reached_twice_once(tmp_path):
+    from aftersales_xl.workbook import expand_paths
+
+    a = workbook(tmp_path / "a.xlsx", "a")
+    b = workbook(tmp_path / "b.xlsx", "b")
+    assert expand_paths([tmp_path, a, str(b)]) == [a, b]

@@ -358,3 +358,68 @@ def test_ids_in_an_ods_count_although_it_cannot_be_written(
     outcomes = assign_workbooks([ods, new], form, policy, out_dir=tmp_path / "out")
     assert "另存为 .xlsx" in outcomes[0].error and not outcomes[0].unreadable
     assert read_ids(tmp_path / "out" / "new.xlsx") == ["FW20240521005"]
+
+
+# -- audit fixes -------------------------------------------------------------------------------
+def test_the_same_period_and_sequence_is_the_same_id(policy: Policy) -> None:
+    f = frame(
+        ("FW20240521002", D(2024, 5, 21, 8)),
+        ("FW202405210002", D(2024, 5, 21, 9)),  # a leading zero more: still the same ID
+        (None, D(2024, 5, 21, 10)),
+    )
+    result = assign_ids([("a.xlsx", f)], policy)
+    assert result.problems == [
+        IdProblem("a.xlsx", 3, "duplicate-id", "FW202405210002", ("a.xlsx", 2))
+    ]
+    assert ids(result) == [("a.xlsx", 4, "FW20240521003")]
+
+
+@pytest.mark.parametrize("bad", [0.4, True, -5, 1e9, "2024-05-21 25:00"])
+def test_an_unusable_received_time_is_a_bad_date_not_a_blank(
+    bad, make_workbook, form, policy, tmp_path: Path
+) -> None:
+    src = make_workbook(record_rows(2), name="a.xlsx")
+    wb = openpyxl.load_workbook(src)
+    wb["问题记录表"]["L3"] = bad  # 接收时间 of the second record; 问题发生时间 is fine
+    wb.save(src)
+    [outcome] = assign_workbooks([src], form, policy, out_dir=tmp_path / "out")
+    assert [(f.code, f.cell) for f in outcome.findings] == [("bad-date", "L3")]
+    assert "不是有效的日期时间" in outcome.findings[0].message
+    assert read_ids(tmp_path / "out" / "a.xlsx") == ["FW20240521001", ""]  # no fallback
+
+
+def test_summary_names_the_lowest_and_highest_id_of_each_day(make_workbook, tmp_path: Path) -> None:
+    rows = record_rows(3)  # received 21 May; the first one moved to 22 May
+    rows[0].update(received_at=D(2024, 5, 22, 8), occurred_at=D(2024, 5, 22, 7))
+    a = make_workbook(rows, name="a.xlsx")
+    result = run("assign-ids", a, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].endswith(
+        "：新编号 3 个（FW20240521001 … FW20240521002；FW20240522001）"
+    )
+
+
+def test_cli_a_file_given_twice_is_numbered_once(make_workbook, tmp_path: Path) -> None:
+    (tmp_path / "subs").mkdir()
+    a = make_workbook(record_rows(2), name="subs/a.xlsx")
+    result = run("assign-ids", a.parent, a, "--in-place")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"{a}：新编号 2 个（FW20240521001 … FW20240521002）"
+        f"（原文件已备份为 {next(a.parent.glob('a.bak-*.xlsx')).name}）",
+        "共 1 个文件：新编号 2 个，重新编号 0 个，错误 0 个",
+    ]
+    assert read_ids(a) == ["FW20240521001", "FW20240521002"]
+
+
+def test_cli_two_inputs_for_one_output_are_refused_before_writing(
+    make_workbook, tmp_path: Path
+) -> None:
+    for d in ("x", "y"):
+        (tmp_path / d).mkdir()
+    a = make_workbook(record_rows(1), name="x/a.xlsx")
+    b = make_workbook(record_rows(1), name="y/a.xlsx")
+    result = run("assign-ids", a, b, "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "会写到同一个输出文件" in result.stderr
+    assert not (tmp_path / "out").exists()

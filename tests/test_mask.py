@@ -126,7 +126,7 @@ _pieces = st.sampled_from(
         "13800138000", "+86 139 1234 5678", "010-62345678", "(0755)86012345", "12345",
         "zhang@example.com", "a.b@x.cn", "@", "*", "****", " ", "-", "/", ",", "，",
         "张", "三", "丰", "先生", "总", "J", "ohn", "11010519491231002X", "2024052100123",
-        "订单", "电话", "邮箱:", "0", "9",
+        "订单", "电话", "邮箱:", "0", "9", "\n", "、", "李四",
     ]
 )  # fmt: skip
 _texts = st.lists(_pieces, max_size=8).map("".join) | st.text(max_size=30)
@@ -304,7 +304,7 @@ def test_unreadable_and_unwritable_inputs_do_not_stop_the_others(
         ("locked.xlsx", False, True),
         ("good.xlsx", False, False),
     ]
-    assert "正在被 Excel/WPS 打开" in outcomes[1].error
+    assert "正在被其他程序打开（Excel/WPS/LibreOffice" in outcomes[1].error
     assert "张三丰" in all_text(locked)
     for o in outcomes:
         assert_no_raw_pii(o.error or "")
@@ -365,7 +365,10 @@ def test_cli_mask_in_place_refused_while_open_in_excel(make_workbook) -> None:
     (src.parent / "~$records.xlsx").write_bytes(b"owner")
     result = run("mask", src, "--in-place")
     assert result.exit_code == 2
-    assert result.stderr.count("\n") == 1 and "正在被 Excel/WPS 打开" in result.stderr
+    assert (
+        result.stderr.count("\n") == 1
+        and "正在被其他程序打开（Excel/WPS/LibreOffice" in result.stderr
+    )
     assert "张三丰" in all_text(src)
 
 
@@ -373,3 +376,204 @@ def test_cli_mask_in_place_refused_while_open_in_excel(make_workbook) -> None:
 def test_cli_mask_needs_exactly_one_destination(make_workbook, extra) -> None:
     result = run("mask", make_workbook(), *extra)
     assert result.exit_code == 2 and "-o" in result.stderr
+
+
+# -- several contacts in one cell --------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "value", "masked"),
+    [
+        (CONTACT, "13800138000\n13912345678", "****8000\n****5678"),  # Alt+Enter
+        (CONTACT, "13800138000 13912345678", "****8000 ****5678"),
+        (CONTACT, "010-62345678-13800138000", "****5678-****8000"),
+        (CONTACT, "62345678 13800138000", "****5678 ****8000"),
+        (CONTACT, "123456789\n987654321", "****6789\n****4321"),
+        (CONTACT, "138 0013 8000", "****8000"),  # one phone written with spaces
+        (NAME, "张三\n李四", "张*\n李*"),
+        (NAME, "张三、李四", "张*、李*"),
+        (NAME, "张三先生/李四女士", "张*先生/李*女士"),
+        (NAME, "Smith, John", "S****, J***"),
+        (NAME, "欧阳 娜娜", "欧* **"),  # a space is not a separator
+    ],
+)
+def test_each_contact_in_a_cell_is_masked_on_its_own(kind, value, masked, policy) -> None:
+    assert mask_value(kind, value, policy) == masked
+    assert mask_value(kind, masked, policy) == masked
+
+
+# -- hyperlinks ----------------------------------------------------------------------------------
+def linked_workbook(path: Path, form) -> Path:
+    """A real record workbook (xlsxwriter) whose contact cells carry mailto links, as Excel
+    makes them when an address is typed; a tel: link on 问题描述; a harmless https link."""
+    import xlsxwriter
+
+    row = record_row(contact_name="张三丰", description="客户电话13800138000")
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet(form.sheet)
+    when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    for c, f in enumerate(form.fields):
+        ws.write_string(0, c, f.label)
+        value = row[f.key]
+        if isinstance(value, datetime):
+            ws.write_datetime(1, c, value, when)
+        elif isinstance(value, int | float):
+            ws.write_number(1, c, value)
+        elif value:
+            ws.write_string(1, c, value)
+    col = {f.key: c for c, f in enumerate(form.fields)}
+    ws.write_url(1, col["contact"], "mailto:zhang.san@example.com", string="zhang.san@example.com")
+    ws.write_url(1, col["description"], "mailto:TEL", string="客户电话13800138000")
+    ws.write_url(1, col["customer"], "https://crm.example.com/c/12", string="示例科技/C0012")
+    ws.write_url(1, col["owner"], "mailto:lisi@corp.cn", string="王工")  # link text is no PII
+    wb.close()
+    with zipfile.ZipFile(path) as z:
+        parts = {i: z.read(i) for i in z.infolist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in parts.items():  # xlsxwriter has no tel: links; Excel does
+            z.writestr(info, data.replace(b"mailto:TEL", b"tel:13800138000"))
+    return path
+
+
+def hyperlinks(path: Path, sheet: str = "问题记录表") -> dict[str, str]:
+    import openpyxl
+
+    ws = openpyxl.load_workbook(path)[sheet]
+    return {c.coordinate: c.hyperlink.target for r in ws.iter_rows() for c in r if c.hyperlink}
+
+
+def test_masked_cells_and_links_to_personal_data_lose_their_hyperlinks(
+    form, policy, tmp_path: Path
+) -> None:
+    src = linked_workbook(tmp_path / "links.xlsx", form)
+    assert set(hyperlinks(src)) == {"B2", "D2", "I2", "K2"}
+    [outcome] = mask_workbooks([src], form, policy, out_dir=tmp_path / "out")
+    assert outcome.error is None and outcome.links == 3
+    assert hyperlinks(outcome.output) == {"B2": "https://crm.example.com/c/12"}
+    text = all_text(outcome.output)
+    for raw in ("zhang.san@example.com", "13800138000", "lisi@corp.cn", "张三丰"):
+        assert raw not in text
+    assert read_grid(outcome.output)[1][3] == "z***@example.com"
+    # masking the masked copy finds nothing more: no link left to a contact
+    [again] = mask_workbooks([outcome.output], form, policy, out_dir=tmp_path / "again")
+    assert again.masked == 0 and again.links == 0
+
+
+# -- the record sheet outside the form's columns; comments; other sheets -------------------------
+def busy_workbook(make_workbook) -> Path:
+    """Extra columns (an unknown 邮箱, a second 联系方式 column 手机, a second 联系人 column),
+    a phone in the title row and in a comment, and a 通讯录 sheet holding contacts."""
+    import openpyxl
+    from openpyxl.comments import Comment
+
+    headers = [f.label for f in form_fields()] + ["邮箱", "手机", "客户联系人", ""]
+    rows = record_rows(2)
+    rows[0].update({"邮箱": "wang.wu@example.com", "手机": 13912345678, "客户联系人": "王五"})
+    rows[1].update({"邮箱": "没有", "手机": "13700137000\n010-62345678", "": "电话13500135000"})
+    src = make_workbook(
+        rows,
+        headers=headers,
+        title_rows=1,
+        extra_sheets={"通讯录": [["赵六", "13600136000"], ["孙七", "zhao.liu@example.com"]]},
+    )
+    wb = openpyxl.load_workbook(src)
+    ws = wb["问题记录表"]
+    ws["A1"] = "问题记录表（热线 13300133000）"
+    ws["C3"].comment = Comment("客户说可以打 13800138000", "客服")
+    wb.save(src)
+    return src
+
+
+def form_fields():
+    from aftersales_xl.forms import load_form
+
+    return load_form().fields
+
+
+RECORD_SHEET_RAW = [
+    "wang.wu@example.com", "13912345678", "王五", "13700137000", "62345678",
+    "13500135000", "13300133000", "13800138000",
+]  # fmt: skip
+
+
+def test_pii_outside_the_form_columns_is_masked_and_other_sheets_are_reported(
+    make_workbook, form, policy, tmp_path: Path
+) -> None:
+    import openpyxl
+
+    src = busy_workbook(make_workbook)
+    [outcome] = mask_workbooks([src], form, policy, out_dir=tmp_path / "out")
+    assert outcome.error is None
+    assert outcome.counts == Counter(
+        {"邮箱": 1, "手机": 2, "客户联系人": 1, "Y 列": 1, "表头及以上各行": 1}
+    )
+    assert outcome.comments == 1
+    after = read_grid(outcome.output)
+    assert after[0][0] == "问题记录表（热线 ****3000）"
+    assert [r[21:25] for r in after[2:4]] == [
+        ["w***@example.com", "****5678", "王*", ""],
+        ["没有", "****7000\n****5678", "", "电话****5000"],
+    ]
+    ws = openpyxl.load_workbook(outcome.output)["问题记录表"]
+    assert ws["C3"].comment.text == "客户说可以打 ****8000"
+    text = all_text(outcome.output)  # not even in the shared-strings table
+    for raw in RECORD_SHEET_RAW:
+        assert raw not in text
+    # the second contact columns say so; the unknown one is masked as free text
+    notes = {(n.code, n.cell): n.message for n in outcome.notes if n.severity == "warning"}
+    assert "不是本表单的字段" in notes[("unknown-column", "V2")]
+    assert "是第二个“联系方式”列（第一个在 D 列）" in notes[("duplicate-column", "W2")]
+    assert "是第二个“联系人”列（第一个在 C 列）" in notes[("duplicate-column", "X2")]
+    assert len(notes) == 3
+    # the other sheet is reported by name and counts, never changed
+    [left] = [n for n in outcome.notes if n.severity == "error"]
+    assert left.message.startswith("工作表“通讯录”中有未脱敏的个人信息（手机号 1 处、邮箱 1 处）")
+    assert "13600136000" not in left.message and outcome.pii_left
+    assert read_grid(outcome.output, "通讯录") == read_grid(src, "通讯录")
+
+
+def test_cli_mask_reports_pii_it_left_and_exits_1(make_workbook, tmp_path: Path) -> None:
+    src = busy_workbook(make_workbook)
+    result = run("mask", src, "-o", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith(
+        "：已脱敏 邮箱 1、手机 2、客户联系人 1、Y 列 1、表头及以上各行 1、批注 1"
+    )
+    assert "  * [错误] 工作表“通讯录”中有未脱敏的个人信息（手机号 1 处、邮箱 1 处）" in "\n".join(
+        lines
+    )
+    assert "13600136000" not in result.output and "zhao.liu" not in result.output
+
+
+# -- inputs given twice, outputs that would collide ----------------------------------------------
+def test_cli_mask_refuses_two_inputs_for_one_output(make_workbook, tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = make_workbook(unmasked_rows(), name="a/x.xlsx")
+    b = make_workbook(record_rows(1), name="b/x.xlsx")
+    result = run("mask", a, b, "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "会写到同一个输出文件" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_mask_handles_a_file_given_twice_once(make_workbook, tmp_path: Path) -> None:
+    (tmp_path / "subs").mkdir()
+    src = make_workbook(unmasked_rows(), name="subs/a.xlsx")
+    result = run("mask", src.parent, src, src.parent / ".." / "subs" / "a.xlsx", "--in-place")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "共 1 个文件：脱敏 8 个单元格"
+    assert len(list(src.parent.glob("a.bak-*.xlsx"))) == 1
+
+
+def test_masked_outside_form_gives_the_cells_for_an_annotated_copy(
+    make_workbook, form, policy
+) -> None:
+    from aftersales_xl.mask import masked_outside_form
+    from aftersales_xl.workbook import read_form
+
+    src = busy_workbook(make_workbook)
+    sheet, _ = read_form(src, form, policy)
+    cells = masked_outside_form(src, sheet, form, policy)
+    assert cells["A1"] == "问题记录表（热线 ****3000）"
+    assert cells["V3"] == "w***@example.com" and cells["X3"] == "王*"
+    assert set(cells) == {"A1", "V3", "W3", "X3", "W4", "Y4"}

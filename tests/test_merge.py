@@ -287,10 +287,13 @@ def test_an_id_belonging_to_another_record_never_overwrites_it(tmp_path, registe
     assert fix["代码"] == "duplicate-id" and fix["来源文件"] == "wk2.xlsx"
 
 
-def test_two_records_with_the_same_natural_key_stay_two_across_merges(
+def test_two_records_with_the_same_natural_key_and_their_own_ids_stay_two_across_merges(
     tmp_path, register, form, policy
 ):
-    rows = [record_row(owner="王工"), record_row(owner="李工")]  # same customer, time, description
+    rows = [  # same customer, time, description; told apart by their IDs
+        record_row(record_id="FW20240521001", owner="王工"),
+        record_row(record_id="FW20240521002", owner="李工"),
+    ]
     path = write_record_xlsx(tmp_path / "nk.xlsx", rows)
     first = do_merge([path], register, form, policy)
     assert first.added == 2
@@ -299,6 +302,113 @@ def test_two_records_with_the_same_natural_key_stay_two_across_merges(
     assert (second.added, second.updated, second.conflicts, second.unchanged) == (0, 0, 0, 2)
     after = [[c.value for c in r] for r in openpyxl.load_workbook(register)["总台账"].iter_rows()]
     assert after == before
+
+
+def test_sorting_the_register_never_swaps_records_sharing_a_natural_key(
+    tmp_path, register, form, policy
+):
+    rows = [
+        record_row(record_id="FW20240521001", module="登录模块", owner="王工"),
+        record_row(record_id="FW20240521002", module="支付模块", owner="李工"),
+    ]
+    do_merge([write_record_xlsx(tmp_path / "ids.xlsx", rows)], register, form, policy)
+    wb = openpyxl.load_workbook(register)  # the supervisor sorts 总台账 Z→A
+    ws = wb["总台账"]
+    first, second = ([c.value for c in ws[n]] for n in (2, 3))
+    for col, (a, b) in enumerate(zip(first, second, strict=True), start=1):
+        ws.cell(2, col).value, ws.cell(3, col).value = b, a
+    wb.save(register)
+    # the same two problems sent again without their IDs
+    again = write_record_xlsx(tmp_path / "again.xlsx", [dict(r, record_id=None) for r in rows])
+    result = do_merge([again], register, form, policy)
+    assert (result.updated, result.unchanged, result.conflicts) == (0, 2, 0)
+    stored = {r["问题编号"]: (r["产品/服务模块"], r["处理负责人"]) for r in sheet_rows(register)}
+    assert stored == {"FW20240521001": ("登录模块", "王工"), "FW20240521002": ("支付模块", "李工")}
+    assert sheet_rows(register, "变更记录") == []
+
+
+def test_rows_without_id_sharing_a_natural_key_are_one_record(tmp_path, register, form, policy):
+    rows = record_rows(2)
+    a = write_record_xlsx(tmp_path / "a.xlsx", rows)
+    b = write_record_xlsx(tmp_path / "b.xlsx", rows)  # the same two problems, also without IDs
+    twice = write_record_xlsx(tmp_path / "twice.xlsx", [rows[0], rows[0]])
+    result = do_merge([a, b, twice], register, form, policy)
+    assert (result.added, result.assigned, result.conflicts, result.exit_code) == (2, 2, 0, 0)
+    assert [r["问题编号"] for r in sheet_rows(register)] == ["FW20240521001", "FW20240521002"]
+    again = do_merge([a, b, twice], register, form, policy)
+    assert (again.added, again.updated, again.assigned, again.unchanged) == (0, 0, 0, 2)
+
+
+def test_new_rows_without_id_sharing_a_key_but_differing_conflict(tmp_path, register, form, policy):
+    row = record_row()
+    a = write_record_xlsx(tmp_path / "a.xlsx", [row, *record_rows(1, start=datetime(2024, 5, 22))])
+    b = write_record_xlsx(tmp_path / "b.xlsx", [dict(row, owner="李工")])
+    result = do_merge([a, b], register, form, policy)
+    assert (result.added, result.conflicts, result.assigned) == (1, 2, 1)
+    fixes = sheet_rows(register, "待修正")
+    assert [(f["来源文件"], f["列"]) for f in fixes] == [
+        ("a.xlsx", "处理负责人"),
+        ("b.xlsx", "处理负责人"),
+    ]
+    assert "FW" not in fixes[0]["说明"] and "问题发生时间" in fixes[0]["说明"]
+    again = do_merge([a, b], register, form, policy)
+    assert (again.added, again.conflicts, again.assigned) == (0, 2, 0)
+    assert sheet_rows(register, "待修正") == fixes
+
+
+def test_a_row_without_id_joins_the_row_of_the_run_that_gives_one(tmp_path, register, form, policy):
+    row = record_row()
+    numbered = write_record_xlsx(tmp_path / "a.xlsx", [dict(row, record_id="FW20240521005")])
+    blank = write_record_xlsx(tmp_path / "b.xlsx", [row])
+    result = do_merge([numbered, blank], register, form, policy)
+    assert (result.added, result.assigned, result.conflicts) == (1, 0, 0)
+    assert [r["问题编号"] for r in sheet_rows(register)] == ["FW20240521005"]
+
+
+def test_status_updates_without_id_from_two_files_resolve_to_the_register_record(
+    tmp_path, register, form, policy
+):
+    base = record_rows(2)
+    do_merge([write_record_xlsx(tmp_path / "a.xlsx", base)], register, form, policy)
+    # two people re-send record 1 without its ID: one unchanged, one closed it
+    same = write_record_xlsx(tmp_path / "c.xlsx", [base[0]])
+    closed = write_record_xlsx(tmp_path / "e.xlsx", [dict(base[0], status="已关闭")])
+    result = do_merge([same, closed], register, form, policy)
+    assert (result.added, result.updated, result.conflicts, result.exit_code) == (0, 0, 2, 1)
+    assert [(r["问题编号"], r["处理进度"]) for r in sheet_rows(register)] == [
+        ("FW20240521001", "已解决"),
+        ("FW20240521002", "已解决"),
+    ]
+    fixes = sheet_rows(register, "待修正")
+    assert [(f["来源文件"], f["列"], f["代码"]) for f in fixes] == [
+        ("c.xlsx", "处理进度", "conflict"),
+        ("e.xlsx", "处理进度", "conflict"),
+    ]
+    assert all("FW20240521001" in f["说明"] and "问题描述" in f["说明"] for f in fixes)
+    # both send the update: it lands on the register's record, once
+    closed2 = write_record_xlsx(tmp_path / "f.xlsx", [dict(base[0], status="已关闭")])
+    result = do_merge([closed, closed2], register, form, policy)
+    assert (result.added, result.updated, result.conflicts) == (0, 1, 0)
+    assert [(r["问题编号"], r["处理进度"]) for r in sheet_rows(register)][0] == (
+        "FW20240521001",
+        "已关闭",
+    )
+
+
+def test_a_conflict_lists_every_version(tmp_path, register, form, policy):
+    row = record_row(record_id="FW20240521001")
+    a = write_record_xlsx(tmp_path / "A.xlsx", [row])
+    b = write_record_xlsx(tmp_path / "B.xlsx", [row])
+    c = write_record_xlsx(tmp_path / "C.xlsx", [dict(row, status="已关闭")])
+    result = do_merge([a, b, c], register, form, policy)
+    assert (result.added, result.conflicts) == (0, 3)
+    fixes = sheet_rows(register, "待修正")
+    assert [(f["来源文件"], f["列"]) for f in fixes] == [
+        ("A.xlsx", "处理进度"),
+        ("B.xlsx", "处理进度"),
+        ("C.xlsx", "处理进度"),
+    ]
+    assert "A.xlsx、B.xlsx、C.xlsx" in fixes[0]["说明"] and "3 个" in fixes[0]["说明"]
 
 
 def test_the_readme_job_on_the_samples_is_idempotent(tmp_path, samples_dir, form, policy):
@@ -339,3 +449,222 @@ def test_a_register_edited_by_hand_in_excel_still_merges(tmp_path, register, for
     )
     assert result.exit_code == 0 and result.total == 3
     assert sheet_rows(register)[0]["解决时间"] == datetime(2024, 5, 21, 11, 0)
+
+
+def _edit_register(register, edit):
+    """Open 总台账 with openpyxl as a supervisor would, apply ``edit(ws, col)``, save."""
+    wb = openpyxl.load_workbook(register)
+    ws = wb["总台账"]
+    header = [c.value for c in ws[1]]
+    edit(ws, lambda label: header.index(label) + 1 if label in header else len(header) + 1)
+    wb.save(register)
+    return wb
+
+
+def test_columns_added_by_hand_to_the_register_are_kept(tmp_path, register, form, policy):
+    rows = record_rows(3)
+    a = write_record_xlsx(tmp_path / "a.xlsx", rows)
+    do_merge([a], register, form, policy)
+
+    def edit(ws, col):
+        end = ws.max_column
+        for offset, label in enumerate(("主管备注", "回访日期", "回访次数")):
+            ws.cell(1, end + 1 + offset, label)
+        ws.cell(3, end + 1, "@主管 已电话回访")  # record 2, text that looks like a formula
+        ws.cell(3, end + 2, datetime(2024, 5, 30)).number_format = "yyyy-mm-dd"
+        ws.cell(3, end + 3, 2)
+        ws.cell(4, end + 1, "下周复查")  # record 3
+
+    _edit_register(register, edit)
+    # record 2 is updated, record 3 unchanged, a new record arrives
+    rows[1].update(remarks="已复核")
+    b = write_record_xlsx(tmp_path / "b.xlsx", rows + record_rows(1, start=datetime(2024, 5, 28)))
+    result = do_merge([b], register, form, policy)
+    assert (result.added, result.updated, result.unchanged) == (1, 1, 2)
+    wb = openpyxl.load_workbook(register)
+    ws = wb["总台账"]
+    header = [c.value for c in ws[1]]
+    assert header[-6:] == ["来源文件", "来源行", "合并时间", "主管备注", "回访日期", "回访次数"]
+    stored = {r["问题编号"]: r for r in sheet_rows(register)}
+    assert stored["FW20240521002"]["备注"] == "已复核"
+    assert stored["FW20240521002"]["主管备注"] == "@主管 已电话回访"
+    assert stored["FW20240521002"]["回访日期"] == datetime(2024, 5, 30)
+    assert stored["FW20240521002"]["回访次数"] == 2
+    assert stored["FW20240521003"]["主管备注"] == "下周复查"
+    assert stored["FW20240528001"]["主管备注"] is None
+    row2 = next(r for r in ws.iter_rows(min_row=2) if r[0].value == "FW20240521002")
+    note, day, count = row2[-3:]
+    assert note.data_type == "s" and note.quotePrefix  # text, never a formula
+    assert day.is_date and count.data_type == "n"
+    # and a second identical merge changes nothing
+    before = [[c.value for c in r] for r in ws.iter_rows()]
+    do_merge([b], register, form, policy)
+    after = [[c.value for c in r] for r in openpyxl.load_workbook(register)["总台账"].iter_rows()]
+    assert after == before
+
+
+def test_contact_data_typed_into_the_register_by_hand_is_masked(tmp_path, register, form, policy):
+    rows = record_rows(2)
+    a = write_record_xlsx(tmp_path / "a.xlsx", rows)
+    do_merge([a], register, form, policy)
+    # an update puts record 1 into 变更记录; then the supervisor types contacts into both sheets
+    do_merge(
+        [write_record_xlsx(tmp_path / "b.xlsx", [dict(rows[0], remarks="复核")])],
+        register,
+        form,
+        policy,
+    )
+
+    def edit(ws, col):
+        ws.cell(2, col("联系人"), "王小明")
+        ws.cell(2, col("联系方式"), 13912345678)
+        ws.cell(3, col("客户反馈"), "请回电13912345678")
+        ws.cell(1, col("主管备注"), "主管备注")
+        ws.cell(3, col("主管备注"), "邮箱 wang.xm@corp.cn")
+
+    wb = _edit_register(register, edit)
+    history = wb["变更记录"]
+    header = [c.value for c in history[1]]
+    history.cell(2, header.index("联系方式") + 1, "13812345679")
+    wb.save(register)
+
+    c = write_record_xlsx(tmp_path / "c.xlsx", record_rows(1, start=datetime(2024, 5, 28)))
+    result = do_merge([c], register, form, policy)
+    assert result.masked_in_register == {
+        "contact_name": 1,
+        "contact": 2,
+        "feedback": 1,
+        "主管备注": 1,
+    }
+    assert any("5 处" in n for n in result.notes)
+    everything = json.dumps(
+        [
+            [c.value for row in ws.iter_rows() for c in row]
+            for ws in openpyxl.load_workbook(register)
+        ],
+        ensure_ascii=False,
+        default=str,
+    )
+    for secret in ("王小明", "13912345678", "wang.xm", "13812345679"):
+        assert secret not in everything
+    stored = sheet_rows(register)
+    assert stored[0]["联系方式"] == "****5678" and stored[0]["联系人"] == "王**"
+
+
+def test_hand_edits_to_the_register_read_like_a_submission(tmp_path, register, form, policy):
+    do_merge([write_record_xlsx(tmp_path / "a.xlsx", record_rows(2))], register, form, policy)
+
+    def edit(ws, col):
+        ws.cell(2, col("客户满意度"), "4分")  # typed as text, as staff do
+        ws.cell(3, col("问题编号"), " FW20240521002 ")
+        new = ws.max_row + 1  # a phone-in problem added by hand, without ID
+        for label, value in {
+            "客户名称/编号": "手工客户/C0100",
+            "问题发生时间": datetime(2024, 5, 20, 8, 0),
+            "接收时间": datetime(2024, 5, 20, 9, 0),
+            "问题描述": "电话里说的",
+            "严重程度": "P2",
+            "处理进度": "处理中",
+        }.items():
+            ws.cell(new, col(label), value)
+
+    _edit_register(register, edit)
+    b = write_record_xlsx(
+        tmp_path / "b.xlsx",
+        [
+            record_row(
+                record_id="FW20240520001",
+                customer="乙/C0200",
+                occurred_at=datetime(2024, 5, 20, 7, 0),
+                received_at=datetime(2024, 5, 20, 7, 30),
+                resolved_at=datetime(2024, 5, 20, 8, 0),
+            )
+        ],
+    )
+    result = do_merge([b], register, form, policy)
+    assert result.exit_code == 0 and result.total == 4
+    stored = sheet_rows(register)
+    assert [r["问题编号"] for r in stored] == [
+        "FW20240521001",
+        "FW20240521002",
+        "FW20240520002",  # numbered after the submitted FW20240520001
+        "FW20240520001",
+    ]
+    assert stored[0]["客户满意度"] == 4
+    assert any("1 条" in n and "已编号" in n for n in result.notes)
+
+
+def test_a_lock_left_by_a_killed_merge_is_removed(tmp_path, register, form, policy):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(1))
+    do_merge([a], register, form, policy)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = tmp_path / f".{register.name}.lock"
+    lock.write_text(f"pid {dead.pid} host {socket.gethostname()} at 2024-06-03T09:00:00\n")
+    leftovers = [
+        tmp_path / f".{register.name}.k1x2.tmp",
+        tmp_path / ".总台账.bak-20240603-090000.xlsx.q9.tmp",
+    ]
+    for p in leftovers:
+        p.write_bytes(b"")
+        os.utime(p, (1_700_000_000, 1_700_000_000))
+    other = tmp_path / ".other.xlsx.k1x2.tmp"
+    other.write_bytes(b"")
+    os.utime(other, (1_700_000_000, 1_700_000_000))
+    told: list[str] = []
+    result = do_merge([a], register, form, policy, notify=told.append)
+    assert result.unchanged == 1 and not lock.exists()
+    assert len(told) == 1 and str(dead.pid) in told[0] and lock.name in told[0]
+    assert not any(p.exists() for p in leftovers) and other.exists()
+    # the CLI says it on stderr, in one line
+    lock.write_text(f"pid {dead.pid} host {socket.gethostname()} at 2024-06-03T09:00:00\n")
+    res = CliRunner().invoke(cli, ["merge", str(a), "--register", str(register)])
+    assert res.exit_code == 0 and res.stderr.count("\n") == 1 and lock.name in res.stderr
+
+
+def test_a_lock_of_a_running_or_remote_merge_is_respected(tmp_path, register, form, policy):
+    import os
+
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(1))
+    lock = tmp_path / f".{register.name}.lock"
+    for text in (f"pid {os.getpid()} at 2024-06-03T09:00:00\n", "pid 1 host other-pc at x\n"):
+        lock.write_text(text)
+        with pytest.raises(LockedError, match="另一个合并正在进行"):
+            do_merge([a], register, form, policy)
+        assert lock.read_text() == text
+
+
+def test_cli_register_under_a_file_is_one_plain_line(tmp_path):
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(1))
+    res = CliRunner().invoke(cli, ["merge", str(a), "--register", str(a / "R.xlsx")])
+    assert res.exit_code == 2
+    assert res.stderr.count("\n") == 1 and "internal error" not in res.stderr
+    assert "--register" in res.stderr
+
+
+def test_cli_the_register_is_not_a_submission(tmp_path, register):
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(1))
+    CliRunner().invoke(cli, ["merge", str(a), "--register", str(register)])
+    res = CliRunner().invoke(cli, ["merge", str(register), "--register", str(register)])
+    assert res.exit_code == 2 and "不是提交文件" in res.stderr and "没有可合并" in res.stderr
+    res = CliRunner().invoke(cli, ["merge", str(register), str(a), "--register", str(register)])
+    assert res.exit_code == 0 and "总台账本身" in res.stdout
+
+
+def test_another_register_among_the_submissions_is_skipped(tmp_path, form, policy):
+    import shutil
+
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    write_record_xlsx(folder / "a.xlsx", record_rows(2))
+    register = tmp_path / "总台账.xlsx"
+    do_merge([folder], register, form, policy)
+    shutil.copy(register, folder / "上月总台账.xlsx")  # an old register kept with the submissions
+    result = do_merge([folder], register, form, policy)
+    assert (result.files, result.added, result.unchanged, result.conflicts) == (1, 0, 2, 0)
+    assert any("上月总台账.xlsx" in n and "总台账" in n for n in result.notes)

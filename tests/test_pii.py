@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aftersales_xl.pii import contact_unmasked, find_pii, name_unmasked, redact
+from aftersales_xl.pii import contact_unmasked, find_pii, link_has_pii, name_unmasked, redact
 
 
 @pytest.mark.parametrize(
@@ -67,3 +67,39 @@ def test_contact_masked_or_not(value, why):
 )
 def test_name_masked_or_not(value, unmasked):
     assert name_unmasked(value) is unmasked
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("****8000\n****5678", None),  # what mask writes for two phones in one cell
+        ("****5678-****8000", None),
+        ("****8000\n13912345678", "phone"),  # the second one is still raw
+        ("1234\n5678", None),  # a line break ends a digit run
+    ],
+)
+def test_several_contacts_in_one_cell(value, why):
+    assert contact_unmasked(value) == why
+
+
+@pytest.mark.parametrize(
+    ("value", "unmasked"),
+    [("张*\n李*", False), ("张*、李*", False), ("张*\n李四", True), ("张三/李*", True)],
+)
+def test_several_names_in_one_cell(value, unmasked):
+    assert name_unmasked(value) is unmasked
+
+
+@pytest.mark.parametrize(
+    ("texts", "pii"),
+    [
+        (("mailto:zhang@example.com",), True),
+        (("tel:62345678",), True),
+        (("https://crm.example.com/c?phone=13800138000",), True),
+        (("https://crm.example.com/c?mail=zhang%40example.com",), True),
+        (("https://crm.example.com/tickets/20240521001", "'选项'!A1"), False),
+        ((None, ""), False),
+    ],
+)
+def test_link_has_pii(texts, pii):
+    assert link_has_pii(*texts) is pii

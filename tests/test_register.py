@@ -466,6 +466,54 @@ def test_read_register_numbers_typed_into_text_columns(register, form, policy):
     assert back.loc[4, "satisfaction"] == 4
 
 
+def test_read_register_takes_hand_typed_ratings_and_ids_like_a_submission(register, form, policy):
+    book = openpyxl.load_workbook(register)
+    ws = book[REGISTER_SHEET]
+    ws.cell(2, column_of(ws, "客户满意度")).value = "5分"
+    ws.cell(3, column_of(ws, "客户满意度")).value = " 2 分(不满意)"
+    ws.cell(4, column_of(ws, "问题编号")).value = " fw20240501003 "
+    book.save(register)
+    back = read_register(register, form, policy)
+    assert back.loc[2, "satisfaction"] == 5 and back.loc[3, "satisfaction"] == 2
+    assert back.loc[4, "record_id"] == "FW20240501003"
+    ws.cell(2, column_of(ws, "客户满意度")).value = "很好"  # not a rating at all: still refused
+    book.save(register)
+    with pytest.raises(UnreadableError, match="很好"):
+        read_register(register, form, policy)
+
+
+def test_columns_added_by_hand_are_read_and_written_back(tmp_path, register, form, policy):
+    book = openpyxl.load_workbook(register)
+    ws = book[REGISTER_SHEET]
+    end = ws.max_column
+    ws.insert_cols(2)  # a column inserted between the form's columns, and three at the end
+    ws.cell(1, 2).value = "主管标记"
+    ws.cell(3, 2).value = "重点"
+    ws.cell(1, end + 2).value = "回访日期"
+    ws.cell(2, end + 2).value = datetime(2024, 6, 1, 0, 0)
+    ws.cell(2, end + 2).number_format = "yyyy-mm-dd"
+    ws.cell(4, end + 3).value = 3  # a column without a header
+    ws.cell(1, end + 4).value = "主管标记"  # the same header twice
+    ws.cell(5, end + 4).value = "复查"
+    book.save(register)
+    back = read_register(register, form, policy)
+    extras = ["主管标记", "回访日期", f"列{get_column_letter(end + 3)}", "主管标记 (2)"]
+    assert list(back.columns) == [*form.keys, "source_file", "source_row", "merged_at", *extras]
+    assert back.loc[3, "主管标记"] == "重点" and back.loc[2, "主管标记"] is None
+    assert back.loc[4, extras[2]] == 3 and back.loc[5, "主管标记 (2)"] == "复查"
+
+    again = write(tmp_path / "again.xlsx", back, policy, form, extra_columns=extras)
+    ws = openpyxl.load_workbook(again)[REGISTER_SHEET]
+    header = [c.value for c in ws[1]]
+    assert header[-7:] == [*PROVENANCE_LABELS, *extras]
+    assert ws.cell(3, header.index("主管标记") + 1).value == "重点"
+    day = ws.cell(2, header.index("回访日期") + 1)
+    assert day.value == datetime(2024, 6, 1) and day.is_date
+    assert ws.cell(4, len(header) - 1).value == 3
+    reread = read_register(again, form, policy)
+    pd.testing.assert_frame_equal(reread, back, check_dtype=False)
+
+
 def test_read_register_skips_empty_rows_and_keeps_row_numbers(register, form, policy, frame):
     book = openpyxl.load_workbook(register)
     ws = book[REGISTER_SHEET]

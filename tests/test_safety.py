@@ -353,6 +353,25 @@ def test_word_document_renamed_to_xls(tmp_path, limits):
     refused(path, limits, "not-a-workbook")
 
 
+def test_xls_cut_short_is_truncated_not_another_document(tmp_path, limits, soffice):
+    import subprocess
+
+    wb = openpyxl.Workbook()
+    for r in range(300):
+        wb.active.append([f"FW20240521{r:03d}", "C0012", "问题描述" * 5])
+    wb.save(tmp_path / "full.xlsx")
+    subprocess.run(
+        [soffice, "--headless", "--convert-to", "xls", "--outdir", str(tmp_path / "xls"),
+         str(tmp_path / "full.xlsx")],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    whole = (tmp_path / "xls" / "full.xls").read_bytes()
+    assert inspect(tmp_path / "xls" / "full.xls", limits).kind == "xls"
+    cut = tmp_path / "cut.xls"
+    cut.write_bytes(whole[: len(whole) // 3])  # an upload that stopped a third of the way
+    refused(cut, limits, "truncated")
+
+
 # --------------------------------------------------------------------------------------------
 # unsafe content
 
@@ -431,6 +450,21 @@ def test_merged_range_covering_the_sheet(tmp_path, limits):
     )
     message = refused(path, limits, "too-many-cells")
     assert "A1:XFD1048576" in message and "合并" in message
+
+
+def test_many_merged_ranges_each_under_the_limit_are_refused_in_total(tmp_path, limits):
+    # six ranges of 20 columns × 40,000 rows = 800,000 cells each: 4.8 million in all
+    ranges = b"".join(
+        b'<mergeCell ref="A%d:T%d"/>' % (1 + i * 40_000, (i + 1) * 40_000) for i in range(6)
+    )
+    path = rewrite(
+        openpyxl_book(tmp_path / "src.xlsx"),
+        tmp_path / "many.xlsx",
+        edits={SHEET1: lambda x: x.replace(b'<mergeCell ref="A1:C1" />', ranges)},
+    )
+    assert ranges in zipfile.ZipFile(path).read(SHEET1)
+    message = refused(path, limits, "too-many-cells")
+    assert "合并" in message
 
 
 def test_messages_do_not_echo_a_phone_number_in_the_file_name(tmp_path, limits):

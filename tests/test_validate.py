@@ -109,6 +109,30 @@ def test_serial_numbers_and_1904_date_system(tmp_path, form, policy):
         assert checked.typed["occurred_at"].iloc[0] == occurred
 
 
+@pytest.mark.parametrize("fmt_id", [27, 31, 36, 50, 57, 58])
+@pytest.mark.parametrize("date1904", [False, True])
+def test_chinese_builtin_date_formats(tmp_path, form, policy, fmt_id, date1904):
+    """Excel's zh-CN built-in formats (numFmtId 27-36, 50-58: yyyy年m月d日 …) carry no
+    formatCode in the file; the dates still read as the same moments."""
+    import re
+    import zipfile
+
+    occurred = datetime(2024, 5, 21, 9, 10)
+    row = record_row(occurred_at=occurred, received_at=datetime(2024, 5, 21, 9, 30))
+    src = write_record_xlsx(tmp_path / "src.xlsx", [row], date1904=date1904)
+    path = tmp_path / f"zh{fmt_id}.xlsx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "xl/styles.xml":  # every custom date style → the built-in id
+                data = re.sub(rb'(<xf [^>]*numFmtId=")1[6-9][0-9]"', rb'\g<1>%d"' % fmt_id, data)
+            zout.writestr(info, data)
+    assert b'numFmtId="%d"' % fmt_id in zipfile.ZipFile(path).read("xl/styles.xml")
+    checked = check_file(path, form, policy, now=NOW)
+    assert checked.report.findings == []
+    assert checked.typed["occurred_at"].iloc[0] == occurred
+
+
 @pytest.mark.parametrize("bad", ["2024/13/45", "明天上午", "2024-02-30 10:00", 5.0])
 def test_impossible_dates_are_bad_date(make_workbook, form, policy, bad):
     report = check(make_workbook([record_row(due_at=bad)]), form, policy)
@@ -359,9 +383,9 @@ def test_json_contract_and_exit_codes(make_workbook, form, policy):
     res = run("validate", str(good), str(bad), "--format", "json")
     assert res.exit_code == 1
     doc = json.loads(res.stdout)
-    assert set(doc) == {"files", "summary"}
+    assert set(doc) == {"files", "summary", "notes"}
     f = doc["files"][1]
-    assert set(f) == {"path", "form", "rows", "valid", "findings", "notes"}
+    assert set(f) == {"path", "form", "rows", "valid", "findings", "notes", "annotated"}
     assert f["form"] == "record" and f["rows"] == 1 and f["valid"] is False
     (finding,) = f["findings"]
     assert set(finding) == {"severity", "code", "sheet", "cell", "row", "column", "message"}
@@ -524,8 +548,10 @@ def test_a_copy_that_cannot_be_written_does_not_stop_the_run(
 
     monkeypatch.setattr(annotate_module, "write_annotated", broken)
     report = validate_paths([a, b], form, policy, now=NOW, annotate_dir=tmp_path / "out")
-    assert [f.rows for f in report.files] == [1, 1] and report.exit_code() == 1
+    # both files checked; an output asked for and not written is exit 2, not a quiet 1
+    assert [f.rows for f in report.files] == [1, 1] and report.exit_code() == 2
     assert all(any("批注副本未能写出" in n for n in f.notes) for f in report.files)
+    assert [f["annotated"] for f in report.to_dict()["files"]] == [None, None]
 
 
 def test_a_phone_typed_into_the_customer_field_is_found(make_workbook, form, policy):
@@ -603,8 +629,46 @@ def test_calendar_warning_is_printed_once_for_a_run(tmp_path, form, policy):
 
     paths = [write_record_xlsx(tmp_path / f"{n}.xlsx", rows_2031()) for n in ("a", "b")]
     report = validate_paths(paths, form, policy, now=NOW)
-    # each file's JSON carries the note; the text output says it once, after the summary
-    assert all(any("2031" in n for n in f.notes) for f in report.files)
+    # one note for the run (JSON: top-level "notes"), printed once after the summary
+    assert [n[:4] for n in report.notes] == ["2031"]
+    assert report.to_dict()["notes"] == report.notes
+    assert not any("2031" in n for f in report.files for n in f.notes)
     text = render_text(report)
     assert text.count("2031 年没有法定节假日数据") == 1
     assert text.splitlines()[-1].startswith("* 2031")
+
+
+def test_extra_contact_columns_are_scanned_and_a_second_copy_of_a_field_is_named(
+    make_workbook, form, policy
+):
+    path = make_workbook(record_rows(2))
+    wb = openpyxl.load_workbook(path)
+    ws = wb["问题记录表"]
+    first = ws.max_column + 1
+    ws.cell(1, first, "联系人")  # the field again
+    ws.cell(1, first + 1, "备用电话13800138000")  # a header holding a phone
+    ws.cell(2, first + 1, 13912345678)  # a phone stored as a number
+    ws.cell(3, first + 1, "wang.wu@example.com")
+    wb.save(path)
+    report = check(path, form, policy)
+    letter = openpyxl.utils.get_column_letter
+    a, b = letter(first), letter(first + 1)
+    assert [(f.cell, f.code, f.severity) for f in report.findings] == [
+        (f"{a}1", "duplicate-column", "warning"),
+        (f"{b}1", "unknown-column", "warning"),
+        (f"{b}2", "pii-in-text", "warning"),
+        (f"{b}3", "pii-in-text", "warning"),
+    ]
+    assert cell_ref("contact_name", 0)[0] in report.findings[0].message  # names the first column
+    blob = json.dumps(report.to_dict(), ensure_ascii=False)
+    for secret in ("13800138000", "13912345678", "wang.wu"):
+        assert secret not in blob
+
+
+def test_a_phone_in_the_file_name_is_masked_in_the_report(tmp_path, form, policy):
+    path = write_record_xlsx(tmp_path / "张先生13812345678.xlsx", record_rows(1))
+    report = validate_paths([path], form, policy, now=NOW, annotate_dir=tmp_path / "out")
+    blob = json.dumps(report.to_dict(), ensure_ascii=False)
+    assert "13812345678" not in blob and "张先生****5678.xlsx" in blob
+    assert any("改名" in n for n in report.files[0].notes)
+    assert len(list((tmp_path / "out").iterdir())) == 1  # the copy is still written

@@ -383,7 +383,7 @@ def test_in_place_keeps_a_backup_first(rich_xlsx: Path) -> None:
 def test_in_place_refused_while_the_file_is_open(rich_xlsx: Path, lock: str) -> None:
     (rich_xlsx.parent / lock).write_bytes(b"owner")
     original = rich_xlsx.read_bytes()
-    with pytest.raises(LockedError, match="正在被 Excel/WPS 打开"):
+    with pytest.raises(LockedError, match="正在被其他程序打开（Excel/WPS/LibreOffice"):
         write_patched(rich_xlsx, sheet_part(rich_xlsx, SHEET), {"B2": "张**"}, in_place=True)
     assert rich_xlsx.read_bytes() == original
     assert sorted(p.name for p in rich_xlsx.parent.iterdir()) == sorted([lock, "rich.xlsx"])
@@ -431,3 +431,173 @@ def test_scrub_removes_replaced_text_nothing_else_uses(tmp_path: Path) -> None:
     plain.parent.mkdir()
     patch_cells(src, plain, part, {"A2": "张**"})
     assert "张三丰" in shared_strings(plain)
+
+
+# -- hyperlinks and comments ---------------------------------------------------------------------
+@pytest.fixture
+def linked_xlsx(tmp_path: Path) -> Path:
+    """Hyperlinks as Excel writes them: mailto/tel/https targets in the sheet's relationships,
+    an internal link (location only), one range link; and a comment holding a phone."""
+    path = tmp_path / "links.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet(SHEET)
+    wb.add_worksheet("选项")
+    for c, h in enumerate(["问题编号", "联系人", "联系方式", "问题描述", "备注"]):
+        ws.write_string(0, c, h)
+    ws.write_url(1, 2, "mailto:zhang.san@example.com", string="zhang.san@example.com")
+    ws.write_url(2, 2, "mailto:TEL", string="13800138000")  # xlsxwriter knows no tel:
+    ws.write_url(1, 3, "https://crm.example.com/tickets/42", string="工单 42")
+    ws.write_url(1, 4, "internal:'选项'!A1", string="见选项")
+    ws.write_url(3, 3, "https://example.com/a", string="a")
+    ws.write_url(4, 3, "mailto:lisi@corp.cn", string="lisi@corp.cn")
+    ws.write_comment("B2", "客户说可以打 13800138000，或发 lisi@corp.cn")
+    wb.close()
+    rels, part = "xl/worksheets/_rels/sheet1.xml.rels", "xl/worksheets/sheet1.xml"
+    rezip(
+        path,
+        {
+            rels: members(path)[rels].replace(b"mailto:TEL", b"tel:13800138000"),
+            part: members(path)[part].replace(b'ref="D5"', b'ref="D5:E5"'),
+        },
+    )
+    return path
+
+
+def links(path: Path) -> dict[str, tuple[str | None, str | None]]:
+    ws = openpyxl.load_workbook(path)[SHEET]
+    return {
+        c.coordinate: (c.hyperlink.target, c.hyperlink.location)
+        for row in ws.iter_rows()
+        for c in row
+        if c.hyperlink is not None
+    }
+
+
+def test_dropped_hyperlinks_lose_their_relationship_too(linked_xlsx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.xlsx"
+    patch_cells(
+        linked_xlsx,
+        out,
+        "xl/worksheets/sheet1.xml",
+        {"C2": "z***@example.com", "C3": "****8000"},
+        drop_hyperlinks=["C2", "C3", "E2"],
+    )
+    assert links(out) == {
+        "D2": ("https://crm.example.com/tickets/42", None),
+        "D4": ("https://example.com/a", None),
+        "D5": ("mailto:lisi@corp.cn", None),
+        "E5": ("mailto:lisi@corp.cn", None),
+    }
+    before, after = members(linked_xlsx), members(out)
+    rels = "xl/worksheets/_rels/sheet1.xml.rels"
+    assert b"zhang.san" not in after[rels] and b"13800138000" not in after[rels]
+    assert b"crm.example.com" in after[rels]
+    changed = {n for n in before if before[n] != after[n]}
+    assert changed == {"xl/worksheets/sheet1.xml", rels}
+    assert grid(out)[1][2] == "z***@example.com"
+
+
+def test_dropping_every_hyperlink_removes_the_element(linked_xlsx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.xlsx"
+    patch_cells(
+        linked_xlsx,
+        out,
+        "xl/worksheets/sheet1.xml",
+        {},
+        drop_hyperlinks=["C2", "C3", "D2", "E2", "D4", "E5"],
+    )
+    xml = members(out)["xl/worksheets/sheet1.xml"]
+    assert b"hyperlink" not in xml  # an empty <hyperlinks/> is not allowed
+    assert links(out) == {}
+    rels = members(out)["xl/worksheets/_rels/sheet1.xml.rels"]
+    assert b"/hyperlink" not in rels and b"comments1.xml" in rels  # the comments still linked
+    assert openpyxl.load_workbook(out)[SHEET]["B2"].comment is not None
+
+
+def test_comment_text_is_rewritten_and_verified(linked_xlsx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.xlsx"
+    patch_cells(
+        linked_xlsx,
+        out,
+        "xl/worksheets/sheet1.xml",
+        {},
+        comment_text=lambda t: t.replace("13800138000", "****8000").replace("lisi", "l***"),
+    )
+    comment = openpyxl.load_workbook(out)[SHEET]["B2"].comment
+    assert comment.text == "客户说可以打 ****8000，或发 l***@corp.cn"
+    assert xlsxpatch.sheet_comments(out, "xl/worksheets/sheet1.xml") == {
+        "B2": "客户说可以打 ****8000，或发 l***@corp.cn"
+    }
+    before, after = members(linked_xlsx), members(out)
+    assert {n for n in before if before[n] != after[n]} == {"xl/comments1.xml"}
+
+
+def test_a_phone_split_across_comment_runs_is_rewritten_whole(tmp_path: Path) -> None:
+    path = tmp_path / "runs.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet(SHEET)
+    ws.write_string(0, 0, "问题编号")
+    ws.write_comment("A1", "PLACEHOLDER")
+    wb.close()
+    xml = members(path)["xl/comments1.xml"]
+    runs = b'<r><t xml:space="preserve">call 138</t></r><r><rPr><b/></rPr><t>00138000</t></r>'
+    xml = re.sub(rb"<text>.*?</text>", b"<text>" + runs + b"</text>", xml, flags=re.S)
+    rezip(path, {"xl/comments1.xml": xml})
+    out = tmp_path / "out.xlsx"
+    fix = lambda t: t.replace("13800138000", "****8000")  # noqa: E731
+    patch_cells(path, out, "xl/worksheets/sheet1.xml", {}, comment_text=fix)
+    assert openpyxl.load_workbook(out)[SHEET]["A1"].comment.text == "call ****8000"
+
+
+def test_two_inputs_for_one_output_are_refused(tmp_path: Path) -> None:
+    a, b = Path("a/x.xlsx"), Path("b/X.xlsx")
+    with pytest.raises(WriteError, match="会写到同一个输出文件"):
+        xlsxpatch.check_distinct_outputs([a, b], tmp_path / "out", in_place=False)
+    xlsxpatch.check_distinct_outputs([a, Path("b/y.xlsx")], tmp_path / "out", in_place=False)
+    xlsxpatch.check_distinct_outputs([a, b], None, in_place=True)
+
+
+def test_threaded_comments_are_rewritten_too(linked_xlsx: Path, tmp_path: Path) -> None:
+    """Excel 365 keeps a comment thread in xl/threadedComments/ besides the legacy note."""
+    threaded = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<ThreadedComments '
+        b'xmlns="http://schemas.microsoft.com/office/spreadsheetml/2018/threadedcomments">'
+        b'<threadedComment ref="B2" dT="2024-05-21T09:00:00.00" personId="{1}" id="{2}">'
+        b"<text>\xe5\x9b\x9e\xe7\x94\xb5 13912345678 &amp; ok</text></threadedComment>"
+        b'<threadedComment ref="B2" dT="2024-05-21T09:05:00.00" personId="{1}" id="{3}" '
+        b'parentId="{2}"><text>done</text></threadedComment></ThreadedComments>'
+    )
+    rels = "xl/worksheets/_rels/sheet1.xml.rels"
+    link = (
+        b'<Relationship Id="rIdT" Target="../threadedComments/threadedComment1.xml" Type="'
+        b'http://schemas.microsoft.com/office/2017/10/relationships/threadedComment"/>'
+    )
+    with zipfile.ZipFile(linked_xlsx) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    parts[rels] = parts[rels].replace(b"</Relationships>", link + b"</Relationships>")
+    parts["xl/threadedComments/threadedComment1.xml"] = threaded
+    with zipfile.ZipFile(linked_xlsx, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    out = tmp_path / "out.xlsx"
+    fix = lambda t: t.replace("13800138000", "****8000").replace("13912345678", "****5678")  # noqa: E731
+    patch_cells(linked_xlsx, out, "xl/worksheets/sheet1.xml", {}, comment_text=fix)
+    assert xlsxpatch.sheet_comments(out, "xl/worksheets/sheet1.xml") == {
+        "B2": "客户说可以打 ****8000，或发 lisi@corp.cn",
+        "B2#2": "回电 ****5678 & ok",
+        "B2#3": "done",
+    }
+    assert b"13912345678" not in b"".join(members(out).values())
+
+
+def test_a_link_left_without_its_relationship_fails_verification(
+    linked_xlsx: Path, tmp_path: Path, monkeypatch
+) -> None:
+    every_link = re.compile(rb"<Relationship [^>]*/hyperlink\"[^>]*/>")
+    monkeypatch.setattr(
+        xlsxpatch, "_drop_relationships", lambda data, ids: every_link.sub(b"", data)
+    )
+    out = tmp_path / "out.xlsx"
+    with pytest.raises(WriteError, match="核对失败"):
+        patch_cells(linked_xlsx, out, "xl/worksheets/sheet1.xml", {}, drop_hyperlinks=["C2"])
+    assert not out.exists()
