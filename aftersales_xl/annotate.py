@@ -6,6 +6,12 @@ warnings light yellow) and a comment with its message(s); a front sheet ``校验
 ("Check results") lists every finding with a link to its cell. The original file is
 never written to.
 
+The whole copy is redacted, not only the form's table (:func:`redact_workbook`): every
+text cell of every sheet (hidden ones too), phones stored as numbers, comments, hyperlinks,
+sheet names, headers/footers, drop-down messages, defined names and the document
+properties. Annotating an annotated copy again first removes the earlier run's marks
+(:func:`remove_old_marks`).
+
 Input kinds and their quirks, each handled in one place:
 
 - ``.xlsx``/``.xltx``: openpyxl, normal mode (rich text kept); saved as ``.xlsx``.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import unicodedata
 import warnings
 import zipfile
@@ -31,10 +38,13 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
+from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.comments import Comment
+from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -49,6 +59,8 @@ VALUE_ONLY_KINDS = ("xls", "xlsb", "ods")
 CHECKED_SUFFIX = ".checked"
 COMMENT_AUTHOR = "xlcheck"
 COMMENT_SEPARATOR = "—— xlcheck ——"
+#: masks personal data in sheet names ("*" is not allowed in a sheet name)
+TITLE_MASK_CHAR = "＊"
 
 FILLS = {
     ERROR: PatternFill(fill_type="solid", start_color="FFC7CE", end_color="FFC7CE"),
@@ -70,6 +82,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "unreadable": "无法为 {name} 生成批注副本：文件无法读取（{why}）",
         "cannot_write": "无法写入批注副本 {target}：{why}（原文件未改动）",
         "unsupported": "无法为 {name} 生成批注副本：不支持的文件类型“{kind}”",
+        "renamed": "批注副本另存为 {name}：{taken} 已是另一个输入文件（{other}）的批注副本",
     },
     "en": {
         "sheet": "Check results",
@@ -84,6 +97,8 @@ LABELS: dict[str, dict[str, Any]] = {
         "unreadable": "cannot annotate {name}: the file could not be read ({why})",
         "cannot_write": "cannot write the annotated copy {target}: {why} (the original is untouched)",
         "unsupported": 'cannot annotate {name}: unsupported file type "{kind}"',
+        "renamed": "the annotated copy is saved as {name}: {taken} is the copy of another "
+        "input ({other})",
     },
 }
 
@@ -149,17 +164,20 @@ def input_kind(src: Path) -> str:
     return Path(src).suffix.lower().lstrip(".")
 
 
-def annotated_name(src: Path) -> str:
+def annotated_name(src: Path, number: int = 1) -> str:
     """The file name of the annotated copy: ``周报.xlsx`` → ``周报.checked.xlsx``.
 
     Every input kind becomes ``.xlsx`` (``a.xls``/``a.xlsm``/``a.ods`` → ``a.checked.xlsx``);
     an already checked copy keeps its name (``a.checked.xlsx`` → ``a.checked.xlsx``), so
-    annotating it beside itself is refused rather than piling up suffixes.
+    annotating it beside itself is refused rather than piling up suffixes. ``number`` > 1
+    names the copy of a later input whose name clashes: ``a (2).checked.xlsx``.
     """
     stem = Path(src).stem
-    if not stem.lower().endswith(CHECKED_SUFFIX):
-        stem += CHECKED_SUFFIX
-    return stem + ".xlsx"
+    if stem.lower().endswith(CHECKED_SUFFIX):
+        stem = stem[: -len(CHECKED_SUFFIX)]
+    if number > 1:
+        stem += f" ({number})"
+    return stem + CHECKED_SUFFIX + ".xlsx"
 
 
 def not_carried_over(kind: str, lang: str = "zh", src: Path | None = None) -> list[str]:
@@ -262,15 +280,17 @@ def write_annotated(
     fallback_rows: Callable[[Path], Iterable[SheetValues]] | None = None,
     masked: Mapping[tuple[str, str], str] | None = None,
     kind: str | None = None,
+    name: str | None = None,
 ) -> Path:
     """Write ``out_dir/NAME.checked.xlsx``: a copy of ``src`` with the findings marked.
 
     ``masked`` maps ``(sheet, "A1")`` → masked text: those cells hold the masked text in the
-    copy (personal data never leaves in an annotated copy) and their comment says so. A
-    hyperlink over a masked cell, and every hyperlink whose target carries personal data
-    (``mailto:``, ``tel:``, a phone in a URL), is removed from the copy; phones, emails
-    and ID numbers in existing comments are masked.
-    ``kind`` is the format sniffed from the file's bytes (default: from its extension).
+    copy (names, which :func:`~aftersales_xl.pii.redact` cannot find, are masked this way)
+    and their comment says so. Everything else is redacted by :func:`redact_workbook`.
+    A hyperlink over a masked cell is removed too. Marks of an earlier xlcheck run are
+    removed first (:func:`remove_old_marks`).
+    ``kind`` is the format sniffed from the file's bytes (default: from its extension);
+    ``name`` the copy's file name (default :func:`annotated_name`).
 
     Flagged cells get the severity fill and a comment (kept after any existing comment);
     the first, active sheet lists every finding with a link to its cell. ``fallback_rows``
@@ -282,7 +302,7 @@ def write_annotated(
     """
     src, out_dir = Path(src), Path(out_dir)
     text = LABELS.get(lang, LABELS["zh"])
-    target = out_dir / annotated_name(src)
+    target = out_dir / (name or annotated_name(src))
     if _same_file(src, target):
         raise WriteError(text["overwrite"].format(target=target))
 
@@ -305,9 +325,10 @@ def write_annotated(
             str(src), "not-a-workbook", text["unsupported"].format(name=src.name, kind=kind)
         )
 
+    remove_old_marks(wb)
     if masked:
         _apply_masks(wb, titles, masked)
-    _scrub_links_and_comments(wb, titles, masked or {})
+    redact_workbook(wb, titles, masked or {})
     _mark_cells(wb, findings, titles, lang, masked_cells=set(masked or ()))
     _add_results_sheet(wb, findings, titles, src.name, lang, checked_at or datetime.now())
     _save_atomically(wb, target, text)
@@ -422,16 +443,87 @@ def _apply_masks(
             target.data_type = "s"
 
 
-def _scrub_links_and_comments(
+def remove_old_marks(wb: Workbook) -> None:
+    """Remove what an earlier xlcheck run added, so a corrected annotated copy can be
+    annotated afresh: its results sheets, its part of each comment (the text after
+    :data:`COMMENT_SEPARATOR`; a whole comment authored :data:`COMMENT_AUTHOR` that starts
+    with a severity tag such as ``[错误]``) and its error/warning fills (solid fills of
+    exactly the colours of :data:`FILLS`, unless the cell's named style, e.g. Excel's
+    "Bad", gives that fill)."""
+    for ws in list(wb.worksheets):
+        if _is_results_sheet(ws):
+            wb.remove(ws)
+    ours = {_fill_colour(f) for f in FILLS.values()}
+    for ws in wb.worksheets:
+        for cell in list(ws._cells.values()):
+            note = cell.comment
+            if note is not None and COMMENT_SEPARATOR in (note.text or ""):
+                kept = note.text.split(COMMENT_SEPARATOR, 1)[0].rstrip()
+                cell.comment = Comment(kept, note.author, note.height, note.width) if kept else None
+            elif (
+                note is not None
+                and note.author == COMMENT_AUTHOR
+                and (note.text or "").startswith(_OUR_LINES)
+            ):
+                cell.comment = None
+            if cell.has_style and _fill_colour(cell.fill) in ours and not _style_fill(wb, cell):
+                cell.fill = PatternFill()
+
+
+#: how a comment xlcheck wrote starts: a severity tag (``[错误] …``) or the masked note
+_OUR_LINES = tuple(
+    {f"[{label}]" for labels in LABELS.values() for label in labels["severity"].values()}
+    | {labels["masked_note"] for labels in LABELS.values()}
+)
+
+
+def _is_results_sheet(ws: Worksheet) -> bool:
+    """Whether ``ws`` is a results sheet xlcheck made: its title and its header row."""
+    base = re.sub(r" \(\d+\)$", "", ws.title)
+    if base not in {labels["sheet"] for labels in LABELS.values()}:
+        return False
+    row = tuple(getattr(ws._cells.get((2, c)), "value", None) for c in range(1, 6))
+    return row in {labels["headers"] for labels in LABELS.values()}
+
+
+def _fill_colour(fill: Any) -> str | None:
+    """The RGB colour of a solid fill (``"FFC7CE"``, alpha ignored), else None."""
+    colour = fill.fgColor
+    if fill.fill_type != "solid" or colour is None or colour.type != "rgb":
+        return None
+    return str(colour.rgb)[-6:].upper()
+
+
+def _style_fill(wb: Workbook, cell: Cell) -> bool:
+    """Whether the cell's named style (e.g. Excel's "Bad") gives it its fill colour."""
+    try:
+        named = wb._named_styles[cell._style.xfId]
+    except (IndexError, AttributeError):
+        return False
+    return _fill_colour(named.fill) == _fill_colour(cell.fill)
+
+
+def redact_workbook(
     wb: Workbook, titles: dict[str, str], masked: Mapping[tuple[str, str], str]
 ) -> None:
-    """Remove the hyperlinks over masked cells and those pointing at personal data; mask
-    the personal data in existing comments."""
+    """Mask every phone, email and ID number left in ``wb`` (:func:`~aftersales_xl.pii.redact`).
+
+    Covers every sheet: text and rich-text cells, formulas (one that still holds personal
+    data after redaction becomes its redacted text), phones stored as numbers (→ masked
+    text), comments and their authors, headers/footers, drop-down messages, table column
+    names; sheet names (masked with :data:`TITLE_MASK_CHAR`; ``titles`` and references in
+    formulas and defined names follow), defined names and the document properties.
+    Hyperlinks over masked cells or pointing at personal data are removed.
+    """
+    renamed = _redact_titles(wb)
+    for original, title in titles.items():
+        titles[original] = renamed.get(title, title)
     over_masked = {
         (titles.get(sheet, sheet), ref.replace("$", "").upper()) for sheet, ref in masked
     }
     for ws in wb.worksheets:
         for cell in list(ws._cells.values()):  # only the cells the file holds (no new ones)
+            _redact_cell(cell, renamed)
             link = cell.hyperlink
             if link is not None and (
                 (ws.title, cell.coordinate) in over_masked
@@ -439,10 +531,131 @@ def _scrub_links_and_comments(
             ):
                 cell.hyperlink = None
             note = cell.comment
-            if note is not None and note.text and redact(note.text) != note.text:
-                cell.comment = Comment(
-                    redact(note.text), note.author, height=note.height, width=note.width
-                )
+            if note is not None:
+                text = redact(note.text or "")
+                author = redact(note.author) if note.author else COMMENT_AUTHOR
+                if (text, author) != (note.text or "", note.author or COMMENT_AUTHOR):
+                    cell.comment = Comment(text, author, height=note.height, width=note.width)
+        _redact_sheet_texts(ws, renamed)
+    for names in [wb.defined_names] + [ws.defined_names for ws in wb.worksheets]:
+        for defined in names.values():
+            if isinstance(defined.attr_text, str):
+                defined.attr_text = redact(_retitle(defined.attr_text, renamed))
+    _redact_properties(wb)
+
+
+def _redact_titles(wb: Workbook) -> dict[str, str]:
+    """Mask personal data in sheet names; returns old title → new title for those renamed."""
+    renamed: dict[str, str] = {}
+    taken = set(wb.sheetnames)
+    for sheet in wb.worksheets + wb.chartsheets:
+        title = sheet.title
+        new = redact(title, TITLE_MASK_CHAR)
+        if new != title:
+            new = _safe_title(new, taken - {title})
+            taken.add(new)
+            sheet.title = renamed[title] = new
+    return renamed
+
+
+def _retitle(formula: str, renamed: Mapping[str, str]) -> str:
+    """``formula`` with references to renamed sheets pointing at their new names."""
+    for old, new in renamed.items():
+        formula = formula.replace(old, new)
+    return formula
+
+
+def _redact_cell(cell: Cell, renamed: Mapping[str, str]) -> None:
+    """Mask the personal data in one cell's value (its style is kept)."""
+    value = cell.value
+    if isinstance(value, CellRichText):
+        plain = str(value)
+        if redact(plain) != plain:
+            runs = [
+                TextBlock(run.font, redact(run.text)) if isinstance(run, TextBlock) else redact(run)
+                for run in value
+            ]
+            joined = "".join(str(run) for run in runs)  # a phone split across runs: plain text
+            cell.value = CellRichText(runs) if redact(joined) == joined else redact(plain)
+    elif isinstance(value, ArrayFormula):
+        text = _retitle(value.text or "", renamed)
+        value.text = text
+        if redact(text) != text:
+            _put(cell, redact(text))
+    elif isinstance(value, str):
+        text = _retitle(value, renamed) if cell.data_type == "f" else value
+        if redact(text) != text:
+            _put(cell, redact(text))  # a formula with personal data becomes its text
+        elif text != value:
+            cell.value = text
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        digits = _whole_number(value)
+        if digits and redact(digits) != digits:  # a phone stored as a number
+            _put(cell, redact(digits))
+
+
+def _whole_number(value: float) -> str | None:
+    """The digits of a whole number (``13800138000.0`` → ``"13800138000"``), else None."""
+    if isinstance(value, int):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return None
+
+
+def _redact_sheet_texts(ws: Worksheet, renamed: Mapping[str, str]) -> None:
+    """Headers and footers, drop-down messages and lists, table column names."""
+    hf = ws.HeaderFooter
+    for part in (
+        hf.oddHeader, hf.oddFooter, hf.evenHeader, hf.evenFooter, hf.firstHeader, hf.firstFooter
+    ):  # fmt: skip
+        for side in (part.left, part.center, part.right):
+            if side.text:
+                side.text = redact(side.text)
+    for dv in ws.data_validations.dataValidation:
+        for attr in ("prompt", "promptTitle", "error", "errorTitle"):
+            if getattr(dv, attr):
+                setattr(dv, attr, redact(getattr(dv, attr)))
+        for attr in ("formula1", "formula2"):
+            if getattr(dv, attr):
+                setattr(dv, attr, redact(_retitle(getattr(dv, attr), renamed)))
+    for table in ws.tables.values():
+        for column in table.tableColumns:
+            if column.name:  # must equal its (redacted) header cell
+                column.name = redact(column.name)
+
+
+_CORE_TEXT = (
+    "creator",
+    "lastModifiedBy",
+    "title",
+    "subject",
+    "description",
+    "keywords",
+    "category",
+    "identifier",
+    "contentStatus",
+    "version",
+    "language",
+)
+
+
+def _redact_properties(wb: Workbook) -> None:
+    """The document properties (author, title, keywords… and custom properties)."""
+    props = wb.properties
+    for attr in _CORE_TEXT:
+        value = getattr(props, attr, None)
+        if isinstance(value, str):
+            setattr(props, attr, redact(value))
+    custom = wb.custom_doc_props
+    for i, prop in enumerate(custom.props):
+        value = prop.value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = _whole_number(value) or ""
+        if isinstance(value, str) and redact(value) != value:
+            custom.props[i] = prop = StringProperty(name=prop.name, value=redact(value))
+        if prop.name and redact(prop.name) != prop.name:
+            prop.name = redact(prop.name)
 
 
 def _mark_cells(
@@ -474,12 +687,13 @@ def _mark_cells(
                 lines.append(line)
         if (cell.parent.title, cell.coordinate) in masked_refs:
             lines.append(LABELS.get(lang, LABELS["zh"])["masked_note"])
-        body = "\n".join(lines)
-        if cell.comment is not None and cell.comment.text:
+        body, author = "\n".join(lines), COMMENT_AUTHOR
+        if cell.comment is not None and cell.comment.text:  # kept, with its author
             body = f"{cell.comment.text.rstrip()}\n{COMMENT_SEPARATOR}\n{body}"
+            author = cell.comment.author or COMMENT_AUTHOR
         body = ILLEGAL_CHARACTERS_RE.sub("", body)
         width, height = _comment_size(body)
-        cell.comment = Comment(body, COMMENT_AUTHOR, height=height, width=width)
+        cell.comment = Comment(body, author, height=height, width=width)
 
 
 def _worksheet(wb: Workbook, titles: dict[str, str], sheet: str | None) -> Worksheet | None:
@@ -546,6 +760,7 @@ def _add_results_sheet(
             f.message,
         )
         for col, value in enumerate(values, start=1):
+            value = redact(value) if isinstance(value, str) else value
             cell = ws.cell(row=r, column=col)
             _put(cell, value)
             cell.alignment = wrap if col == 5 else top

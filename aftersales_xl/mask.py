@@ -534,7 +534,7 @@ def _mask_contact_once(text: str, style: _Style) -> str:
     """Emails first (digits inside them are theirs), then phones and other digit runs."""
     if contact_unmasked(text, style.char, style.keep_last) is None:
         return text
-    emails = list(loose_emails(text))
+    emails = list(loose_emails(text, style.char))
     out, last = [], 0
     for m in emails:
         out.append(_mask_digits(text[last : m.start()], style))

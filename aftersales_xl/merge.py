@@ -316,9 +316,9 @@ def merge(
     lock removed); by default they are printed there.
     """
     register = Path(register)
-    _make_folder(register, lang)
     now = now.replace(microsecond=0)
     paths, notes = _submissions(paths, register, lang)
+    _make_folder(register, lang)
     refuse_if_open_in_excel(register, lang)
     with MergeLock(register, lang, notify):
         result = _merge_locked(
@@ -489,8 +489,8 @@ def _merge_locked(
 
     # 3. one version per ID in this run; different versions (two files, or twice) conflict
     versions: dict[str, list[_Version]] = {}
-    for source, frame, c in batches:
-        for row, rec in frame.to_dict("index").items():
+    for (source, _frame, c), recs in zip(batches, unnumbered.records, strict=True):
+        for row, rec in recs.items():
             if not _blank(rec["record_id"]):  # blank: no usable date, validate reported it
                 versions.setdefault(rec["record_id"], []).append((source, row, rec, c))
     incoming: dict[str, _Version] = {}
@@ -652,8 +652,10 @@ def _number_register_rows(
 
 @dataclass
 class _Unnumbered:
-    """Which submitted rows came without ID, and the new IDs they were given."""
+    """The submitted rows by batch (Excel row → values, IDs filled in), which of them came
+    without ID, and the new IDs they were given."""
 
+    records: list[dict[int, dict[str, Any]]] = field(default_factory=list)
     rows: set[tuple[str, int]] = field(default_factory=set)
     new_ids: set[str] = field(default_factory=set)
 
@@ -665,35 +667,39 @@ def _resolve_blank_ids(
     policy: Policy,
     submitted: list[str],
 ) -> _Unnumbered:
-    """Fill the blank 问题编号 of the submitted rows in place: every row with the same natural
-    key gets the same ID — the register's record with that key (of several, the one with
-    exactly this content, else the lowest ID), else the lowest new ID a row of this run gives
-    that key, else one new ID for the whole group."""
+    """Fill in the blank 问题编号 of the submitted rows: every row with the same natural key
+    gets the same ID — the register's record with that key (of several, the one with
+    exactly this content, else the lowest ID), else the lowest ID a row of this run gives that
+    key, else one new ID for the whole group."""
     content = [k for k in keys if k != "record_id"]
+    out = _Unnumbered(records=[frame.to_dict("index") for _s, frame, _c in batches])
     rows = [
         (b, row, _natural_key(rec), rec)
-        for b, (_s, frame, _c) in enumerate(batches)
-        for row, rec in frame.to_dict("index").items()
+        for b, recs in enumerate(out.records)
+        for row, rec in recs.items()
     ]
-    # the register's records by natural key, looked at only for the customers that need it
-    customers = {key[0] for _b, _r, key, rec in rows if key and _blank(rec["record_id"])}
+    # the register's records by natural key, looked at only where a row without ID may match
+    wanted = [key for _b, _r, key, rec in rows if key and _blank(rec["record_id"])]
+    near = old["customer"].isin({k[0] for k in wanted}) & old["occurred_at"].isin(
+        {k[1] for k in wanted}
+    )
     in_register: dict[tuple, list[tuple[str, dict[str, Any]]]] = {}
-    for rec in old[old["customer"].isin(customers)].to_dict("records"):
+    for rec in old[near].to_dict("records"):
         key = _natural_key(rec)
         if key is not None and not _blank(rec["record_id"]):
             in_register.setdefault(key, []).append((rec["record_id"], rec))
     for candidates in in_register.values():
-        candidates.sort(key=lambda c: _id_order(c[0], policy))
+        if len(candidates) > 1:
+            candidates.sort(key=lambda c: _id_order(c[0], policy))
     registered = set(old["record_id"].dropna())
 
-    out = _Unnumbered()
     fills: list[dict[int, str]] = [{} for _ in batches]  # per batch: Excel row -> ID
-    given: dict[tuple, list[str]] = {}  # new IDs the submissions give a natural key
+    given: dict[tuple, list[str]] = {}  # IDs the submissions give a natural key
     groups: dict[Any, list[tuple[int, int]]] = {}  # rows still without ID: (batch, row)
     for b, row, key, rec in rows:
         rid = rec["record_id"]
         if not _blank(rid):
-            if key is not None and rid not in registered:
+            if key is not None:
                 given.setdefault(key, []).append(rid)
             continue
         out.rows.add((batches[b][0], row))
@@ -704,10 +710,18 @@ def _resolve_blank_ids(
         else:  # a row with an incomplete key is a record of its own
             groups.setdefault(key if key is not None else (b, row), []).append((b, row))
 
+    # a register ID given to the key counts only if it is that customer's problem of that time
+    # (else the row giving it is refused as a clash, see _clash_row)
+    asked = {i for key in groups if key in given for i in given[key] if i in registered}
+    identity = {
+        rec["record_id"]: tuple(_canon(rec[k]) for k in IDENTITY)
+        for rec in old[old["record_id"].isin(asked)].to_dict("records")
+    }
     new_groups = []
     for key, members in groups.items():
-        if key in given:
-            rid = min(given[key], key=lambda i: _id_order(i, policy))
+        ids = [i for i in given.get(key, ()) if identity.get(i, key[:2]) == key[:2]]
+        if ids:
+            rid = min(ids, key=lambda i: _id_order(i, policy))
             for b, row in members:
                 fills[b][row] = rid
         else:
@@ -717,7 +731,7 @@ def _resolve_blank_ids(
         for members in new_groups:
             b, row = members[0]
             first_rows.setdefault(b, []).append(row)
-        tables = [(batches[b][0], batches[b][1].loc[rows]) for b, rows in first_rows.items()]
+        tables = [(batches[b][0], batches[b][1].loc[picked]) for b, picked in first_rows.items()]
         assignment = assign_ids(tables, policy, existing=[*registered, *submitted])
         decided = {b: assignment.for_source(batches[b][0]) for b in first_rows}
         for members in new_groups:
@@ -728,12 +742,9 @@ def _resolve_blank_ids(
             out.new_ids.add(rid)
             for b2, r in members:
                 fills[b2][r] = rid
-    for (_source, frame, _c), fill in zip(batches, fills, strict=True):
-        if fill:
-            frame["record_id"] = [
-                fill.get(row, rid)
-                for row, rid in zip(frame.index.tolist(), frame["record_id"].tolist(), strict=True)
-            ]
+    for recs, fill in zip(out.records, fills, strict=True):
+        for row, rid in fill.items():
+            recs[row]["record_id"] = rid
     return out
 
 

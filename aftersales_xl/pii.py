@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote
 
 MOBILE = r"(?:\+?86[\s.-]?)?1[3-9]\d(?:[\s.-]?\d{4}){2}"
@@ -107,8 +108,12 @@ def redact(text: str, char: str = "*") -> str:
 #: (Alt+Enter separates contacts); shared with mask.py so what mask writes is exactly what
 #: this accepts as masked
 DIGIT_RUN = re.compile(r"\+?\(?\d(?:(?:[^\S\r\n]|[\-().])*\d){4,}")
-_EMAIL_ANY = re.compile(EMAIL.replace("[A-Za-z0-9._%+\\-]+@", r"[^\s@,;，；]+@"))
 HONORIFICS = ("先生", "女士", "小姐", "老师", "经理", "总", "工")
+#: common two-character surnames: with ``name_keep = 1`` the whole surname may stay (``欧阳**``)
+COMPOUND_SURNAMES = frozenset({
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙",
+    "慕容", "长孙", "宇文", "司徒", "夏侯", "令狐", "端木", "轩辕",
+})  # fmt: skip
 #: what separates several names in one 联系人 cell (``张三\n李四``, ``张三、李四``, ``张三/李四``)
 NAME_SEPARATOR = re.compile(r"[\r\n、/,，;；|]+")
 #: link schemes whose target is a contact by definition
@@ -128,10 +133,20 @@ def link_has_pii(*texts: str | None) -> bool:
     return False
 
 
-def loose_emails(text: str) -> Iterator[re.Match[str]]:
-    """Email-like addresses as :func:`contact_unmasked` sees them (any local part), found on
-    :func:`half_width` text so ``ｚｈａｎｇ＠…`` counts; positions are the original's."""
-    return _EMAIL_ANY.finditer(half_width(text))
+@lru_cache(maxsize=8)
+def _email_any(char: str) -> re.Pattern[str]:
+    """Emails whose local part may hold the mask character, and nothing that separates two
+    contacts (``/``, ``、``, brackets, spaces), so ``13800138000/z***@a.com`` is a phone and
+    an email, not one masked email."""
+    local = "[A-Za-z0-9._%+\\-" + re.escape(half_width(char)) + "]+@"
+    return re.compile(EMAIL.replace("[A-Za-z0-9._%+\\-]+@", local))
+
+
+def loose_emails(text: str, char: str = "*") -> Iterator[re.Match[str]]:
+    """Email-like addresses as :func:`contact_unmasked` sees them (the local part may hold
+    the mask ``char``), found on :func:`half_width` text so ``ｚｈａｎｇ＠…`` counts;
+    positions are the original's."""
+    return _email_any(char).finditer(half_width(text))
 
 
 def contact_unmasked(value: str, char: str = "*", keep_last: int = 4) -> str | None:
@@ -139,13 +154,16 @@ def contact_unmasked(value: str, char: str = "*", keep_last: int = 4) -> str | N
 
     A phone may show at most ``keep_last`` trailing digits (``****5678``) or the usual
     middle mask (``138****5678``): any run of more than ``keep_last`` digits, spaces and
-    dashes ignored, is unmasked. An email's local part must contain the mask character.
+    dashes ignored, is unmasked. An email's local part must contain the mask character; it
+    is ASCII letters, digits, ``._%+-`` and that character only, so a phone before a masked
+    email (``13800138000/z***@a.com``) is still a phone.
     """
-    for m in loose_emails(value):
+    pattern = _email_any(char)
+    for m in pattern.finditer(half_width(value)):
         local = m.group().split("@", 1)[0]
-        if char not in local:
+        if half_width(char) not in local:
             return "email"
-    stripped = _EMAIL_ANY.sub("", half_width(value))
+    stripped = pattern.sub("", half_width(value))
     for m in DIGIT_RUN.finditer(stripped):
         digits = re.sub(r"\D", "", m.group())
         if len(digits) > max(keep_last, 4):
@@ -157,8 +175,10 @@ def name_unmasked(value: str, char: str = "*", keep: int = 1) -> bool:
     """True when a 联系人 value shows more than ``keep`` characters of a name.
 
     ``张*``, ``李**``, ``J***``, ``张先生`` (surname + honorific) are masked; ``张三`` is not.
-    Several names in one cell (:data:`NAME_SEPARATOR`: line breaks, ``、``, ``/``, ``,``…)
-    are judged one by one: ``张*\n李*`` is masked, ``张*\n李四`` is not.
+    With ``keep = 1`` a two-character surname (:data:`COMPOUND_SURNAMES`) counts as one
+    character: ``欧阳**`` and ``司马先生`` are masked. Several names in one cell
+    (:data:`NAME_SEPARATOR`: line breaks, ``、``, ``/``, ``,``…) are judged one by one:
+    ``张*\n李*`` is masked, ``张*\n李四`` is not.
     """
     return any(_one_name_unmasked(part, char, keep) for part in NAME_SEPARATOR.split(value))
 
@@ -167,6 +187,8 @@ def _one_name_unmasked(value: str, char: str, keep: int) -> bool:
     text = "".join(value.split())
     if not text:
         return False
+    if keep == 1 and text[:2] in COMPOUND_SURNAMES:
+        text = text[1:]  # the surname counts as one character
     for h in HONORIFICS:
         if text.endswith(h) and len(text) > len(h):
             text = text[: -len(h)]

@@ -648,9 +648,12 @@ def check_paths(
     One file's failure never stops the others: an unexpected error in one file is reported
     as ``unreadable`` for that file (re-raised with ``debug=True``). With ``annotate_dir``,
     an annotated copy is written for every readable file (or only those with errors); a
-    copy that cannot be written is a note on its file and sets ``write_failed``.
+    copy that cannot be written is a note on its file and sets ``write_failed``. Inputs
+    whose copies would share a name (``a/x.xlsx`` and ``b/x.xlsx``, ``x.xls`` and ``x.ods``)
+    get ``x (2).checked.xlsx``… in order, with a note saying so.
     ``calendar``: one working calendar for the run (see :func:`check_file`).
     """
+    copy_names: dict[str, Path] = {}  # casefolded copy name -> the input that has it
     for path in expand_paths(list(paths)):
         if on_file:
             on_file(path)
@@ -682,8 +685,24 @@ def check_paths(
             and checked.sheet is not None
             and (checked.report.errors or not annotate_only_failed)
         ):
-            from .annotate import not_carried_over, write_annotated
+            from .annotate import LABELS, annotated_name, not_carried_over, write_annotated
 
+            name, number = annotated_name(path), 1
+            while name.casefold() in copy_names:
+                number += 1
+                name = annotated_name(path, number)
+            copy_names[name.casefold()] = path
+            if number > 1:
+                taken = annotated_name(path)
+                checked.report.notes.append(
+                    redact(
+                        LABELS["en" if lang == "en" else "zh"]["renamed"].format(
+                            name=name,
+                            taken=taken,
+                            other=shown_path(copy_names[taken.casefold()]),
+                        )
+                    )
+                )
             try:
                 annotate_dir.mkdir(parents=True, exist_ok=True)
                 out = write_annotated(
@@ -692,8 +711,9 @@ def check_paths(
                     annotate_dir,
                     lang=lang,
                     checked_at=now,
-                    masked=masked_cells(checked.sheet, form, policy),
+                    masked=masked_cells(checked.sheet, form, policy, lang),
                     kind=checked.sheet.kind,
+                    name=name,
                 )
             except Exception as e:  # noqa: BLE001 - a copy that cannot be written never stops the run
                 if debug:
@@ -710,13 +730,49 @@ def check_paths(
         yield checked
 
 
-def masked_cells(sheet: FormSheet, form: FormSpec, policy: Policy) -> dict[tuple[str, str], str]:
-    """``(sheet, "A1")`` → masked text for every contact/PII cell of the form's table, so that
-    an annotated copy never carries personal data from the input."""
-    from .mask import mask_frame
+def masked_cells(
+    sheet: FormSheet, form: FormSpec, policy: Policy, lang: str = "zh"
+) -> dict[tuple[str, str], str]:
+    """``(sheet, "A1")`` → masked text, as ``xlcheck mask`` writes it, for every contact,
+    name and free-text cell of the form's table and for the record sheet's cells outside
+    it (unknown or second columns, rows above the header): a second 联系人 column is masked
+    as names, which the annotated copy's own redaction could not find."""
+    from .mask import mask_frame, masked_outside_form
 
     _masked, changes, _counts = mask_frame(sheet.frame, form, policy)
-    return {(sheet.sheet, sheet.cell(key, row)): text for (row, key), text in changes.items()}
+    cells = {sheet.cell(key, row): text for (row, key), text in changes.items()}
+    if sheet.part is not None:
+        cells = masked_outside_form(sheet.path, sheet, form, policy, lang) | cells
+    else:  # .xls/.ods/.xlsb: mask.py patches .xlsx only; a second 联系人/联系方式 column here
+        cells = _masked_second_columns(sheet, form, policy) | cells
+    return {(sheet.sheet, ref): text for ref, text in cells.items()}
+
+
+def _masked_second_columns(sheet: FormSheet, form: FormSpec, policy: Policy) -> dict[str, str]:
+    """``"A1"`` → masked text for the columns of a value-only workbook's record sheet that
+    repeat a name or contact field (free text elsewhere is redacted by the copy itself)."""
+    from openpyxl.utils import get_column_letter
+
+    from .annotate import read_values
+    from .mask import cell_text, mask_value
+
+    found = next((s for s in read_values(sheet.path) if s.name == sheet.sheet), None)
+    at = sheet.header_row - found.first_row if found is not None else -1
+    if found is None or not 0 <= at < len(found.rows):
+        return {}
+    mapped, out = set(sheet.columns.values()), {}
+    for i, label in enumerate(found.rows[at]):
+        col = found.first_col - 1 + i  # 0-based physical column
+        key = next(iter(form.match_headers([label])), None) if col not in mapped else None
+        check = form.field(key).check if key is not None else None
+        if check not in ("masked-name", "masked-contact"):
+            continue
+        for r, row in enumerate(found.rows[at + 1 :], start=sheet.header_row + 1):
+            value = row[i] if i < len(row) else None
+            masked = mask_value(check, value, policy)
+            if masked and masked != cell_text(value):
+                out[f"{get_column_letter(col + 1)}{r}"] = masked
+    return out
 
 
 def validate_paths(

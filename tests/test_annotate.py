@@ -270,10 +270,37 @@ def test_unknown_sheet_bad_cell_and_merged_cell_findings(record_book, tmp_path):
     assert "inside the merged title" in title.comment.text
 
 
-def test_existing_results_sheet_name_is_not_reused(record_book, tmp_path):
+def test_a_users_own_results_sheet_is_kept_and_its_name_not_reused(record_book, tmp_path):
+    wb = load_workbook(record_book)
+    wb.create_sheet("校验结果")["A1"] = "我自己的核对记录"
+    wb.save(record_book)
+    out = write_annotated(record_book, [LATE_DATE], tmp_path / "o", checked_at=CHECKED_AT)
+    got = load_workbook(out)
+    assert got.sheetnames == ["校验结果 (2)", SHEET, "填写说明", "校验结果"]
+    assert got["校验结果"]["A1"].value == "我自己的核对记录"
+
+
+def test_reannotating_a_corrected_copy_starts_from_clean_marks(record_book, tmp_path):
+    wb = load_workbook(record_book)
+    wb[SHEET]["C5"].style = "Bad"  # Excel's own red cell style (same fill as an error)
+    wb.save(record_book)
     first = write_annotated(record_book, FINDINGS, tmp_path / "one", checked_at=CHECKED_AT)
+    wb = load_workbook(first)  # the person fixes E4 and B3 in the copy and sends it back
+    wb[SHEET]["E4"] = "P1"
+    wb.save(first)
     again = write_annotated(first, [LATE_DATE], tmp_path / "two", checked_at=CHECKED_AT)
-    assert load_workbook(again).sheetnames == ["校验结果 (2)", "校验结果", SHEET, "填写说明"]
+    got = load_workbook(again)
+    assert got.sheetnames == ["校验结果", SHEET, "填写说明"]
+    assert results_rows(again) == [
+        ("警告", "问题记录表!D3", "问题发生时间", "time-order", LATE_DATE.message)
+    ]
+    ws = got[SHEET]
+    assert (ws["E4"].comment.text, ws["E4"].comment.author) == ("客户说是紧急问题", "主管")
+    assert ws["E4"].fill.fill_type is None and ws["B3"].fill.fill_type is None
+    assert ws["B3"].comment is None
+    assert ws["D3"].comment.text == f"[警告] {LATE_DATE.message}"  # marked afresh, once
+    assert ws["D3"].fill.fgColor.rgb.endswith(YELLOW)
+    assert ws["C5"].fill.fgColor.rgb.endswith(RED)  # the user's own style is kept
 
 
 def test_xlsm_is_saved_as_plain_xlsx_and_reports_lost_macros(record_book, tmp_path):
@@ -443,3 +470,176 @@ def test_hyperlinks_to_personal_data_do_not_survive_in_the_copy(tmp_path):
         text = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
     for raw in ("zhang.san", "li.si@", "13800138000", "13912345678"):
         assert raw not in text
+
+
+# -- the whole copy is redacted (through validate, as `xlcheck validate --annotate` runs) -------
+PHONES = [f"13{d}12345678"[:11] for d in "0123456789"]  # 13012345678 … 13912345678
+RAW = [
+    *PHONES,
+    "15012345678",
+    "15112345678",
+    "15212345678",
+    "15312345678",
+    "15412345678",
+    "15512345678",
+    "15612345678",
+    "15712345678",
+    "zhang.san@corp.com",
+    "wangwu@qq.com",
+    "boss@corp.cn",
+    "li@corp.cn",
+    "hr@corp.cn",
+    "mgr@corp.cn",
+    "chen@corp.cn",
+    "11010519491231002X",
+    "王小明",
+]
+
+
+def _leaky_book(path: Path) -> Path:
+    """A record workbook with personal data everywhere outside the contact/free-text cells."""
+    from builders import record_rows, write_record_xlsx
+    from openpyxl.packaging.custom import StringProperty
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = record_rows(6)
+    rows[0]["channel"] = "13012345678"  # list cell
+    rows[1]["severity"] = "zhang.san@corp.com"
+    rows[2]["occurred_at"] = "13112345678"  # date cell
+    rows[3]["satisfaction"] = 13212345678  # rating cell, a phone stored as a number
+    rows[4]["record_id"] = "FW20240521001 13312345678"
+    rows[5]["customer"] = "王五 13412345678 wangwu@qq.com"
+    write_record_xlsx(
+        path,
+        rows,
+        title_rows=1,
+        extra_sheets={"备忘": [["客户电话", "15012345678"], ["email", "boss@corp.cn"]]},
+    )
+    wb = load_workbook(path)
+    ws = wb[SHEET]
+    ws["A1"] = "售后服务问题记录表 填报人 15312345678"  # title row above the header
+    ws["V2"], ws["V3"] = "联系人电话15112345678", "15212345678"  # unknown column
+    ws["W2"], ws["W3"] = "联系人", "王小明"  # a second 联系人 column: masked as a name
+    ws["B3"].comment = Comment("客户手机 13512345678", "li@corp.cn")
+    ws["B4"].hyperlink = "mailto:hr@corp.cn"
+    ws.oddHeader.center.text = "制表 13612345678"
+    dv = DataValidation(type="list", formula1='"P0,P1"', prompt="问题请打 13712345678")
+    dv.add("Z3")
+    ws.add_data_validation(dv)
+    hidden = wb.create_sheet("隐藏")
+    hidden.sheet_state = "hidden"
+    hidden["A1"], hidden["A2"] = 15412345678, "身份证 11010519491231002X"
+    wb.create_sheet("客户15512345678")["A1"] = "见上表"
+    props = wb.properties
+    props.creator, props.lastModifiedBy = "li@corp.cn", "13812345678"
+    props.title, props.subject = "周报 13912345678", "hr@corp.cn"
+    props.description, props.keywords = "电话 15612345678", "mgr@corp.cn"
+    wb.custom_doc_props.append(StringProperty(name="填报人", value="15712345678"))
+    wb.save(path)
+    app = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Properties xmlns='
+        '"http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+        "<Application>Microsoft Excel</Application><Company>chen@corp.cn 13612345678</Company>"
+        "<Manager>王小明 mgr@corp.cn</Manager></Properties>"
+    )
+    staged = path.with_suffix(".tmp")
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(staged, "w") as zout:
+        for item in zin.infolist():
+            data = app.encode() if item.filename == "docProps/app.xml" else zin.read(item)
+            zout.writestr(item, data)
+    staged.replace(path)
+    return path
+
+
+def _every_part(path: Path) -> str:
+    """Every part of the package as text (XML entities such as &#64; undone)."""
+    import html
+
+    with zipfile.ZipFile(path) as z:
+        return html.unescape("\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist()))
+
+
+def test_annotated_copy_is_redacted_everywhere_not_only_the_table(tmp_path, form, policy):
+    from aftersales_xl.validate import validate_paths
+
+    src = _leaky_book(tmp_path / "in" / "周报.xlsx")
+    inside = _every_part(src)
+    assert all(raw in inside for raw in RAW)  # the input really carries them all
+    report = validate_paths([src], form, policy, annotate_dir=tmp_path / "out")
+    out = tmp_path / "out" / "周报.checked.xlsx"
+    assert report.files[0].annotated == str(out)
+
+    text = _every_part(out)
+    assert [raw for raw in RAW if raw in text] == []
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["校验结果", SHEET, "备忘", "隐藏", "客户＊＊＊＊5678"]
+    ws = wb[SHEET]
+    assert ws["E3"].value == "****5678"  # list cell
+    assert ws["R6"].value == "****5678" and ws["R6"].data_type == "s"  # number → masked text
+    assert ws["A1"].value == "售后服务问题记录表 填报人 ****5678"
+    assert (ws["V2"].value, ws["V3"].value, ws["W3"].value) == (
+        "联系人电话****5678",
+        "****5678",
+        "王**",
+    )
+    assert ws["B3"].comment.text.startswith("客户手机 ****5678")
+    assert ws["B4"].hyperlink is None
+    assert ws["F3"].value == datetime(2024, 5, 21, 9, 10)  # dates stay dates
+    assert wb["隐藏"].sheet_state == "hidden" and wb["隐藏"]["A1"].value == "****5678"
+    assert wb.properties.creator == "l***@corp.cn"
+
+
+def test_clashing_copy_names_are_numbered_within_one_run(tmp_path, form, policy):
+    from builders import cell_ref, record_row, write_record_xlsx
+
+    from aftersales_xl.validate import validate_paths
+
+    def book(folder: str, name: str, severity: str) -> Path:
+        (tmp_path / folder).mkdir()
+        return write_record_xlsx(tmp_path / folder / name, [record_row(severity=severity)])
+
+    a, b, c = book("a", "x.xlsx", "P1"), book("b", "x.xlsx", "P9"), book("c", "X.xlsx", "P8")
+    out = tmp_path / "out"
+    report = validate_paths([a, b, c], form, policy, annotate_dir=out)
+    names = ["x.checked.xlsx", "x (2).checked.xlsx", "X (3).checked.xlsx"]
+    assert [f.annotated for f in report.files] == [str(out / n) for n in names]
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    severity = cell_ref("severity", 0)
+    shown = [load_workbook(out / n)[SHEET][severity].value for n in names]
+    assert shown == ["P1", "P9", "P8"]  # each copy is of its own input
+    assert not any("x (2)" in n for n in report.files[0].notes)
+    assert any("x (2).checked.xlsx" in n and "x.checked.xlsx" in n for n in report.files[1].notes)
+
+
+def test_annotate_name_parameter_names_the_copy(record_book, tmp_path):
+    out = write_annotated(record_book, FINDINGS, tmp_path / "o", name="周报 (2).checked.xlsx")
+    assert out == tmp_path / "o" / "周报 (2).checked.xlsx" and out.is_file()
+    assert annotated_name(Path("a.checked.xlsx"), 3) == "a (3).checked.xlsx"
+
+
+@pytest.mark.parametrize("kind", ["xls", "ods"])
+def test_xls_and_ods_copies_are_redacted_everywhere_too(tmp_path, form, policy, soffice, kind):
+    from aftersales_xl.validate import validate_paths
+
+    staged = _leaky_book(tmp_path / "stage" / "周报.xlsx")
+    subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--headless",
+            "--convert-to",
+            kind,
+            "--outdir",
+            str(tmp_path / "in"),
+            str(staged),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    report = validate_paths([tmp_path / "in" / f"周报.{kind}"], form, policy, annotate_dir=tmp_path)
+    out = Path(report.files[0].annotated)
+    assert [raw for raw in RAW if raw in _every_part(out)] == []
+    ws = load_workbook(out)[SHEET]
+    assert (ws["E3"].value, ws["R6"].value, ws["W3"].value) == ("****5678", "****5678", "王**")

@@ -365,6 +365,19 @@ def test_a_row_without_id_joins_the_row_of_the_run_that_gives_one(tmp_path, regi
     assert [r["问题编号"] for r in sheet_rows(register)] == ["FW20240521005"]
 
 
+def test_a_row_without_id_follows_an_update_that_gives_the_register_id(
+    tmp_path, register, form, policy
+):
+    row = record_row()
+    do_merge([write_record_xlsx(tmp_path / "a.xlsx", [row])], register, form, policy)
+    reworded = dict(row, description="登录提示账号锁定（已核实）")
+    numbered = write_record_xlsx(tmp_path / "b.xlsx", [dict(reworded, record_id="FW20240521001")])
+    blank = write_record_xlsx(tmp_path / "c.xlsx", [reworded])
+    result = do_merge([numbered, blank], register, form, policy)
+    assert (result.added, result.updated, result.conflicts) == (0, 1, 0)
+    assert [r["问题描述"] for r in sheet_rows(register)] == ["登录提示账号锁定（已核实）"]
+
+
 def test_status_updates_without_id_from_two_files_resolve_to_the_register_record(
     tmp_path, register, form, policy
 ):

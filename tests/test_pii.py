@@ -103,3 +103,58 @@ def test_several_names_in_one_cell(value, unmasked):
 )
 def test_link_has_pii(texts, pii):
     assert link_has_pii(*texts) is pii
+
+
+# a phone just before a masked email is still a phone: the email's local part stops at / 、 (
+GLUED = ["13800138000/z***@a.com", "13900139000、l***@qq.com", "电话13700137000(l***@qq.com)"]
+
+
+@pytest.mark.parametrize("value", GLUED)
+def test_a_phone_before_a_masked_email_is_not_swallowed_by_it(value):
+    assert contact_unmasked(value) == "phone"
+    assert contact_unmasked(value.replace("*", "＊"), "＊") == "phone"  # full-width mask char
+
+
+def test_phones_before_masked_emails_are_flagged_and_masked_in_real_workbooks(
+    tmp_path, form, policy
+):
+    from builders import cell_ref, record_rows, write_record_xlsx
+    from openpyxl import load_workbook
+
+    from aftersales_xl.mask import mask_workbooks
+    from aftersales_xl.validate import check_file
+
+    rows = record_rows(3)
+    for row, value in zip(rows, GLUED, strict=True):
+        row["contact"] = value
+    src = write_record_xlsx(tmp_path / "m2.xlsx", rows)
+    refs = [cell_ref("contact", i) for i in range(3)]
+    found = check_file(src, form, policy).report.findings
+    assert sorted(f.cell for f in found if f.code == "unmasked-contact") == refs
+    [outcome] = mask_workbooks([src], form, policy, out_dir=tmp_path / "masked")
+    ws = load_workbook(outcome.output).active
+    assert [ws[r].value for r in refs] == [
+        "****8000/z***@a.com",
+        "****9000、l***@qq.com",
+        "电话****7000(l***@qq.com)",
+    ]
+    assert not [f for f in check_file(outcome.output, form, policy).report.findings]
+    [again] = mask_workbooks([outcome.output], form, policy, out_dir=tmp_path / "twice")
+    assert again.masked == 0  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("value", "keep", "unmasked"),
+    [
+        ("欧阳**", 1, False),
+        ("司马*", 1, False),
+        ("诸葛**", 1, False),
+        ("上官先生", 1, False),
+        ("欧阳锋", 1, True),
+        ("欧阳*\n李四", 1, True),
+        ("欧**", 1, False),  # what mask writes
+        ("欧阳锋*", 2, True),  # with two characters kept the surname is not special
+    ],
+)
+def test_compound_surnames_may_be_kept_whole(value, keep, unmasked):
+    assert name_unmasked(value, keep=keep) is unmasked
