@@ -26,6 +26,7 @@ from .errors import LockedError
 __all__ = [
     "atomic_output",
     "backup_copy",
+    "prune_backups",
     "backup_paths",
     "distinct_paths",
     "excel_lock_path",
@@ -75,7 +76,9 @@ def atomic_output(path: str | Path, *, mode: int | None = None) -> Iterator[Path
     _fsync_dir(path.parent)
 
 
-def backup_copy(path: str | Path, keep: int, *, now: datetime | None = None) -> Path | None:
+def backup_copy(
+    path: str | Path, keep: int, *, now: datetime | None = None, prune: bool = True
+) -> Path | None:
     """Copy ``path`` to ``NAME.bak-YYYYmmdd-HHMMSS.SUFFIX`` beside it; keep the newest ``keep``.
 
     The copy keeps the file's modification time and permissions (a private register stays
@@ -83,7 +86,9 @@ def backup_copy(path: str | Path, keep: int, *, now: datetime | None = None) -> 
     same second gets ``-2``, ``-3``… after the stamp. After copying, older backups *of this
     file* (same name pattern) beyond the newest ``keep`` are deleted; other files are never
     touched. Returns the backup's path, or None when there is nothing to back up (``path``
-    does not exist) or backups are off (``keep == 0``: nothing is copied or deleted).
+    does not exist) or backups are off (``keep == 0``: nothing is copied or deleted). With
+    ``prune=False`` nothing is deleted: call :func:`prune_backups` once the new version of
+    ``path`` is safely in place, so a failed write never costs an old backup.
     Raises :class:`ValueError` for a negative ``keep`` and :class:`OSError` if the copy fails
     (no backup is deleted then).
     """
@@ -100,9 +105,16 @@ def backup_copy(path: str | Path, keep: int, *, now: datetime | None = None) -> 
         n += 1
     with atomic_output(backup, mode=path.stat().st_mode & 0o777) as tmp:
         shutil.copy2(path, tmp)
-    for old in backup_paths(path)[:-keep]:
-        old.unlink(missing_ok=True)
+    if prune:
+        prune_backups(path, keep)
     return backup
+
+
+def prune_backups(path: str | Path, keep: int) -> None:
+    """Delete the backups of ``path`` beyond the newest ``keep`` (none when ``keep == 0``)."""
+    if keep > 0:
+        for old in backup_paths(path)[:-keep]:
+            old.unlink(missing_ok=True)
 
 
 def backup_paths(path: str | Path) -> list[Path]:

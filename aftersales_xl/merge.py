@@ -42,7 +42,7 @@ import pandas as pd
 
 from .config import Policy
 from .errors import LockedError, WriteError, XlcheckError
-from .fileio import backup_copy, refuse_if_open_in_excel
+from .fileio import backup_copy, prune_backups, refuse_if_open_in_excel
 from .findings import ERROR, Report
 from .forms import FormSpec
 from .ids import assign_ids, parse_id
@@ -556,8 +556,8 @@ def _merge_locked(
     with_sla = with_sla_columns(merged, policy, now, calendar=calendar, lang=lang)
     summaries = compute_summaries(merged, policy, now, week_start, calendar=calendar, lang=lang)
     result.notes.extend(calendar.warning_messages(lang))
-    if exists:
-        result.backup = backup_copy(register, keep)
+    if exists:  # old backups go only once the new register is in place
+        result.backup = backup_copy(register, keep, prune=False)
     write_register(
         register,
         with_sla,
@@ -569,6 +569,7 @@ def _merge_locked(
         extra_columns=extras,
         lang=lang,
     )
+    prune_backups(register, keep)
     return result
 
 

@@ -254,6 +254,28 @@ def test_backups_are_kept_and_rotated(tmp_path, register, form, policy):
     assert len(list(tmp_path.glob("总台账.bak-*.xlsx"))) == 2
 
 
+def test_a_failed_write_costs_no_old_backup(tmp_path, register, form, policy, monkeypatch):
+    import aftersales_xl.merge as merge_module
+
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(1))
+    for i in range(3):
+        do_merge([a], register, form, policy, keep=2, now=datetime(2024, 6, 3, 9, i))
+    before = sorted(tmp_path.glob("总台账.bak-*.xlsx"))
+    assert len(before) == 2
+
+    def disk_full(*_args, **_kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(merge_module, "write_register", disk_full)
+    with pytest.raises(OSError):
+        do_merge([a], register, form, policy, keep=2, now=datetime(2024, 6, 3, 9, 10))
+    monkeypatch.undo()
+    after = sorted(tmp_path.glob("总台账.bak-*.xlsx"))
+    assert set(before) <= set(after)  # the two older versions are still there
+    do_merge([a], register, form, policy, keep=2, now=datetime(2024, 6, 3, 9, 20))
+    assert len(list(tmp_path.glob("总台账.bak-*.xlsx"))) == 2  # pruned once a write succeeded
+
+
 def test_cli_merge_unreadable_submission_exit_2_others_merged(tmp_path, register):
     good = write_record_xlsx(tmp_path / "good.xlsx", record_rows(2))
     bad = tmp_path / "bad.xlsx"
