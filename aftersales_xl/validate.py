@@ -687,6 +687,18 @@ def check_paths(
         ):
             from .annotate import LABELS, annotated_name, not_carried_over, write_annotated
 
+            cells, limit = _cells_to_load(checked.sheet), policy.limits["max_annotate_cells"]
+            if cells > limit:  # openpyxl needs about 0.75 KB per cell it loads
+                checked.report.write_failed = True
+                checked.report.notes.append(
+                    f"表格太大（约 {cells:,} 个单元格，批注副本上限 {limit:,}），未写批注副本："
+                    "请删除表格下方多余的空行和格式，或分成几个文件提交"
+                    if lang != "en"
+                    else f"too large for an annotated copy (about {cells:,} cells, limit "
+                    f"{limit:,}): delete the empty formatted rows below the table, or split the file"
+                )
+                yield checked
+                continue
             name, number = annotated_name(path), 1
             while name.casefold() in copy_names:
                 number += 1
@@ -728,6 +740,13 @@ def check_paths(
                 checked.report.annotated = shown_path(out)
                 checked.report.notes.extend(not_carried_over(checked.sheet.kind, lang, src=path))
         yield checked
+
+
+def _cells_to_load(sheet: FormSheet) -> int:
+    """How many cells openpyxl would load to annotate the workbook: the used areas of all its
+    sheets from the safety scan (formatted empty rows included), at least the record table."""
+    scanned = sum(s.max_row * s.max_col for s in sheet.inspection.sheets)
+    return max(scanned, (sheet.header_row + len(sheet.frame)) * max(len(sheet.columns), 1))
 
 
 def masked_cells(

@@ -672,3 +672,20 @@ def test_a_phone_in_the_file_name_is_masked_in_the_report(tmp_path, form, policy
     assert "13812345678" not in blob and "张先生****5678.xlsx" in blob
     assert any("改名" in n for n in report.files[0].notes)
     assert len(list((tmp_path / "out").iterdir())) == 1  # the copy is still written
+
+
+def test_a_sheet_too_large_to_annotate_gets_no_copy_and_exit_2(tmp_path, form):
+    from aftersales_xl.config import load_policy
+
+    config = tmp_path / "xlcheck.toml"
+    config.write_text("[limits]\nmax_annotate_cells = 500\n", encoding="utf-8")
+    small = load_policy(config)
+    # 30 formatted empty rows below 20 records: 51 rows × 21 columns > 500 cells
+    path = write_record_xlsx(
+        tmp_path / "big.xlsx", record_rows(20, severity="P9"), formatted_empty_rows=30
+    )
+    report = validate_paths([path], form, small, now=NOW, annotate_dir=tmp_path / "out")
+    f = report.files[0]
+    assert f.rows == 20 and f.annotated is None and report.exit_code() == 2
+    assert any("未写批注副本" in n for n in f.notes)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
