@@ -80,6 +80,7 @@ max_uncompressed_mb = 512
 max_compression_ratio = 50
 max_cells = 1000000
 max_merged_cells = 500000
+max_annotate_cells = 800000
 """
 
 
@@ -164,6 +165,7 @@ def test_xlcheck_toml_in_the_current_folder_overrides_every_section(
         "max_compression_ratio": 50,
         "max_cells": 1_000_000,
         "max_merged_cells": 500_000,
+        "max_annotate_cells": 800_000,
     }
 
 
