@@ -28,10 +28,14 @@ HOUR = pd.Timedelta(hours=1)
 SLA_COLUMNS: dict[str, tuple[str, str]] = {
     "response_hours": ("响应时长(小时)", "Response (h)"),
     "response_target": ("响应目标", "Response target"),
+    "response_due": ("响应期限", "Response due"),
     "response_status": ("响应结果", "Response result"),
+    "response_over_hours": ("响应超时(小时)", "Response over by (h)"),
     "resolve_hours": ("解决时长(小时)", "Resolution (h)"),
+    "resolve_target": ("解决目标", "Resolution target"),
     "resolve_due": ("解决期限", "Resolution due"),
     "resolve_status": ("解决结果", "Resolution result"),
+    # labels of registers already written are kept: a renamed column would read as a new one
     "resolve_over_hours": ("超时(小时)", "Over by (h)"),
 }
 

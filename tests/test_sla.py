@@ -292,15 +292,18 @@ def test_real_workbook_round_trip(tmp_path: Path, policy, form) -> None:
     register.to_excel(out, index=False, engine="openpyxl")
     ws = openpyxl.load_workbook(out).active
     header = [c.value for c in ws[1]]
-    assert header[-7:] == [zh for zh, _ in SLA_COLUMNS.values()]
-    assert header[-7:] == ["响应时长(小时)", "响应目标", "响应结果", "解决时长(小时)",
-                           "解决期限", "解决结果", "超时(小时)"]  # fmt: skip
-    values = [[c.value for c in row][-7:] for row in ws.iter_rows(min_row=2)]
+    assert header[-10:] == [zh for zh, _ in SLA_COLUMNS.values()]
+    assert header[-10:] == ["响应时长(小时)", "响应目标", "响应期限", "响应结果", "响应超时(小时)",
+                            "解决时长(小时)", "解决目标", "解决期限", "解决结果", "超时(小时)"]  # fmt: skip
+    values = [[c.value for c in row][-10:] for row in ws.iter_rows(min_row=2)]
     assert values == [
-        [0.3, "4 小时", "达标", 1.5, datetime(2024, 5, 24, 9, 30), "达标", None],
-        [2.0, "1 小时", "超时", 2.0, datetime(2024, 9, 28, 10, 0), "达标", None],
-        [1.0, "24 小时", "达标", None, datetime(2024, 10, 10, 10, 0), "未解决(已超期)", 2.0],
-    ]
+        [0.3, "4 小时", datetime(2024, 5, 21, 13, 10), "达标", None,
+         1.5, "72 小时", datetime(2024, 5, 24, 9, 30), "达标", None],
+        [2.0, "1 小时", datetime(2024, 9, 27, 9, 0), "超时", 1.0,
+         2.0, "24 小时", datetime(2024, 9, 28, 10, 0), "达标", None],
+        [1.0, "24 小时", datetime(2024, 9, 28, 9, 0), "达标", None,
+         None, "5 个工作日", datetime(2024, 10, 10, 10, 0), "未解决(已超期)", 2.0],
+    ]  # fmt: skip
 
 
 def test_register_columns_in_english(policy) -> None:
