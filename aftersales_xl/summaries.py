@@ -224,13 +224,22 @@ def _overview(
 
 
 def _sla_met(rows: pd.Series, status: pd.Series) -> tuple[float | None, int]:
-    """Met % among ``rows`` whose SLA outcome is known (met, breached, or open past due)."""
+    """SLA met % (概览, per severity, response and resolution) = records whose outcome is "met"
+    ÷ records whose outcome is decided ("met", "breached", or "overdue": still open after its
+    due time) × 100; records open within their target and records without a target ("—") are
+    not counted. Shown with the number of decided records; "—" when there are none.
+    """
     decided = rows & status.isin(("met", "breached", "overdue"))
     n = int(decided.sum())
     return (None if n == 0 else int((decided & status.eq("met")).sum()) / n * 100, n)
 
 
 def _mean(hours: pd.Series) -> tuple[float | None, int]:
+    """Average response time (概览) = the mean of 接收时间 − 问题发生时间 in hours over records with
+    both times in order; average resolution time = the mean of 解决时间 − 接收时间 over finished
+    records (处理进度 in `status.done`) with both times in order. Shown with the number of records
+    averaged; "—" when there are none.
+    """
     valid = hours.dropna()
     return (None if valid.empty else float(valid.mean()), int(len(valid)))
 
