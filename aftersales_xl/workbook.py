@@ -512,35 +512,22 @@ def read_form(
                 )
             )
         col_to_key = {c: k for k, c in columns.items()}
-        for ref in scan.formula_no_value:
+        unread = [(ref, "formula-no-value", {}) for ref in scan.formula_no_value]
+        unread += [(ref, "error-value", {"value": shown}) for ref, shown in scan.error_values]
+        for ref, code, params in unread:  # cells that read as blank but are not
             col_letters = "".join(ch for ch in ref if ch.isalpha())
             r = int(ref[len(col_letters) :])
             k = col_to_key.get(column_index_from_string(col_letters) - 1)
             if k is not None and r > header_row:
                 findings.append(
                     make_finding(
-                        "formula-no-value",
+                        code,
                         lang,
                         sheet=name,
                         cell=ref,
                         row=r,
                         column=labels[k] if lang != "en" else form.field(k).label_en,
-                    )
-                )
-        for ref, shown in scan.error_values:
-            col_letters = "".join(ch for ch in ref if ch.isalpha())
-            r = int(ref[len(col_letters) :])
-            k = col_to_key.get(column_index_from_string(col_letters) - 1)
-            if k is not None and r > header_row:
-                findings.append(
-                    make_finding(
-                        "error-value",
-                        lang,
-                        sheet=name,
-                        cell=ref,
-                        row=r,
-                        value=shown,
-                        column=labels[k] if lang != "en" else form.field(k).label_en,
+                        **params,
                     )
                 )
     for s in insp.sheets:
