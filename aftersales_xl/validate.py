@@ -738,7 +738,13 @@ def check_paths(
                 )
             else:
                 checked.report.annotated = shown_path(out)
-                checked.report.notes.extend(not_carried_over(checked.sheet.kind, lang, src=path))
+                lost = not_carried_over(checked.sheet.kind, lang, src=path)
+                if lost:
+                    checked.report.notes.append(
+                        "批注副本未带入：" + "；".join(lost)
+                        if lang != "en"
+                        else "not carried over into the annotated copy: " + "; ".join(lost)
+                    )
         yield checked
 
 

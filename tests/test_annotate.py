@@ -643,3 +643,20 @@ def test_xls_and_ods_copies_are_redacted_everywhere_too(tmp_path, form, policy, 
     assert [raw for raw in RAW if raw in _every_part(out)] == []
     ws = load_workbook(out)[SHEET]
     assert (ws["E3"].value, ws["R6"].value, ws["W3"].value) == ("****5678", "****5678", "王**")
+
+
+def test_what_a_copy_does_not_carry_over_is_one_sentence_on_the_file(tmp_path, form, policy):
+    from builders import record_rows, write_record_xlsx
+
+    from aftersales_xl.validate import validate_paths
+
+    xlsx = write_record_xlsx(tmp_path / "m.xlsx", record_rows(1))
+    xlsm = tmp_path / "m2.xlsm"
+    with zipfile.ZipFile(xlsx) as zin, zipfile.ZipFile(xlsm, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info, zin.read(info))
+        zout.writestr("xl/vbaProject.bin", b"\0" * 64)  # a workbook with macros
+    report = validate_paths([xlsx, xlsm], form, policy, annotate_dir=tmp_path / "out")
+    assert report.files[0].notes == []
+    (note,) = report.files[1].notes
+    assert note.startswith("批注副本未带入：") and "宏（VBA）" in note
