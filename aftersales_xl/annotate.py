@@ -604,7 +604,8 @@ def _whole_number(value: float) -> str | None:
 
 
 def _redact_sheet_texts(ws: Worksheet, renamed: Mapping[str, str]) -> None:
-    """Headers and footers, drop-down messages and lists, table column names."""
+    """Headers and footers, drop-down messages and lists, table column names, conditional
+    format rules and filter values."""
     hf = ws.HeaderFooter
     for part in (
         hf.oddHeader, hf.oddFooter, hf.evenHeader, hf.evenFooter, hf.firstHeader, hf.firstFooter
@@ -623,6 +624,18 @@ def _redact_sheet_texts(ws: Worksheet, renamed: Mapping[str, str]) -> None:
         for column in table.tableColumns:
             if column.name:  # must equal its (redacted) header cell
                 column.name = redact(column.name)
+    for cf in ws.conditional_formatting:  # rule formulas such as A1="13399990000"
+        for rule in cf.rules:
+            rule.formula = [redact(_retitle(f, renamed)) for f in rule.formula or []]
+            if rule.text:
+                rule.text = redact(rule.text)
+    if ws.auto_filter and ws.auto_filter.filterColumn:
+        for column in ws.auto_filter.filterColumn:
+            filters = column.filters
+            if filters is not None:
+                for f in filters.filter or []:
+                    if f.val:
+                        f.val = redact(f.val)
 
 
 _CORE_TEXT = (

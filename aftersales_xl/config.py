@@ -411,15 +411,15 @@ def policy_to_toml(policy: Policy) -> str:
 
 def _toml_key(key: str) -> str:
     """A TOML key: bare when it can be (``P0``), else quoted (``"高"``)."""
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
 
 
 def _toml_value(v: Any) -> str:
     """A TOML value; strings use JSON's escapes, which TOML's basic strings share."""
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, str):  # JSON escapes every control character TOML forbids but DEL
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, date | time):

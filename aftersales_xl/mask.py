@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pandas as pd
 
@@ -284,6 +285,7 @@ def _mask_rest_of_workbook(
 
     rest = _Rest()
     mapped = set(sheet.columns.values())
+    found_on: dict[str, Counter[str]] = {}  # other sheets → personal data found on them
     todo = []
     for scan in sheet.inspection.sheets:
         if scan.name == sheet.sheet:
@@ -305,17 +307,26 @@ def _mask_rest_of_workbook(
                 if name == sheet.sheet:
                     _mask_record_sheet(grid, sheet, form, style, lang, rest)
                     continue
-                found = Counter(
+                found_on[name] = Counter(
                     m.kind
                     for row in grid.to_python()
                     for value in row
                     if (text := cell_text(value)) is not None
                     for m in find_pii(text)
                 )
-                if found:
-                    rest.notes.append(_note_other_sheet(name, found, lang))
         finally:
             book.close()
+    # comments and links of the other sheets (a sheet may hold nothing else)
+    for scan in sheet.inspection.sheets:
+        if scan.name == sheet.sheet or not scan.part:
+            continue
+        texts = [*sheet_comments(path, scan.part, lang).values()]
+        texts += [t for _ref, link in sheet_hyperlinks(path, scan.part, lang) for t in link]
+        found = found_on.setdefault(scan.name, Counter())
+        found.update(m.kind for text in texts for m in find_pii(unquote(text)))
+    for name, found in found_on.items():
+        if found:
+            rest.notes.append(_note_other_sheet(name, found, lang))
     rest.comments = sum(
         1
         for text in sheet_comments(path, str(sheet.part), lang).values()

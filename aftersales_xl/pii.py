@@ -25,7 +25,9 @@ _PATTERN = re.compile(
     rf"|(?P<landline>(?<![0-9]){LANDLINE}(?![0-9]))"
 )
 
-_REDACT_HINT = re.compile(r"\d{5}|\d[\s\-().]\d|[@＠]")  # nothing to redact without one of these
+#: nothing to redact without one of these (``\d`` takes full-width digits too; the separators
+#: include their full-width forms, as find_pii reads the text half-width)
+_REDACT_HINT = re.compile(r"\d{5}|\d[\s\-().－．（）]\d|[@＠]")
 
 #: full-width ASCII (Ｐ１３８＠…) and the ideographic space → half-width, one character for one,
 #: so matches found on the translated text have the original's positions

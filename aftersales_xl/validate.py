@@ -699,13 +699,19 @@ def check_paths(
                 )
                 yield checked
                 continue
-            name, number = annotated_name(path), 1
+
+            def copy_name(number: int, path: Path = path) -> str:
+                # a phone in the file name is not carried into the copy's name either (＊, as
+                # * cannot be in a file name on Windows)
+                return redact(annotated_name(path, number), "＊")
+
+            name, number = copy_name(1), 1
             while name.casefold() in copy_names:
                 number += 1
-                name = annotated_name(path, number)
+                name = copy_name(number)
             copy_names[name.casefold()] = path
             if number > 1:
-                taken = annotated_name(path)
+                taken = copy_name(1)
                 checked.report.notes.append(
                     redact(
                         LABELS["en" if lang == "en" else "zh"]["renamed"].format(

@@ -660,3 +660,26 @@ def test_what_a_copy_does_not_carry_over_is_one_sentence_on_the_file(tmp_path, f
     assert report.files[0].notes == []
     (note,) = report.files[1].notes
     assert note.startswith("批注副本未带入：") and "宏（VBA）" in note
+
+
+def test_conditional_format_formulas_are_redacted_in_the_copy(tmp_path, form, policy):
+    from builders import record_rows, write_record_xlsx
+    from openpyxl.formatting.rule import CellIsRule, FormulaRule
+    from openpyxl.styles import PatternFill
+
+    from aftersales_xl.validate import validate_paths
+
+    src = write_record_xlsx(tmp_path / "cf.xlsx", record_rows(2, severity="P9"))
+    wb = load_workbook(src)
+    ws = wb["问题记录表"]
+    red = PatternFill("solid", fgColor="FF0000")
+    ws.conditional_formatting.add("A1:A9", FormulaRule(formula=['A1="13399990000"'], fill=red))
+    ws.conditional_formatting.add(
+        "B1:B9", CellIsRule(operator="equal", formula=['"li.si@example.com"'], fill=red)
+    )
+    wb.save(src)
+    report = validate_paths([src], form, policy, annotate_dir=tmp_path / "out")
+    with zipfile.ZipFile(report.files[0].annotated) as z:
+        blob = b"".join(z.read(n) for n in z.namelist())
+    assert b"13399990000" not in blob and b"li.si@" not in blob
+    assert b'A1="****0000"' in blob  # the rule is kept, with the number masked

@@ -281,13 +281,13 @@ def test_policy_to_toml_round_trips(tmp_path: Path) -> None:
 
 def test_policy_with_chinese_severities_and_odd_text_round_trips(tmp_path: Path) -> None:
     text = (
-        '[lists]\nseverity = ["高", "中", "P 3"]\nchannel = ["电话\\n微信", "引号\\"和\\\\"]\n'
+        '[lists]\nseverity = ["高", "中", "P 3"]\nchannel = ["电话\\n微信", "引号\\"和\\\\", "删\\u007f"]\n'
         '[sla."高"]\nrespond = "1h"\n[sla."P 3"]\nresolve = "5wd"\n'
     )
     original = load_policy(write(tmp_path, text, "in.toml"))
     again = load_policy(write(tmp_path, policy_to_toml(original), "out.toml"))
     assert again.raw == original.raw
-    assert again.allowed("channel") == ["电话\n微信", '引号"和\\']
+    assert again.allowed("channel") == ["电话\n微信", '引号"和\\', "删\x7f"]
     assert again.sla_target("高", "respond") == Target(1.0, "h")
 
 

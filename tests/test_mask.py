@@ -544,6 +544,22 @@ def test_cli_mask_reports_pii_it_left_and_exits_1(make_workbook, tmp_path: Path)
     assert "13600136000" not in result.output and "zhao.liu" not in result.output
 
 
+def test_comments_and_links_on_other_sheets_are_reported(tmp_path: Path, form, policy) -> None:
+    import openpyxl
+    from builders import write_record_xlsx
+    from openpyxl.comments import Comment
+
+    src = write_record_xlsx(tmp_path / "a.xlsx", record_rows(1), extra_sheets={"备查": [["x"]]})
+    wb = openpyxl.load_workbook(src)
+    wb["备查"]["A2"].comment = Comment("客户手机 13712345678", "王工")  # on an empty cell
+    wb["备查"]["A1"].hyperlink = "mailto:li.si@example.com"
+    wb.save(src)
+    [outcome] = mask_workbooks([src], form, policy, out_dir=tmp_path / "out")
+    [left] = [n for n in outcome.notes if n.severity == "error"]
+    assert left.message.startswith("工作表“备查”中有未脱敏的个人信息（手机号 1 处、邮箱 1 处）")
+    assert outcome.pii_left and "13712345678" not in left.message
+
+
 # -- inputs given twice, outputs that would collide ----------------------------------------------
 def test_cli_mask_refuses_two_inputs_for_one_output(make_workbook, tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
