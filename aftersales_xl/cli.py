@@ -193,26 +193,30 @@ def validate(
     """
     from datetime import datetime
 
+    from . import opening
     from .forms import load_form
-    from .render import render_json, render_text
-    from .validate import validate_paths
-    from .workbook import expand_paths
 
     policy = load(config_path)
-    files = expand_paths(list(paths))
+    files = opening.expand_paths(list(paths))
     if not files:
         raise click.UsageError("no workbooks found in the given paths")
-    with _progress(files, lang) as tick:
-        report = validate_paths(
-            files,
-            load_form("record"),
-            policy,
-            lang=lang,
-            now=datetime.now(),
-            annotate_dir=annotate_dir,
-            on_file=tick,
-            debug=debug,
-        )
+    form = load_form("record")
+    # python-calamine parses the first file while pandas, pandera and numpy are imported
+    with opening.start(files[0], form, policy.limits, lang):
+        from .render import render_json, render_text
+        from .validate import validate_paths
+
+        with _progress(files, lang) as tick:
+            report = validate_paths(
+                files,
+                form,
+                policy,
+                lang=lang,
+                now=datetime.now(),
+                annotate_dir=annotate_dir,
+                on_file=tick,
+                debug=debug,
+            )
     click.echo(render_json(report) if fmt == "json" else render_text(report, lang))
     sys.exit(report.exit_code())
 

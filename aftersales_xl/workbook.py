@@ -3,7 +3,8 @@
 Every spreadsheet quirk the reader handles is named where it is handled:
 
 * the file is inspected by :mod:`aftersales_xl.safety` before any parser runs (format from the
-  first bytes, zip-bomb limits, no DOCTYPE, no giant used range or merged area);
+  first bytes, zip-bomb limits, no DOCTYPE, no giant used range or merged area), then opened
+  by :mod:`aftersales_xl.opening`;
 * values come from python-calamine (fast), padded from A1 (``skip_empty_area=False``) so the
   row and column numbers we report are the physical ones a person sees;
 * the sheet is the one the template marker names, else the one whose header matches best;
@@ -21,9 +22,7 @@ typed into typed values is :mod:`aftersales_xl.coerce`'s job.
 from __future__ import annotations
 
 import operator
-import re
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import islice, repeat
 from pathlib import Path
@@ -38,12 +37,18 @@ from .coerce import CellCodes
 from .config import Policy
 from .errors import UnreadableError
 from .findings import Finding, make_finding
-from .forms import FormSpec, normalise_label
+from .forms import FormSpec
+from .opening import (  # noqa: F401 - expand_paths is imported from here too
+    HEADER_SEARCH_ROWS,
+    Reading,
+    expand_paths,
+    head,
+    sheet_error,
+    take,
+)
 from .pii import KIND_LABELS, find_pii, redact
-from .safety import Inspection, inspect_in_two_steps
-from .template import INSTRUCTIONS_SHEET, LISTS_SHEET
+from .safety import Inspection
 
-HEADER_SEARCH_ROWS = 30
 #: rows copied into the values array at a time (see :func:`_body`)
 _BATCH = 256
 MIN_HEADER_MATCHES = 4
@@ -79,60 +84,6 @@ class FormSheet:
         if lang == "en":
             return form.field(key).label_en
         return self.labels.get(key) or form.field(key).label
-
-
-def _open(path: Path, lang: str) -> pc.CalamineWorkbook:
-    """Open with python-calamine, turning its errors into one plain-language UnreadableError."""
-    try:
-        return _open_by_content(path)
-    except pc.PasswordError:
-        msg = {
-            "zh": f"{path.name} 设有打开密码：请在 Excel 中取消密码后另存为 .xlsx 再提交",
-            "en": f"{path.name} is password-protected: remove the password in Excel, save as .xlsx and resubmit",
-        }
-        raise UnreadableError(str(path), "encrypted", msg.get(lang, msg["zh"])) from None
-    except Exception:  # calamine raises several types (ZipError, XmlError, CalamineError...)
-        msg = {
-            "zh": f"{path.name} 已损坏或不是 Excel 工作簿：请在 Excel 中打开并另存为 .xlsx 后重新提交",
-            "en": f"{path.name} is damaged or not an Excel workbook: open it in Excel, save as .xlsx and resubmit",
-        }
-        raise UnreadableError(str(path), "corrupt", msg.get(lang, msg["zh"])) from None
-
-
-def _open_by_content(path: Path) -> pc.CalamineWorkbook:
-    """The workbook with the parser its bytes call for (a renamed .xls still reads).
-
-    ``from_filelike`` picks the parser from the bytes, trying each format in turn;
-    ``from_path`` picks it from the extension, which for a file named as what it is comes to
-    the same parser, reads the file without calling back into Python (so it does not wait for
-    the GIL, which the safety scan holds while python-calamine opens the file in a helper
-    thread) and is tried first; whatever it cannot open is opened from the bytes.
-    """
-    try:
-        return pc.CalamineWorkbook.from_path(str(path))
-    except Exception:  # noqa: BLE001 - the bytes decide, as below
-        pass
-    with path.open("rb") as fh:
-        return pc.CalamineWorkbook.from_filelike(fh)
-
-
-def _head(
-    book: pc.CalamineWorkbook, name: str, path: Path, lang: str
-) -> tuple[pc.CalamineSheet, list[list]]:
-    """Parse sheet ``name``; return it with its first :data:`HEADER_SEARCH_ROWS` rows, padded from A1."""
-    try:
-        sheet = book.get_sheet_by_name(name)
-        return sheet, sheet.to_python(skip_empty_area=False, nrows=HEADER_SEARCH_ROWS)
-    except Exception:
-        raise _sheet_error(path, name, lang) from None
-
-
-def _sheet_error(path: Path, name: str, lang: str) -> UnreadableError:
-    msg = {
-        "zh": f"{path.name} 的工作表“{name}”无法读取：请在 Excel 中打开并另存为 .xlsx",
-        "en": f'{path.name}: sheet "{name}" cannot be read: open it in Excel and save as .xlsx',
-    }
-    return UnreadableError(str(path), "corrupt", msg.get(lang, msg["zh"]))
 
 
 def _body(
@@ -229,71 +180,6 @@ class _Coder:
         return self._code.get(value)
 
 
-def _candidate_sheets(book: pc.CalamineWorkbook, form: FormSpec) -> list[str]:
-    """The sheets that may hold the form, in the order they are tried: the template's own helper
-    sheets (instructions repeat the headers) are never records; the template's record sheet
-    name first, then visible sheets, in workbook order."""
-    skip = {normalise_label(n) for n in (*INSTRUCTIONS_SHEET.values(), LISTS_SHEET)}
-    metas = [
-        m
-        for m in book.sheets_metadata
-        if str(m.typ).endswith("WorkSheet") and normalise_label(m.name) not in skip
-    ]
-    wanted = {normalise_label(form.sheet), normalise_label(form.sheet_en)}
-    metas.sort(
-        key=lambda m: (
-            normalise_label(m.name) not in wanted,
-            not str(m.visible).endswith("Visible"),
-        )
-    )
-    return [m.name for m in metas]
-
-
-def _open_first_sheet(
-    path: Path, form: FormSpec, lang: str
-) -> tuple[pc.CalamineWorkbook, list[str], tuple[pc.CalamineSheet, list[list]] | None]:
-    """Open the workbook and parse the first candidate sheet: ``(book, candidates, first)``."""
-    book = _open(path, lang)
-    try:
-        order = _candidate_sheets(book, form)
-        return book, order, _head(book, order[0], path, lang) if order else None
-    except BaseException:
-        book.close()
-        raise
-
-
-class _Background:
-    """``fn(*args)`` running in a helper thread; :meth:`result` waits for it and returns its
-    value or raises its exception."""
-
-    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
-        self._outcome: tuple[bool, Any] = (False, None)
-        self._thread = threading.Thread(
-            target=self._run, args=(fn, args), name="xlcheck-parse", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, fn: Callable[..., Any], args: tuple) -> None:
-        try:
-            self._outcome = (True, fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread by result()
-            self._outcome = (False, exc)
-
-    def result(self) -> Any:
-        self._thread.join()
-        ok, value = self._outcome
-        if not ok:
-            raise value
-        return value
-
-    def discard(self, cleanup: Callable[[Any], None]) -> None:
-        """Wait for the helper and clean up its value; its outcome is not wanted any more."""
-        self._thread.join()
-        ok, value = self._outcome
-        if ok:
-            cleanup(value)
-
-
 def _empty_cells(
     values: np.ndarray,
     keys: list[str],
@@ -377,27 +263,14 @@ def read_form(
     at all or holds no sheet that looks like the form.
     """
     path = Path(path)
-    if not path.is_file():
-        msg = {
-            "zh": f"{path}: 找不到文件：请检查路径和文件名",
-            "en": f"{path}: file not found: check the path and name",
-        }
-        raise UnreadableError(str(path), "missing", msg.get(lang, msg["zh"]))
-    finish_inspection = inspect_in_two_steps(path, policy.limits, lang)
-    # the used area is known to be safe: python-calamine parses the first sheet in a helper
-    # thread (releasing the GIL) while the safety scan completes here
-    opening = _Background(_open_first_sheet, path, form, lang)
-    try:
-        insp = finish_inspection()
-    except BaseException:
-        opening.discard(lambda opened: opened[0].close())
-        raise
-    book, order, first = opening.result()
+    # a reading begun early by the CLI (see aftersales_xl.opening), else one begun now
+    reading = take(path, form, policy.limits, lang) or Reading(path, form, policy.limits, lang)
+    insp, book, order, first = reading.result()
     findings: list[Finding] = []
     try:
         chosen: tuple[str, pc.CalamineSheet, list[list], int, dict[str, int]] | None = None
         for i, name in enumerate(order):
-            parsed, rows = first if i == 0 and first is not None else _head(book, name, path, lang)
+            parsed, rows = first if i == 0 and first is not None else head(book, name, path, lang)
             hit = find_header(rows, form)
             if hit and (chosen is None or len(hit[1]) > len(chosen[4])):
                 chosen = (name, parsed, rows, hit[0], hit[1])
@@ -465,7 +338,7 @@ def read_form(
     try:
         grid, coder = _body(parsed, header_idx + 1, len(header), [columns[k] for k in coded])
     except Exception:
-        raise _sheet_error(path, name, lang) from None
+        raise sheet_error(path, name, lang) from None
     findings += _unmapped_pii(grid, unmapped, header_row, name, lang)
     keys = list(columns)
     positions = list(columns.values())
@@ -559,30 +432,3 @@ def read_form(
         cell_codes=cell_codes,
     )
     return sheet, findings
-
-
-def expand_paths(args: list[str | Path]) -> list[Path]:
-    """Files as given; folders → every workbook in them (sorted), skipping ``~$`` lock files
-    and hidden files, and xlcheck's own outputs (``*.checked.xlsx``, ``*.bak-…`` backups).
-    Unknown extensions inside folders are skipped; named files are kept
-    (their format is judged from their bytes). A file reached twice (``DIR DIR/a.xlsx``)
-    is listed once, where it first appears."""
-    from .fileio import distinct_paths
-
-    out: list[Path] = []
-    for a in args:
-        p = Path(a)
-        if p.is_dir():
-            for child in sorted(p.iterdir()):
-                if child.name.startswith(("~$", ".")) or not child.is_file():
-                    continue
-                if child.suffix.lower() in WORKBOOK_SUFFIXES and not _OUR_OUTPUT.search(child.name):
-                    out.append(child)
-        else:
-            out.append(p)
-    return distinct_paths(out)
-
-
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
-#: files xlcheck itself writes next to submissions: annotated copies and backups
-_OUR_OUTPUT = re.compile(r"\.checked\.|\.bak-\d{8}-\d{6}")

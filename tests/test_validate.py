@@ -671,7 +671,10 @@ def test_a_phone_in_the_file_name_is_masked_in_the_report(tmp_path, form, policy
     blob = json.dumps(report.to_dict(), ensure_ascii=False)
     assert "13812345678" not in blob and "张先生****5678.xlsx" in blob
     assert any("改名" in n for n in report.files[0].notes)
-    assert len(list((tmp_path / "out").iterdir())) == 1  # the copy is still written
+    # the copy is still written, under a masked name, and the report points at it
+    (copy,) = (tmp_path / "out").iterdir()
+    assert copy.name == "张先生＊＊＊＊5678.checked.xlsx"
+    assert report.files[0].annotated == str(copy)
 
 
 def test_a_sheet_too_large_to_annotate_gets_no_copy_and_exit_2(tmp_path, form):
@@ -689,3 +692,33 @@ def test_a_sheet_too_large_to_annotate_gets_no_copy_and_exit_2(tmp_path, form):
     assert f.rows == 20 and f.annotated is None and report.exit_code() == 2
     assert any("未写批注副本" in n for n in f.notes)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_hostile_first_file_is_unreadable_through_the_cli_not_a_crash(tmp_path):
+    """The CLI begins reading its first file before importing pandas (aftersales_xl.opening):
+    the safety scan must still refuse a stray value at XFD1048576 before python-calamine,
+    which would abort the interpreter, opens it. In a child process, alone and first."""
+    import subprocess
+    import sys
+
+    stray = tmp_path / "stray.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "问题记录表"
+    wb.active["A1"] = "问题编号"
+    wb.active["XFD1048576"] = "x"
+    wb.save(stray)
+    good = write_record_xlsx(tmp_path / "good.xlsx", record_rows(2))
+    for args in ([stray], [stray, good]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "aftersales_xl.cli", "validate", *map(str, args)]
+            + ["--format", "json", "--lang", "en"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr
+        files = json.loads(proc.stdout)["files"]
+        assert [f["code"] for f in files[0]["findings"]] == ["unreadable"]
+        assert "XFD1048576" in files[0]["findings"][0]["message"]
+        assert [f["rows"] for f in files[1:]] == [2] * (len(args) - 1)
