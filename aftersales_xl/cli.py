@@ -17,7 +17,10 @@ import click
 from . import __version__
 from .errors import XlcheckError
 
-EPILOG_EXIT = "Exit codes: 0 done, no errors; 1 error findings; 2 bad usage or unreadable input."
+EPILOG_EXIT = (
+    "Exit codes: 0 done, no errors; 1 error findings; 2 bad usage, unreadable input "
+    "or an output that could not be written."
+)
 
 
 def common_options(f: Callable) -> Callable:
@@ -269,7 +272,8 @@ def merge_cmd(
     Rows with errors are kept out and listed in the register's 待修正 sheet; contact data
     is masked; blank 问题编号 are assigned; changed records replace their old version,
     which is kept in 变更记录. The previous register is kept as a backup. Exit 1 if any
-    row was kept out, 2 if a submission could not be read.
+    row was kept out or another register was skipped, 2 if a submission could not be read
+    or its annotated copy could not be written.
 
     \b
     Example:

@@ -12,7 +12,9 @@ without 问题编号 are numbered. Then, for each submitted row, in this order:
    content, else the lowest ID), else the ID a row of this run gives it, else one new ID
    (:func:`ids.assign_ids`, continuing the register's sequences);
 4. the same ID arriving with different contents in one run is a conflict: every version is
-   kept out and listed in 待修正 field by field; identical copies merge once;
+   kept out and listed in 待修正 field by field; identical copies merge once. IDs with the
+   same period and sequence are one ID (``FW202405210002`` = ``FW20240521002``), stored as
+   the register writes it, else in the canonical form;
 5. an ID already in the register replaces the register's row when its content changed; the
    replaced version goes to 变更记录 with the time and source. Unchanged rows keep their
    provenance and hand-added columns, so merging the same submissions twice keeps every row,
@@ -45,11 +47,14 @@ from .errors import LockedError, WriteError, XlcheckError
 from .fileio import backup_copy, prune_backups, refuse_if_open_in_excel
 from .findings import ERROR, Report
 from .forms import FormSpec
-from .ids import assign_ids, parse_id
+from .ids import assign_ids, format_id, id_pattern, normalise_id, parse_id
 from .mask import TEXT, cell_text, mask_frame, mask_value
+from .pii import redact
 from .register import (
+    HISTORY_SHEET,
     PROVENANCE,
     REGISTER_SHEET,
+    REJECTED_SHEET,
     RejectedRow,
     read_history,
     read_register,
@@ -76,7 +81,8 @@ class MergeResult:
     """What one merge did. ``report`` is the validation report of the submissions.
 
     ``masked`` counts the submitted cells masked per field key; ``masked_in_register`` the
-    cells of 总台账 / 变更记录 typed in by hand that were masked (per column).
+    cells of 总台账 / 变更记录 typed in by hand that were masked (per column). ``skipped``
+    names the given workbooks that were not merged because they are another xlcheck register.
     """
 
     register: Path
@@ -93,13 +99,15 @@ class MergeResult:
     total: int = 0
     backup: Path | None = None
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        """2 if a submission could not be read, 1 if any row was kept out, else 0."""
-        if self.report.any_unreadable:
+        """2 if a submission could not be read or its annotated copy could not be written,
+        1 if any row was kept out or a workbook was skipped as a register, else 0."""
+        if self.report.exit_code() == 2:
             return 2
-        return 1 if (self.rejected_rows or self.conflicts) else 0
+        return 1 if (self.rejected_rows or self.conflicts or self.skipped) else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +124,7 @@ class MergeResult:
             "total": self.total,
             "backup": str(self.backup) if self.backup else None,
             "notes": list(self.notes),
+            "skipped": list(self.skipped),
             "validation": self.report.to_dict(),
         }
 
@@ -197,13 +206,17 @@ class MergeLock:
             pass
         except OSError:
             return False
-        who = f"pid {pid.group(1)}" if pid else "?"
-        self.notify(
-            f"xlcheck: 删除了上次中断的合并留下的锁文件 {self.path.name}（{who} 已不在运行）"
-            if self.lang != "en"
-            else f"xlcheck: removed the lock file {self.path.name} left by an interrupted merge "
-            f"({who} is no longer running)"
-        )
+        if self.lang == "en":
+            why = (
+                f"pid {pid.group(1)} is no longer running"
+                if pid
+                else "it was empty and older than a minute"
+            )
+            line = f"xlcheck: removed the lock file {self.path.name} left by an interrupted merge ({why})"
+        else:
+            why = f"pid {pid.group(1)} 已不在运行" if pid else "锁文件为空，且已存在超过 1 分钟"
+            line = f"xlcheck: 删除了上次中断的合并留下的锁文件 {self.path.name}（{why}）"
+        self.notify(line)
         return True
 
     def _remove_leftovers(self) -> None:
@@ -311,13 +324,14 @@ def merge(
 
     ``now`` stamps 合并时间 and measures open records; ``week_start`` (default: the last
     complete week) picks the overview's "latest week". The register itself and any other
-    xlcheck register among ``paths`` are skipped with a note; :class:`XlcheckError` when
-    that leaves nothing to merge. ``notify`` gets one-line notices meant for stderr (a stale
-    lock removed); by default they are printed there.
+    xlcheck register among ``paths`` are skipped with a note (another register is also listed
+    in ``skipped``, so the exit code is 1); :class:`XlcheckError` when that leaves nothing
+    to merge. ``notify`` gets one-line notices meant for stderr (a stale lock removed); by
+    default they are printed there.
     """
     register = Path(register)
     now = now.replace(microsecond=0)
-    paths, notes = _submissions(paths, register, lang)
+    paths, notes, skipped = _submissions(paths, register, lang)
     _make_folder(register, lang)
     refuse_if_open_in_excel(register, lang)
     with MergeLock(register, lang, notify):
@@ -335,6 +349,7 @@ def merge(
             debug=debug,
         )
     result.notes[:0] = notes
+    result.skipped = skipped
     return result
 
 
@@ -360,25 +375,29 @@ def _make_folder(register: Path, lang: str) -> None:
 
 def _submissions(
     paths: Iterable[str | Path], register: Path, lang: str
-) -> tuple[list[Path], list[str]]:
-    """The workbooks to merge, and a note for each one skipped because it is a register:
-    the register itself (or the same file by another path) or another xlcheck register."""
+) -> tuple[list[Path], list[str], list[str]]:
+    """The workbooks to merge, a note for each one skipped because it is a register (the
+    register itself, or the same file by another path, or another xlcheck register), and the
+    names of the other registers skipped (their records are not merged: exit code 1)."""
     given = expand_paths(list(paths))
     kept: list[Path] = []
     notes: list[str] = []
+    skipped: list[str] = []
     for p in given:
+        name = redact(p.name)
         if _same_path(p, register):
             notes.append(
-                f"{p.name} 是总台账本身，不是提交文件，未合并"
+                f"{name} 是总台账本身，不是提交文件，未合并"
                 if lang != "en"
-                else f"{p.name} is the register itself, not a submission: not merged"
+                else f"{name} is the register itself, not a submission: not merged"
             )
         elif _is_register_workbook(p):
+            skipped.append(name)
             notes.append(
-                f"{p.name} 是 xlcheck 生成的总台账（含“{REGISTER_SHEET}”工作表），不是提交文件，已跳过"
+                f"{name} 是 xlcheck 生成的总台账，不是提交文件，已跳过（其中的记录未合并）"
                 if lang != "en"
-                else f'{p.name} is a register written by xlcheck (it has a "{REGISTER_SHEET}" sheet), '
-                "not a submission: skipped"
+                else f"{name} is a register written by xlcheck, not a submission: skipped "
+                "(its records were not merged)"
             )
         else:
             kept.append(p)
@@ -387,23 +406,44 @@ def _submissions(
         raise XlcheckError(
             "；".join(notes) + f"：{nothing}" if lang != "en" else "; ".join(notes) + f": {nothing}"
         )
-    return kept, notes
+    return kept, notes, skipped
 
 
-_REGISTER_SHEET_XML = re.compile(
-    rb"<(?:\w+:)?sheet\b[^>]*\bname=[\"']" + re.escape(REGISTER_SHEET.encode()) + rb"[\"']"
-)
+def _sheet_xml(name: str) -> re.Pattern[bytes]:
+    """Finds the sheet called ``name`` in ``xl/workbook.xml``."""
+    return re.compile(rb"<(?:\w+:)?sheet\b[^>]*\bname=[\"']" + re.escape(name.encode()) + rb"[\"']")
+
+
+_REGISTER_SHEETS_XML = [_sheet_xml(n) for n in (REGISTER_SHEET, REJECTED_SHEET, HISTORY_SHEET)]
+#: the document property :func:`register.write_register` sets (Excel and LibreOffice keep it)
+_MERGE_PROPERTY_XML = re.compile(rb"<(?:\w+:)?description>\s*xlcheck merge\s*</")
 
 
 def _is_register_workbook(path: Path) -> bool:
-    """Whether ``path`` is an .xlsx with a 总台账 sheet (read from ``xl/workbook.xml`` only;
-    anything unreadable is left for the validator to judge)."""
+    """Whether ``path`` is a register written by xlcheck: an .xlsx with a 总台账 sheet and
+    either the document property ``xlcheck merge`` or the register's 待修正 and 变更记录
+    sheets too. A submission that merely has a sheet called 总台账 is merged. Only the zip's
+    small XML parts are read; anything unreadable is left for the validator to judge."""
     try:
         with zipfile.ZipFile(path) as z:
-            info = z.getinfo("xl/workbook.xml")
-            return info.file_size < 1 << 20 and bool(_REGISTER_SHEET_XML.search(z.read(info)))
-    except Exception:  # noqa: BLE001 - not a zip, no workbook part, damaged: not a register
+            book = _small_part(z, "xl/workbook.xml")
+            register, *others = (bool(x.search(book)) for x in _REGISTER_SHEETS_XML)
+            if not register:
+                return False
+            return all(others) or bool(
+                _MERGE_PROPERTY_XML.search(_small_part(z, "docProps/core.xml"))
+            )
+    except Exception:  # noqa: BLE001 - not a zip, damaged: not a register
         return False
+
+
+def _small_part(z: zipfile.ZipFile, name: str) -> bytes:
+    """The bytes of part ``name`` of the zip, or b"" when it is missing or over 1 MB."""
+    try:
+        info = z.getinfo(name)
+    except KeyError:
+        return b""
+    return z.read(info) if info.file_size < 1 << 20 else b""
 
 
 def _merge_locked(
@@ -442,7 +482,7 @@ def _merge_locked(
     )
     result = MergeResult(register=register, report=Report([c.report for c in checked]))
     result.files = len(checked)
-    names = _source_names([Path(c.report.path) for c in checked])
+    names = _source_names([c.report.path for c in checked])
     rejected: list[RejectedRow] = []
 
     # 0. the register as read: contact data typed in by hand is masked
@@ -461,8 +501,7 @@ def _merge_locked(
 
     # 1. keep out rows with blocking errors; mask the rest
     batches: list[tuple[str, pd.DataFrame, Checked]] = []
-    for c in checked:
-        source = names[c.report.path]
+    for c, source in zip(checked, names, strict=True):
         blocking = [
             f for f in c.report.findings if f.severity == ERROR and f.code not in FIXED_BY_MASKING
         ]
@@ -484,20 +523,33 @@ def _merge_locked(
 
     # 2. identity: rows added to the register by hand get IDs, then the rows without ID
     submitted = [rid for _s, f, _c in batches for rid in f["record_id"] if not _blank(rid)]
-    old = _number_register_rows(old, policy, submitted, result, lang).reset_index(drop=True)
+    old = _number_register_rows(old, policy, submitted, result, lang)
+    id_key = _id_keys(policy)
+    result.notes.extend(_repeated_ids(old, id_key, lang))
+    old = old.reset_index(drop=True)
     unnumbered = _resolve_blank_ids(batches, old, keys, policy, submitted)
 
-    # 3. one version per ID in this run; different versions (two files, or twice) conflict
-    versions: dict[str, list[_Version]] = {}
-    for (source, _frame, c), recs in zip(batches, unnumbered.records, strict=True):
+    # 3. one version per ID in this run; different versions (two files, or twice) conflict.
+    # IDs with the same period and sequence are one ID (FW202405210002 = FW20240521002): it
+    # is stored as the register writes it, else in its canonical form
+    records = old.to_dict("records")
+    position: dict[Any, int] = {}  # ID key -> its record; typed twice by hand: the first
+    for i, rec in enumerate(records):
+        if not _blank(rec["record_id"]):
+            position.setdefault(id_key(rec["record_id"]), i)
+    versions: dict[Any, list[_Version]] = {}
+    for b, ((source, _frame, c), recs) in enumerate(zip(batches, unnumbered.records, strict=True)):
         for row, rec in recs.items():
             if not _blank(rec["record_id"]):  # blank: no usable date, validate reported it
-                versions.setdefault(rec["record_id"], []).append((source, row, rec, c))
+                versions.setdefault(id_key(rec["record_id"]), []).append((b, source, row, rec, c))
     incoming: dict[str, _Version] = {}
-    for rid, found in versions.items():
-        if any(_changed_fields(found[0][2], v[2], keys) for v in found[1:]):
+    for key, found in versions.items():
+        rid = records[position[key]]["record_id"] if key in position else _canonical_id(key, policy)
+        for v in found:
+            v[3]["record_id"] = rid
+        if any(_changed_fields(found[0][3], v[3], keys) for v in found[1:]):
             result.conflicts += len(found)
-            by_key = any((v[0], v[1]) in unnumbered.rows for v in found)
+            by_key = any((v[0], v[2]) in unnumbered.rows for v in found)
             # an ID this run would have handed out means nothing to the sender: not named
             shown = None if rid in unnumbered.new_ids else rid
             rejected += _conflict_rows(shown, found, keys, form, lang, by_key)
@@ -506,17 +558,13 @@ def _merge_locked(
     result.assigned = len(unnumbered.new_ids & incoming.keys())
 
     # 4. update or add
-    records = old.to_dict("records")
-    position = {
-        rec["record_id"]: i for i, rec in enumerate(records) if not _blank(rec["record_id"])
-    }
     new_rows: list[dict[str, Any]] = []
     replaced: list[dict[str, Any]] = []
-    for rid, (source, row, rec, c) in incoming.items():
+    for rid, (_b, source, row, rec, c) in incoming.items():
         values = {k: rec[k] for k in keys}
         values.update(source_file=source, source_row=int(row), merged_at=now)
-        if rid in position:
-            before = records[position[rid]]
+        if id_key(rid) in position:
+            before = records[position[id_key(rid)]]
             if _changed_fields(before, rec, IDENTITY):
                 # the ID belongs to another record in the register: never overwrite that one
                 result.rejected_rows += 1
@@ -535,7 +583,7 @@ def _merge_locked(
                 }
             )
             values.update({x: before[x] for x in extras})  # the supervisor's columns stay
-            records[position[rid]] = values
+            records[position[id_key(rid)]] = values
             result.updated += 1
         else:
             new_rows.append(values)
@@ -573,8 +621,9 @@ def _merge_locked(
     return result
 
 
-#: one submitted version of a record: (source name, Excel row, values by key, its check)
-_Version = tuple[str, int, dict[str, Any], Checked]
+#: one submitted version of a record: (batch number, source name, Excel row, values by key,
+#: its check)
+_Version = tuple[int, str, int, dict[str, Any], Checked]
 
 
 def _blank(value: Any) -> bool:
@@ -654,10 +703,10 @@ def _number_register_rows(
 @dataclass
 class _Unnumbered:
     """The submitted rows by batch (Excel row → values, IDs filled in), which of them came
-    without ID, and the new IDs they were given."""
+    without ID (as batch number, Excel row), and the new IDs they were given."""
 
     records: list[dict[int, dict[str, Any]]] = field(default_factory=list)
-    rows: set[tuple[str, int]] = field(default_factory=set)
+    rows: set[tuple[int, int]] = field(default_factory=set)
     new_ids: set[str] = field(default_factory=set)
 
 
@@ -692,7 +741,9 @@ def _resolve_blank_ids(
     for candidates in in_register.values():
         if len(candidates) > 1:
             candidates.sort(key=lambda c: _id_order(c[0], policy))
-    registered = set(old["record_id"].dropna())
+    id_key = _id_keys(policy)
+    registered_ids = old["record_id"].dropna().tolist()
+    registered = {id_key(i) for i in registered_ids}
 
     fills: list[dict[int, str]] = [{} for _ in batches]  # per batch: Excel row -> ID
     given: dict[tuple, list[str]] = {}  # IDs the submissions give a natural key
@@ -703,7 +754,7 @@ def _resolve_blank_ids(
             if key is not None:
                 given.setdefault(key, []).append(rid)
             continue
-        out.rows.add((batches[b][0], row))
+        out.rows.add((b, row))
         if key in in_register:
             candidates = in_register[key]
             exact = (i for i, r in candidates if not _changed_fields(r, rec, content))
@@ -713,14 +764,15 @@ def _resolve_blank_ids(
 
     # a register ID given to the key counts only if it is that customer's problem of that time
     # (else the row giving it is refused as a clash, see _clash_row)
-    asked = {i for key in groups if key in given for i in given[key] if i in registered}
+    asked = {id_key(i) for key in groups if key in given for i in given[key]} & registered
+    picked = [not _blank(i) and id_key(i) in asked for i in old["record_id"]] if asked else []
     identity = {
-        rec["record_id"]: tuple(_canon(rec[k]) for k in IDENTITY)
-        for rec in old[old["record_id"].isin(asked)].to_dict("records")
+        id_key(rec["record_id"]): tuple(_canon(rec[k]) for k in IDENTITY)
+        for rec in (old[picked].to_dict("records") if asked else ())
     }
     new_groups = []
     for key, members in groups.items():
-        ids = [i for i in given.get(key, ()) if identity.get(i, key[:2]) == key[:2]]
+        ids = [i for i in given.get(key, ()) if identity.get(id_key(i), key[:2]) == key[:2]]
         if ids:
             rid = min(ids, key=lambda i: _id_order(i, policy))
             for b, row in members:
@@ -732,9 +784,10 @@ def _resolve_blank_ids(
         for members in new_groups:
             b, row = members[0]
             first_rows.setdefault(b, []).append(row)
-        tables = [(batches[b][0], batches[b][1].loc[picked]) for b, picked in first_rows.items()]
-        assignment = assign_ids(tables, policy, existing=[*registered, *submitted])
-        decided = {b: assignment.for_source(batches[b][0]) for b in first_rows}
+        # tables are named by batch number: two files may show the same (masked) name
+        tables = [(str(b), batches[b][1].loc[picked]) for b, picked in first_rows.items()]
+        assignment = assign_ids(tables, policy, existing=[*registered_ids, *submitted])
+        decided = {b: assignment.for_source(str(b)) for b in first_rows}
         for members in new_groups:
             b, row = members[0]
             rid = decided[b].get(row)
@@ -753,6 +806,51 @@ def _natural_key(rec: dict[str, Any]) -> tuple | None:
     """customer + 问题发生时间 + 问题描述 as compared, or None when one of them is blank."""
     key = tuple(_canon(rec.get(k)) for k in NATURAL_KEY)
     return None if any(v is None or v == "" for v in key) else key
+
+
+def _id_keys(policy: Policy) -> Callable[[str], Any]:
+    """What makes two IDs one: ``(period, sequence)`` of an ID of the policy's pattern
+    (FW202405210002 and FW20240521002 are one ID), else the ID's text."""
+    pattern = id_pattern(policy)
+
+    def key(record_id: str) -> Any:
+        m = pattern.match(str(record_id))
+        return (m["period"], int(m["seq"])) if m else record_id
+
+    return key
+
+
+def _canonical_id(key: Any, policy: Policy) -> str:
+    """The ID of an :func:`_id_keys` key as IDs are written: FW20240521002."""
+    if isinstance(key, tuple):
+        return str(normalise_id(format_id(*key, policy)))
+    return key
+
+
+def _repeated_ids(old: pd.DataFrame, id_key: Callable[[str], Any], lang: str) -> list[str]:
+    """A note for each ID that 总台账 (indexed by Excel row) holds more than once, typed in
+    twice by hand: every row is kept, and an update goes to the first."""
+    rows: dict[Any, list[tuple[int, str]]] = {}
+    for row, rid in old["record_id"].dropna().items():
+        rows.setdefault(id_key(rid), []).append((int(row), rid))
+    notes = []
+    for found in rows.values():
+        if len(found) < 2:
+            continue
+        rid, first = found[0][1], found[0][0]
+        at = (
+            "、".join(str(r) for r, _ in found)
+            if lang != "en"
+            else ", ".join(str(r) for r, _ in found)
+        )
+        notes.append(
+            f"总台账中问题编号 {rid} 出现了 {len(found)} 次（第 {at} 行）：各行都保留，"
+            f"提交的更新只写入第 {first} 行；请删除或改正多余的行"
+            if lang != "en"
+            else f"the register holds record ID {rid} {len(found)} times (rows {at}): every row is "
+            f"kept and updates go to row {first} only; delete or correct the extra rows"
+        )
+    return notes
 
 
 def _id_order(record_id: str, policy: Policy) -> tuple:
@@ -786,10 +884,21 @@ def _clash_row(
     )
 
 
-def _source_names(paths: list[Path]) -> dict[str, str]:
-    """来源文件 values: the file name, or the path as given when two files share a name."""
+def _source_names(shown: list[str]) -> list[str]:
+    """来源文件 values, one per file in order (``shown``: the paths as reports show them,
+    contact data masked): the file name, or the path when two files in different folders
+    share a name; names that still coincide (names alike once masked) are numbered
+    ``张****8000.xlsx (2)``."""
+    paths = [Path(p) for p in shown]
     counts = Counter(p.name for p in paths)
-    return {str(p): (p.name if counts[p.name] == 1 else str(p)) for p in paths}
+    whole = Counter(str(p) for p in paths)
+    names = [p.name if counts[p.name] == 1 or whole[str(p)] > 1 else str(p) for p in paths]
+    seen: Counter[str] = Counter()
+    out = []
+    for name in names:
+        seen[name] += 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
 
 
 def _conflict_rows(
@@ -803,16 +912,16 @@ def _conflict_rows(
     """One 待修正 line per differing field per version (every version, however many); values
     are not echoed (they may be PII). ``by_key``: some versions had no ID and were matched on
     customer + occurrence time + description; ``rid`` None: the record has no ID yet."""
-    first = versions[0][2]
+    first = versions[0][3]
     differing = sorted(
-        {k for _, _, rec, _ in versions[1:] for k in _changed_fields(first, rec, keys)},
+        {k for *_, rec, _c in versions[1:] for k in _changed_fields(first, rec, keys)},
         key=keys.index,
     )
-    sources = list(dict.fromkeys(v[0] for v in versions))
+    sources = list(dict.fromkeys(v[1] for v in versions))
     files = "、".join(sources) if lang != "en" else ", ".join(sources)
     n = len(versions)
     out = []
-    for source, row, _rec, c in versions:
+    for _b, source, row, _rec, c in versions:
         for k in differing:
             label = form.field(k).title(lang)
             cell = c.sheet.cell(k, int(row)) if c.sheet and k in c.sheet.columns else None

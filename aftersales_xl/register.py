@@ -212,7 +212,8 @@ def write_register(
     provenance keys (``source_file``, ``source_row``, ``merged_at``) as columns; rows are
     written in the frame's order. ``extra_columns`` names further columns of ``frame`` —
     those added by hand that :func:`read_register` returned — written after the provenance
-    columns under their names, each cell as text, number, date or datetime by its type. ``history`` holds the replaced versions for ``变更记录``
+    columns under their names, each cell as text, number, date, time, datetime or boolean by
+    its type. ``history`` holds the replaced versions for ``变更记录``
     with the columns of :func:`history_columns` (all of them, old rows first: pass what
     :func:`read_history` returned with this run's rows appended); None writes an empty sheet.
 
@@ -289,6 +290,9 @@ class _CellWriter:
         self.quoted = add({"num_format": "@", "quote_prefix": True})
         self.datetime = add({"num_format": DATETIME_FORMAT})
         self.date = add({"num_format": "yyyy-mm-dd"})
+        self.time = add({"num_format": "hh:mm"})
+        self.time_seconds = add({"num_format": "hh:mm:ss"})
+        self.duration = add({"num_format": "[h]:mm:ss"})
         self.integer = add({"num_format": "0"})
         self.decimal = add({"num_format": "0.0"})
         self.percent = add({"num_format": "0.0%"})
@@ -335,10 +339,21 @@ class _CellWriter:
             self.string(ws, row, col, _as_text(value))
 
     def as_read(self, ws: Any, row: int, col: int, value: Any) -> None:
-        """A cell of a column added by hand: a date stays a date, a number keeps Excel's
-        General format, anything else as :meth:`value` writes it."""
+        """A cell of a column added by hand, with the type it was read with: a date stays a
+        date, a time of day a time (``hh:mm``), a duration a duration (``[h]:mm``), TRUE /
+        FALSE a boolean, a number keeps Excel's General format, anything else as
+        :meth:`value` writes it."""
         if isinstance(value, date) and not isinstance(value, datetime):
             ws.write_datetime(row, col, datetime.combine(value, time()), self.date)
+        elif isinstance(value, time):
+            seconds = value.hour * 3600 + value.minute * 60 + value.second
+            ws.write_number(
+                row, col, seconds / 86400, self.time_seconds if value.second else self.time
+            )
+        elif isinstance(value, timedelta):
+            ws.write_number(row, col, value.total_seconds() / 86400, self.duration)
+        elif isinstance(value, bool | np.bool_):
+            ws.write_boolean(row, col, bool(value))
         else:
             self.value(ws, row, col, value)
 
@@ -739,14 +754,16 @@ def read_register(
 
     Columns: the form keys in form order, then ``source_file``, ``source_row``, ``merged_at``
     (SLA figure columns are derived and not read back), then every column added by hand
-    (``主管备注``…), named by its header text (a blank header becomes ``列Q`` / ``Column Q``,
-    a repeated one gets `` (2)``) and holding its cells as read (text, number, date or
-    datetime; None when blank). Text columns are ``str`` dtype (a number typed into a text
+    (``主管备注``…), named by its header text (contact data in it masked; a blank header
+    becomes ``列Q`` / ``Column Q``, a repeated one gets `` (2)``) and holding its cells as read
+    (text, number, date, time or datetime, TRUE / FALSE; None when blank). Text columns are ``str`` dtype (a number typed into a text
     column comes back as its digits, never as a float), datetime columns ``datetime64[us]``
     rounded to the second, 客户满意度 and 来源行 ``Int64``. Hand edits read like a
     submission: 问题编号 is trimmed and normalised (:func:`~aftersales_xl.ids.normalise_id`), a
     rating typed as ``5分`` is 5. The index is the Excel row number (name ``excel_row``).
-    Headers may be Chinese or English.
+    Headers may be Chinese or English; a form field is found by the exact label the register
+    is written with before any alias, so a column added by hand under an alias (``电话``)
+    stays a column added by hand.
 
     The file first passes :func:`aftersales_xl.safety.inspect` with ``policy.limits``.
     Raises :class:`UnreadableError` if it does not exist, is not a workbook (or unsafe), has
@@ -759,9 +776,9 @@ def read_register(
         raise UnreadableError(str(path), "no-register-sheet", _t("no-sheet", lang, path=path.name))
     keys = [*form.keys, *PROVENANCE]
     header = list(rows[0]) if rows else []
-    positions = form.match_headers(header)
-    positions.update(_match_labels(header, PROVENANCE))
+    positions = _match_labels(header, PROVENANCE)
     sla = _match_labels(header, SLA_COLUMNS)
+    positions.update(_match_fields(header, form, [*positions.values(), *sla.values()]))
     extras = _extra_columns(rows, [*positions.values(), *sla.values()], [*keys, *sla], lang)
     return _typed_frame(
         path, REGISTER_SHEET, rows, positions, keys, form, date1904, lang, extras=extras
@@ -790,11 +807,8 @@ def read_history(
     header = list(rows[0])
     positions = _match_labels(header, HISTORY_META)
     positions.update(_match_labels(header, PROVENANCE))
-    taken = set(positions.values())
     # the change and provenance columns are matched first, so no form alias can claim them
-    positions.update(
-        form.match_headers([None if pos in taken else cell for pos, cell in enumerate(header)])
-    )
+    positions.update(_match_fields(header, form, positions.values()))
     return _typed_frame(path, HISTORY_SHEET, rows, positions, keys, form, date1904, lang)
 
 
@@ -885,8 +899,8 @@ def _typed_frame(
             data[key] = pd.Series([_read_id(v) for v in values], index=index, dtype="str")
         else:
             data[key] = pd.Series([_read_text(v) for v in values], index=index, dtype="str")
-    for name, pos in (extras or {}).items():
-        data[name] = pd.Series(
+    for extra, pos in (extras or {}).items():
+        data[extra] = pd.Series(
             [None if v == "" else v for v in column(pos)], index=index, dtype=object
         )
     if problems:
@@ -916,12 +930,28 @@ def _match_labels(header: list[Any], labels: Mapping[str, tuple[str, str]]) -> d
     return found
 
 
+def _match_fields(header: list[Any], form: FormSpec, taken: Iterable[int]) -> dict[str, int]:
+    """Form key → column among the header cells not ``taken``: the exact labels the register
+    is written with (Chinese or English) first, an alias only for a field still missing. So a
+    column added by hand under an alias (``电话``, ``描述``, ``状态``) never takes a field's
+    place: it is read as a column added by hand."""
+    used = set(taken)
+    exact = _match_labels(
+        [None if pos in used else cell for pos, cell in enumerate(header)],
+        {f.key: (f.label, f.label_en) for f in form.fields},
+    )
+    used.update(exact.values())
+    rest = form.match_headers([None if pos in used else cell for pos, cell in enumerate(header)])
+    return {**{k: p for k, p in rest.items() if k not in exact}, **exact}
+
+
 def _extra_columns(
     rows: list[list[Any]], known: Iterable[int], reserved: Iterable[str], lang: str
 ) -> dict[str, int]:
     """Columns added by hand: name → position of every column that is not ``known`` and has a
-    header or a value. The name is the header text; a blank header is named after its column
-    letter, and a name already taken (or a ``reserved`` key) gets `` (2)``, `` (3)``…"""
+    header or a value. The name is the header text with any phone, email or ID number masked
+    (:func:`~aftersales_xl.pii.redact`); a blank header is named after its column letter, and
+    a name already taken (or a ``reserved`` key) gets `` (2)``, `` (3)``…"""
     taken = set(known)
     names = set(reserved)
     width = max((len(r) for r in rows), default=0)
@@ -932,7 +962,7 @@ def _extra_columns(
             continue
         cell = header[pos] if pos < len(header) else None
         letter = xl_col_to_name(pos)
-        base = _as_text(cell).strip() if cell not in ("", None) else ""
+        base = redact(_as_text(cell).strip()) if cell not in ("", None) else ""
         base = base or (f"Column {letter}" if lang == "en" else f"列{letter}")
         name, n = base, 2
         while name in names:

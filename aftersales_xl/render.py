@@ -74,7 +74,9 @@ def render_text(report: Report, lang: str = "zh") -> str:
 
 
 def render_merge(result, lang: str = "zh") -> str:
-    """The merge summary: one line per submission, then the counts and where things went."""
+    """The merge summary: one line per submission with its notes (a masked file name, what
+    the annotated copy does not carry over, a copy that could not be written), then the
+    counts and where things went."""
     en = lang == "en"
     lines = []
     for f in result.report.files:
@@ -86,6 +88,7 @@ def render_merge(result, lang: str = "zh") -> str:
                 + ("records" if en else "条记录")
                 + (f", {f.errors} errors" if en else f"，{f.errors} 个错误") * bool(f.errors)
             )
+        lines.extend(f"  * {note}" for note in f.notes)
         if f.annotated:
             lines.append(("  → annotated copy: " if en else "  → 批注副本：") + f.annotated)
     masked = sum(result.masked.values())

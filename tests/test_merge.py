@@ -703,3 +703,204 @@ def test_another_register_among_the_submissions_is_skipped(tmp_path, form, polic
     result = do_merge([folder], register, form, policy)
     assert (result.files, result.added, result.unchanged, result.conflicts) == (1, 0, 2, 0)
     assert any("上月总台账.xlsx" in n and "总台账" in n for n in result.notes)
+
+
+def test_a_column_added_by_hand_under_a_field_alias_stays_a_column_of_its_own(
+    tmp_path, register, form, policy
+):
+    rows = record_rows(3, status="处理中", resolved_at=None, satisfaction=None, solution=None)
+    rows[0]["contact"] = "****8000"
+    a = write_record_xlsx(tmp_path / "a.xlsx", rows)
+    do_merge([a], register, form, policy)
+    wb = openpyxl.load_workbook(register)
+    ws = wb["总台账"]
+    # columns inserted before 联系方式, 问题描述 and 处理进度, under aliases of those fields
+    for label, alias, value in (
+        ("处理进度", "状态", "待回访"),
+        ("问题描述", "描述", "客户口述"),
+        ("联系方式", "电话", "回访过"),
+    ):
+        at = [c.value for c in ws[1]].index(label) + 1
+        ws.insert_cols(at)
+        ws.cell(1, at, alias)
+        ws.cell(2, at, value)
+    wb.save(register)
+
+    result = do_merge([a], register, form, policy)
+    assert (result.added, result.updated, result.unchanged) == (0, 0, 3)
+    header = [c.value for c in openpyxl.load_workbook(register)["总台账"][1]]
+    assert header[: len(form.fields)] == [f.label for f in form.fields]
+    assert header[len(header) - 3 :] == ["电话", "描述", "状态"]
+    first = sheet_rows(register)[0]
+    assert (first["联系方式"], first["问题描述"], first["处理进度"]) == (
+        "****8000",
+        rows[0]["description"],
+        "处理中",
+    )
+    assert (first["电话"], first["描述"], first["状态"]) == ("回访过", "客户口述", "待回访")
+    # the natural key still holds: the same rows merged again are the same records
+    again = do_merge([a], register, form, policy)
+    assert (again.added, again.unchanged, again.total) == (0, 3, 3)
+
+
+def test_a_submission_with_a_sheet_named_like_the_register_is_merged(
+    tmp_path, register, form, policy
+):
+    a = write_record_xlsx(
+        tmp_path / "a.xlsx", record_rows(2), extra_sheets={"总台账": [["月份", "数量"], ["5月", 2]]}
+    )
+    result = do_merge([a], register, form, policy)
+    assert (result.files, result.added, result.exit_code) == (1, 2, 0)
+    assert not result.skipped
+
+
+def test_another_register_skipped_sets_exit_1_and_is_named(tmp_path, form, policy):
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    write_record_xlsx(folder / "a.xlsx", record_rows(2))
+    register = tmp_path / "总台账.xlsx"
+    do_merge([folder], register, form, policy)
+    old = openpyxl.load_workbook(register)  # an old register saved again, sheets trimmed:
+    del old["待修正"], old["变更记录"]  # the document property still tells it apart
+    old.save(folder / "五月总台账.xlsx")
+    res = CliRunner().invoke(cli, ["merge", str(folder), "--register", str(register)])
+    assert res.exit_code == 1 and "五月总台账.xlsx" in res.stdout and "未合并" in res.stdout
+    result = do_merge([folder], register, form, policy)
+    assert result.skipped == ["五月总台账.xlsx"] and result.to_dict()["skipped"] == result.skipped
+
+
+def test_cli_merge_shows_file_notes_and_exit_2_when_an_annotated_copy_fails(tmp_path, register):
+    rows = record_rows(2)
+    rows[1]["severity"] = "P5"
+    sub = write_record_xlsx(tmp_path / "张13800138000.xlsx", rows)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the copies' folder should be")
+    res = CliRunner().invoke(
+        cli, ["merge", str(sub), "--register", str(register), "--annotate", str(blocker / "out")]
+    )
+    assert res.exit_code == 2
+    assert "文件名中含有手机号或邮箱" in res.stdout  # the file's own notes are shown
+    assert "批注副本未能写出" in res.stdout
+    assert "13800138000" not in res.stdout + res.stderr
+    assert len(sheet_rows(register)) == 1  # the good row was merged all the same
+
+
+def test_ids_equal_by_period_and_sequence_are_one_record(tmp_path, register, form, policy):
+    rows = record_rows(2)
+    do_merge([write_record_xlsx(tmp_path / "a.xlsx", rows)], register, form, policy)
+    # the second record resubmitted with its ID written with one zero more, now changed;
+    # a new record arrives as FW2024052200007 from two files
+    (new,) = record_rows(1, start=datetime(2024, 5, 22, 8, 0), customer="新客户/C0300")
+    b = write_record_xlsx(
+        tmp_path / "b.xlsx",
+        [
+            dict(rows[1], record_id="FW202405210002", remarks="已复核"),
+            dict(new, record_id="FW2024052200007"),
+        ],
+    )
+    c = write_record_xlsx(tmp_path / "c.xlsx", [dict(new, record_id="FW20240522007")])
+    result = do_merge([b, c], register, form, policy)
+    assert (result.added, result.updated, result.conflicts) == (1, 1, 0)
+    stored = sheet_rows(register)
+    assert [r["问题编号"] for r in stored] == ["FW20240521001", "FW20240521002", "FW20240522007"]
+    assert stored[1]["备注"] == "已复核"
+    again = do_merge([b, c], register, form, policy)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 2)
+
+
+def test_files_whose_masked_names_coincide_stay_apart(tmp_path, register, form, policy):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_record_xlsx(folder / "张13800138000.xlsx", record_rows(2))
+    write_record_xlsx(folder / "张13900008000.xlsx", record_rows(2, customer="另一家/C0900"))
+    result = do_merge([folder], register, form, policy)
+    assert (result.added, result.conflicts, result.assigned) == (4, 0, 4)
+    stored = sheet_rows(register)
+    assert len({r["问题编号"] for r in stored}) == 4
+    assert sorted({r["来源文件"] for r in stored}) == ["张****8000.xlsx", "张****8000.xlsx (2)"]
+
+
+def test_a_hand_added_header_with_a_phone_is_masked(tmp_path, register, form, policy):
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(2))
+    do_merge([a], register, form, policy)
+
+    def edit(ws, col):
+        ws.cell(1, col("x"), "回访 13912345678")
+        ws.cell(2, col("x"), "已回访，客户留了 13712345678")
+
+    _edit_register(register, edit)
+    result = do_merge([a], register, form, policy)
+    assert result.masked_in_register == {"回访 ****5678": 1}
+    out = json.dumps(result.to_dict(), ensure_ascii=False, default=str)
+    book = openpyxl.load_workbook(register)
+    cells = json.dumps(
+        [[c.value for row in ws.iter_rows() for c in row] for ws in book],
+        ensure_ascii=False,
+        default=str,
+    )
+    for secret in ("13912345678", "13712345678"):
+        assert secret not in out and secret not in cells
+    assert "回访 ****5678" in [c.value for c in book["总台账"][1]]
+
+
+def test_hand_added_times_and_booleans_keep_their_type(tmp_path, register, form, policy):
+    from datetime import time
+
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(2))
+    do_merge([a], register, form, policy)
+
+    def edit(ws, col):
+        at, done = col("回访时刻"), col("回访时刻") + 1
+        ws.cell(1, at, "回访时刻")
+        ws.cell(2, at, time(14, 30)).number_format = "hh:mm"
+        ws.cell(1, done, "已回访")
+        ws.cell(2, done, True)
+        ws.cell(3, done, False)
+
+    _edit_register(register, edit)
+    for _ in range(2):
+        do_merge([a], register, form, policy)
+        ws = openpyxl.load_workbook(register)["总台账"]
+        header = [c.value for c in ws[1]]
+        at, done = header.index("回访时刻") + 1, header.index("已回访") + 1
+        assert ws.cell(2, at).value == time(14, 30) and ws.cell(2, at).is_date
+        assert ws.cell(2, at).number_format == "hh:mm"
+        assert ws.cell(2, done).value is True and ws.cell(2, done).data_type == "b"
+        assert ws.cell(3, done).value is False
+
+
+def test_an_id_typed_twice_into_the_register_keeps_both_rows_and_says_so(
+    tmp_path, register, form, policy
+):
+    rows = record_rows(2)
+    do_merge([write_record_xlsx(tmp_path / "a.xlsx", rows)], register, form, policy)
+
+    def edit(ws, col):
+        copy = [c.value for c in ws[3]]  # FW20240521002 pasted again below, edited
+        copy[col("备注") - 1] = "手工副本"
+        ws.append(copy)
+
+    _edit_register(register, edit)
+    b = write_record_xlsx(
+        tmp_path / "b.xlsx", [dict(rows[1], record_id="FW20240521002", owner="赵工")]
+    )
+    result = do_merge([b], register, form, policy)
+    assert result.updated == 1 and result.total == 3
+    (note,) = [n for n in result.notes if "FW20240521002" in n]
+    assert "2 次" in note and "3、4" in note
+    stored = sheet_rows(register)
+    assert [r["问题编号"] for r in stored] == ["FW20240521001", "FW20240521002", "FW20240521002"]
+    assert stored[1]["处理负责人"] == "赵工" and stored[2]["备注"] == "手工副本"
+
+
+def test_an_empty_lock_left_behind_is_explained(tmp_path, register, form, policy):
+    import os
+
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(1))
+    lock = tmp_path / f".{register.name}.lock"
+    lock.write_text("")
+    os.utime(lock, (1_700_000_000, 1_700_000_000))
+    told: list[str] = []
+    do_merge([a], register, form, policy, notify=told.append)
+    (line,) = told
+    assert "锁文件为空" in line and "1 分钟" in line and "?" not in line

@@ -569,11 +569,14 @@ def test_bad_date_in_register_names_the_cell_without_pii(register, form, policy)
     ws = book[REGISTER_SHEET]
     col = column_of(ws, "接收时间")
     ws.cell(5, col).value = "找 13812345678"
+    ws.cell(1, ws.max_column + 1).value = "主管备注"  # a column added by hand too
+    ws.cell(2, ws.max_column).value = "复查"
     book.save(register)
     with pytest.raises(UnreadableError) as e:
         read_register(register, form, policy)
     assert e.value.reason == "bad-register-value"
     assert f"{get_column_letter(col)}5" in str(e.value) and "13812345678" not in str(e.value)
+    assert str(e.value).startswith(register.name)  # the file is named, not the added column
 
 
 # -- atomic write -------------------------------------------------------------------------------
@@ -637,3 +640,67 @@ def test_empty_register_round_trip(tmp_path, frame, form, policy):
     back = read_register(path, form, policy)
     assert back.empty
     assert back.dtypes.to_dict() == typed(frame).dtypes.to_dict()
+
+
+def test_a_column_added_under_a_field_alias_never_takes_the_field(register, frame, form, policy):
+    book = openpyxl.load_workbook(register)
+    for name in (REGISTER_SHEET, HISTORY_SHEET):
+        ws = book[name]
+        for label, alias in (("联系方式", "电话"), ("处理进度", "状态"), ("客户满意度", "评分")):
+            at = [c.value for c in ws[1]].index(label) + 1
+            ws.insert_cols(at)
+            ws.cell(1, at, alias)
+            ws.cell(2, at, "手工")
+    book.save(register)
+    back = read_register(register, form, policy)
+    expected = read_register(
+        write(register.with_name("fresh.xlsx"), frame, policy, form), form, policy
+    )
+    pd.testing.assert_frame_equal(back[form.keys], expected[form.keys], check_dtype=False)
+    assert [c for c in back.columns if c not in expected.columns] == ["电话", "状态", "评分"]
+    assert back.iloc[0]["电话"] == "手工"
+    history = read_history(register, form, policy)
+    assert history["status"].tolist() == history_frame(frame)["status"].tolist()
+
+
+def test_a_header_added_by_hand_is_read_with_its_contact_data_masked(register, form, policy):
+    book = openpyxl.load_workbook(register)
+    ws = book[REGISTER_SHEET]
+    ws.cell(1, ws.max_column + 1, "回访 13912345678 / li.si@example.com")
+    ws.cell(2, ws.max_column, "已回访")
+    book.save(register)
+    back = read_register(register, form, policy)
+    (extra,) = back.columns[len(form.keys) + 3 :]
+    assert "13912345678" not in extra and "li.si@example.com" not in extra
+    assert extra.startswith("回访 ****5678")
+
+
+def test_times_durations_and_booleans_added_by_hand_are_written_back_as_read(
+    tmp_path, register, form, policy
+):
+    from datetime import time, timedelta
+
+    book = openpyxl.load_workbook(register)
+    ws = book[REGISTER_SHEET]
+    end = ws.max_column
+    for offset, (label, value, number_format) in enumerate(
+        (
+            ("回访时刻", time(14, 30), "hh:mm"),
+            ("通话时长", timedelta(hours=1, minutes=15), "[h]:mm:ss"),
+            ("已回访", True, "General"),
+        ),
+        start=1,
+    ):
+        ws.cell(1, end + offset, label)
+        ws.cell(2, end + offset, value).number_format = number_format
+    book.save(register)
+    back = read_register(register, form, policy)
+    extras = ["回访时刻", "通话时长", "已回访"]
+    again = write(tmp_path / "again.xlsx", back, policy, form, extra_columns=extras)
+    ws = openpyxl.load_workbook(again)[REGISTER_SHEET]
+    at, length, done = (column_of(ws, label) for label in extras)
+    assert ws.cell(2, at).value == time(14, 30) and ws.cell(2, at).number_format == "hh:mm"
+    assert ws.cell(2, length).value == timedelta(hours=1, minutes=15)
+    assert ws.cell(2, done).value is True and ws.cell(2, done).data_type == "b"
+    reread = read_register(again, form, policy)
+    pd.testing.assert_frame_equal(reread[extras], back[extras])
