@@ -26,6 +26,7 @@ import python_calamine as pc
 
 from .errors import UnreadableError
 from .forms import FormSpec, normalise_label
+from .pii import redact
 from .safety import Inspection, inspect_in_two_steps
 from .template import INSTRUCTIONS_SHEET, LISTS_SHEET
 
@@ -49,9 +50,10 @@ class Reading:
         self._parse: _Background | None = None
         try:
             if not path.is_file():
+                shown = redact(str(path))  # a phone in a file name is not echoed either
                 msg = {
-                    "zh": f"{path}: 找不到文件：请检查路径和文件名",
-                    "en": f"{path}: file not found: check the path and name",
+                    "zh": f"{shown}: 找不到文件：请检查路径和文件名",
+                    "en": f"{shown}: file not found: check the path and name",
                 }
                 raise UnreadableError(str(path), "missing", msg.get(lang, msg["zh"]))
             self._finish_inspection = inspect_in_two_steps(path, limits, lang)

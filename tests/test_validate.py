@@ -566,12 +566,7 @@ def test_hostile_used_ranges_are_unreadable_through_the_cli_not_a_crash(tmp_path
     import sys
     import zipfile
 
-    stray = tmp_path / "stray.xlsx"
-    wb = openpyxl.Workbook()
-    wb.active.title = "问题记录表"
-    wb.active["A1"] = "问题编号"
-    wb.active["XFD1048576"] = "x"
-    wb.save(stray)
+    stray = stray_cell_workbook(tmp_path / "stray.xlsx")
     src = write_record_xlsx(tmp_path / "src.xlsx", record_rows(1))
     merged = tmp_path / "merged.xlsx"
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(merged, "w", zipfile.ZIP_DEFLATED) as zout:
@@ -701,12 +696,7 @@ def test_a_hostile_first_file_is_unreadable_through_the_cli_not_a_crash(tmp_path
     import subprocess
     import sys
 
-    stray = tmp_path / "stray.xlsx"
-    wb = openpyxl.Workbook()
-    wb.active.title = "问题记录表"
-    wb.active["A1"] = "问题编号"
-    wb.active["XFD1048576"] = "x"
-    wb.save(stray)
+    stray = stray_cell_workbook(tmp_path / "stray.xlsx")
     good = write_record_xlsx(tmp_path / "good.xlsx", record_rows(2))
     for args in ([stray], [stray, good]):
         proc = subprocess.run(
@@ -722,3 +712,20 @@ def test_a_hostile_first_file_is_unreadable_through_the_cli_not_a_crash(tmp_path
         assert [f["code"] for f in files[0]["findings"]] == ["unreadable"]
         assert "XFD1048576" in files[0]["findings"][0]["message"]
         assert [f["rows"] for f in files[1:]] == [2] * (len(args) - 1)
+
+
+def stray_cell_workbook(path):
+    """A ~1 KB workbook with values in A1 and XFD1048576: python-calamine aborts the whole
+    interpreter on it, so the safety scan must refuse it first."""
+    wb = openpyxl.Workbook()
+    wb.active.title = "问题记录表"
+    wb.active["A1"] = "问题编号"
+    wb.active["XFD1048576"] = "x"
+    wb.save(path)
+    return path
+
+
+def test_a_missing_file_named_with_a_phone_is_reported_masked(tmp_path):
+    res = run("validate", str(tmp_path / "张13800138000.xlsx"), "--format", "json")
+    assert res.exit_code == 2
+    assert "13800138000" not in res.output and "张****8000.xlsx" in res.output
