@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from .findings import ERROR, Report
 from .forms import FormSpec
@@ -79,12 +80,17 @@ def render_merge(result, lang: str = "zh") -> str:
     counts and where things went."""
     en = lang == "en"
     lines = []
+    seen: Counter[str] = (
+        Counter()
+    )  # two files can share a masked name: number them, as 来源文件 does
     for f in result.report.files:
+        seen[f.path] += 1
+        path = f.path if seen[f.path] == 1 else f"{f.path} ({seen[f.path]})"
         if f.unreadable:
-            lines.append(f"{f.path}: {f.findings[0].message}")
+            lines.append(f"{path}: {f.findings[0].message}")
         else:
             lines.append(
-                f"{f.path}: {f.rows} "
+                f"{path}: {f.rows} "
                 + ("records" if en else "条记录")
                 + (f", {f.errors} errors" if en else f"，{f.errors} 个错误") * bool(f.errors)
             )

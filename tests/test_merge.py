@@ -818,6 +818,11 @@ def test_files_whose_masked_names_coincide_stay_apart(tmp_path, register, form, 
     stored = sheet_rows(register)
     assert len({r["问题编号"] for r in stored}) == 4
     assert sorted({r["来源文件"] for r in stored}) == ["张****8000.xlsx", "张****8000.xlsx (2)"]
+    from aftersales_xl.render import render_merge
+
+    lines = render_merge(result).splitlines()
+    heads = [line.split(":")[0] for line in lines if "条记录" in line and not line.startswith(" ")]
+    assert [h.rsplit("/", 1)[-1] for h in heads] == ["张****8000.xlsx", "张****8000.xlsx (2)"]
 
 
 def test_a_hand_added_header_with_a_phone_is_masked(tmp_path, register, form, policy):
