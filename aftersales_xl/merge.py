@@ -655,6 +655,13 @@ def _mask_register(
     """总台账 as read with contact data and free-text PII masked, also in the columns added by
     hand (as free text); the number of cells masked per column."""
     out, _changes, counts = mask_frame(old, form, policy)
+    # a phone or email typed into 问题编号 by hand is not an ID: masked like free text
+    ids = out["record_id"].tolist()
+    for i, value in enumerate(ids):
+        if isinstance(value, str) and parse_id(value, policy) is None and redact(value) != value:
+            ids[i] = redact(value, str(policy.mask["char"]))
+            counts[form.field("record_id").label] += 1
+    out["record_id"] = pd.Series(ids, index=out.index, dtype=object)
     for name in extras:
         column = out[name].tolist()
         for i, value in enumerate(column):
@@ -837,7 +844,7 @@ def _repeated_ids(old: pd.DataFrame, id_key: Callable[[str], Any], lang: str) ->
     for found in rows.values():
         if len(found) < 2:
             continue
-        rid, first = found[0][1], found[0][0]
+        rid, first = redact(str(found[0][1])), found[0][0]  # it may be a phone typed there
         at = (
             "、".join(str(r) for r, _ in found)
             if lang != "en"

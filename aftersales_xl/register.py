@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -920,14 +921,23 @@ def _empty_frame(keys: Sequence[str], form: FormSpec) -> pd.DataFrame:
 
 
 def _match_labels(header: list[Any], labels: Mapping[str, tuple[str, str]]) -> dict[str, int]:
-    """key → column of the first header cell matching its Chinese or English label."""
-    lookup = {normalise_label(label): key for key, pair in labels.items() for label in pair}
+    """key → column of the header cell showing its Chinese or English label: the label as
+    written (NFKC, trimmed, any case) first, so a column added beside it as ``备注（主管）``
+    stays a column of its own; the tolerant :func:`normalise_label` match (no brackets, ``*``
+    or spaces) only for a key still missing."""
     found: dict[str, int] = {}
-    for pos, cell in enumerate(header):
-        key = lookup.get(normalise_label(cell))
-        if key is not None and key not in found:
-            found[key] = pos
+    for norm in (_as_written, normalise_label):
+        lookup = {norm(label): key for key, pair in labels.items() for label in pair}
+        for pos, cell in enumerate(header):
+            key = lookup.get(norm(cell))
+            if key is not None and key not in found and pos not in found.values():
+                found[key] = pos
     return found
+
+
+def _as_written(value: Any) -> str:
+    """Header text as written: NFKC (full → half width), trimmed, case-folded."""
+    return "" if value is None else unicodedata.normalize("NFKC", str(value)).strip().casefold()
 
 
 def _match_fields(header: list[Any], form: FormSpec, taken: Iterable[int]) -> dict[str, int]:

@@ -909,3 +909,42 @@ def test_an_empty_lock_left_behind_is_explained(tmp_path, register, form, policy
     do_merge([a], register, form, policy, notify=told.append)
     (line,) = told
     assert "锁文件为空" in line and "1 分钟" in line and "?" not in line
+
+
+def test_a_bracketed_note_column_beside_a_field_stays_a_column_of_its_own(
+    tmp_path, register, form, policy
+):
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(3))
+    do_merge([a], register, form, policy)
+
+    def edit(ws, col):
+        ws.insert_cols(1)  # left of every form column
+        ws.cell(1, 1, "备注（主管）")
+        for r in (2, 3, 4):
+            ws.cell(r, 1, f"主管意见{r}")
+
+    _edit_register(register, edit)
+    again = do_merge([a], register, form, policy)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 3)
+    stored = sheet_rows(register)
+    assert [r["备注（主管）"] for r in stored] == ["主管意见2", "主管意见3", "主管意见4"]
+    header = [c.value for c in openpyxl.load_workbook(register)["总台账"][1]]
+    assert header.count("备注") == 1
+
+
+def test_a_phone_typed_into_the_register_id_column_is_masked(tmp_path, register, form, policy):
+    a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(3))
+    do_merge([a], register, form, policy)
+
+    def edit(ws, col):
+        ws.cell(3, col("问题编号"), "13812345678")
+        ws.cell(4, col("问题编号"), "13812345678")
+
+    _edit_register(register, edit)
+    b = write_record_xlsx(tmp_path / "b.xlsx", record_rows(1, start=datetime(2024, 5, 28)))
+    res = CliRunner().invoke(
+        cli, ["merge", str(b), "--register", str(register), "--format", "json"]
+    )
+    assert "13812345678" not in res.output
+    ids = [r["问题编号"] for r in sheet_rows(register)]
+    assert "13812345678" not in ids and len(ids) == 4  # every row kept
