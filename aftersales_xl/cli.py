@@ -75,10 +75,11 @@ def guarded(f: Callable) -> Callable:
     return wrapper
 
 
-def load(config_path: Path | None):
+def load(config_path: Path | None, lang: str):
+    """The policy in force; a bad file's one-line message is in the command's ``--lang``."""
     from .config import load_policy
 
-    return load_policy(config_path)
+    return load_policy(config_path, lang=lang)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -126,7 +127,9 @@ def template_cmd(
     from .template import write_template
 
     out = output or Path(f"{form_name}_form.xlsx")
-    written = write_template(out, load_form(form_name), load(config_path), lang, overwrite=force)
+    written = write_template(
+        out, load_form(form_name), load(config_path, lang), lang, overwrite=force
+    )
     click.echo(f"Template written: {written}" if lang == "en" else f"已生成模板：{written}")
 
 
@@ -155,7 +158,7 @@ def config_show(config_path: Path | None, lang: str, debug: bool) -> None:
     """
     from .config import policy_to_toml
 
-    click.echo(policy_to_toml(load(config_path)), nl=False)
+    click.echo(policy_to_toml(load(config_path, lang)), nl=False)
 
 
 @cli.command()
@@ -199,7 +202,7 @@ def validate(
     from . import opening
     from .forms import load_form
 
-    policy = load(config_path)
+    policy = load(config_path, lang)
     files = opening.expand_paths(list(paths))
     if not files:
         raise click.UsageError("no workbooks found in the given paths")
@@ -287,7 +290,7 @@ def merge_cmd(
     from .render import render_merge
     from .workbook import expand_paths
 
-    policy = load(config_path)
+    policy = load(config_path, lang)
     files = expand_paths(list(paths))
     if not files:
         raise click.UsageError("no workbooks found in the given paths")
@@ -420,7 +423,7 @@ def mask(
     files = _writable_inputs(paths, out_dir, in_place, lang)
     form = load_form("record")
     outcomes = mask_workbooks(
-        files, form, load(config_path), out_dir=out_dir, in_place=in_place, lang=lang
+        files, form, load(config_path, lang), out_dir=out_dir, in_place=in_place, lang=lang
     )
     click.echo(render_mask(outcomes, form, lang))
     if _failed(outcomes):
@@ -475,7 +478,7 @@ def assign_ids_cmd(
     outcomes = assign_workbooks(
         files,
         load_form("record"),
-        load(config_path),
+        load(config_path, lang),
         register=register,
         out_dir=out_dir,
         in_place=in_place,

@@ -149,23 +149,29 @@ def parse_target(spec: Any, key: str = "target") -> Target:
                 break
             if unit == "wd" and not amount.is_integer():
                 raise ConfigError(
-                    f'{key} = "{spec}": working days must be a whole number, e.g. "5wd"'
+                    f'{key} = "{spec}"：工作日数必须是整数，例如 "5wd"',
+                    f'{key} = "{spec}": working days must be a whole number, e.g. "5wd"',
                 )
             if amount > MAX_TARGET[unit]:
+                most = f'"{MAX_TARGET[unit]:g}{unit}"'
                 raise ConfigError(
-                    f'{key} = "{spec}": longer than a year; the most allowed is '
-                    f'"{MAX_TARGET[unit]:g}{unit}"'
+                    f'{key} = "{spec}"：超过一年；最多允许 {most}',
+                    f'{key} = "{spec}": longer than a year; the most allowed is {most}',
                 )
             return Target(amount, unit)
     raise ConfigError(
-        f'{key} = "{spec}": use "<N>h" (calendar hours) or "<N>wd" (working days), e.g. "24h" or "5wd"'
+        f'{key} = "{spec}"：请写成 "<N>h"（自然小时）或 "<N>wd"（工作日），例如 "24h" 或 "5wd"',
+        f'{key} = "{spec}": use "<N>h" (calendar hours) or "<N>wd" (working days), e.g. "24h" or "5wd"',
     )
 
 
 def _iso_dates(values: Any, key: str) -> list[date]:
     out = []
     if not isinstance(values, list):
-        raise ConfigError(f'{key} must be a list of dates, e.g. ["2027-01-01"]')
+        raise ConfigError(
+            f'{key} 必须是日期列表，例如 ["2027-01-01"]',
+            f'{key} must be a list of dates, e.g. ["2027-01-01"]',
+        )
     for v in values:
         if isinstance(v, date) and not isinstance(v, datetime):
             out.append(v)
@@ -173,7 +179,10 @@ def _iso_dates(values: Any, key: str) -> list[date]:
         try:
             out.append(date.fromisoformat(str(v)))
         except ValueError:
-            raise ConfigError(f'{key}: "{v}" is not a date; write it as YYYY-MM-DD') from None
+            raise ConfigError(
+                f'{key}："{v}" 不是日期；请写成 YYYY-MM-DD',
+                f'{key}: "{v}" is not a date; write it as YYYY-MM-DD',
+            ) from None
     return out
 
 
@@ -190,7 +199,10 @@ def _hhmm(value: Any, key: str) -> time:
     else:
         parsed = None
     if parsed is None or parsed.tzinfo is not None:
-        raise ConfigError(f'{key} = "{shown}": write the local time as HH:MM, e.g. "09:00"')
+        raise ConfigError(
+            f'{key} = "{shown}"：请按 HH:MM 写本地时间，例如 "09:00"',
+            f'{key} = "{shown}": write the local time as HH:MM, e.g. "09:00"',
+        )
     return parsed
 
 
@@ -206,16 +218,20 @@ def _merge(base: dict, override: Mapping, path: str, defaults: Mapping) -> None:
         where = f"{path}.{key}" if path else key
         if path == "sla":
             if not isinstance(value, Mapping):
-                raise ConfigError(f"{where} must be a table ([{where}]) with respond/resolve")
+                raise ConfigError(
+                    f"{where} 必须是一个表（[{where}]），内含 respond/resolve",
+                    f"{where} must be a table ([{where}]) with respond/resolve",
+                )
             base.setdefault(key, {}).update(value)
             continue
         if key not in defaults:
-            allowed = ", ".join(sorted(defaults)) or "(none)"
-            raise ConfigError(f"unknown setting {where!r}; allowed here: {allowed}")
+            raise _unknown(where, sorted(defaults))
         known = defaults.get(key)
         if isinstance(known, Mapping):
             if not isinstance(value, Mapping):
-                raise ConfigError(f"{where} must be a table ([{where}])")
+                raise ConfigError(
+                    f"{where} 必须是一个表（[{where}]）", f"{where} must be a table ([{where}])"
+                )
             base.setdefault(key, {})
             _merge(base[key], value, where, known)
         else:
@@ -224,24 +240,35 @@ def _merge(base: dict, override: Mapping, path: str, defaults: Mapping) -> None:
             if known is not None and type(known) is not type(value):
                 numeric = isinstance(known, int | float) and isinstance(value, int | float)
                 if not numeric or isinstance(value, bool):
+                    zh, en = _KIND_WORDS.get(type(known), ("一个值", "a value"))
                     raise ConfigError(
-                        f"{where} must be {_KIND_WORDS.get(type(known), 'a value')} like "
-                        f"{_toml_value(known)}, not {_toml_value(value)}"
+                        f"{where} 必须是{zh}，例如 {_toml_value(known)}，而不是 {_toml_value(value)}",
+                        f"{where} must be {en} like {_toml_value(known)}, not {_toml_value(value)}",
                     )
                 if isinstance(known, int) and not float(value).is_integer():
                     raise ConfigError(
-                        f"{where} must be a whole number like {known}, not {_toml_value(value)}"
+                        f"{where} 必须是整数，例如 {known}，而不是 {_toml_value(value)}",
+                        f"{where} must be a whole number like {known}, not {_toml_value(value)}",
                     )
                 value = int(value) if isinstance(known, int) else float(value)
             base[key] = value
 
 
+def _unknown(where: str, allowed: list[str]) -> ConfigError:
+    """A key the defaults do not know, with the keys allowed beside it."""
+    return ConfigError(
+        f"未知设置 {where!r}；此处允许：{', '.join(allowed) or '（无）'}",
+        f"unknown setting {where!r}; allowed here: {', '.join(allowed) or '(none)'}",
+    )
+
+
+#: what a value of the default's type is called (Chinese, English)
 _KIND_WORDS = {
-    bool: "true or false",
-    int: "a whole number",
-    float: "a number",
-    str: "text in quotes",
-    list: "a list",
+    bool: ("true 或 false", "true or false"),
+    int: ("整数", "a whole number"),
+    float: ("数字", "a number"),
+    str: ("带引号的文字", "text in quotes"),
+    list: ("列表", "a list"),
 }
 
 #: characters that cannot mask: they would look like data (digits, letters) or break an email
@@ -250,39 +277,48 @@ _BAD_MASK_CHARS = "@＠.-+_"
 
 def _check(raw: Mapping[str, Any]) -> None:
     """Semantic checks with messages that name the key and the allowed values."""
-    if raw["ids"]["scheme"] not in ("daily", "monthly"):
+    scheme = raw["ids"]["scheme"]
+    if scheme not in ("daily", "monthly"):
         raise ConfigError(
-            f'ids.scheme = "{raw["ids"]["scheme"]}": allowed values are "daily", "monthly"'
+            f'ids.scheme = "{scheme}"：允许的值为 "daily", "monthly"',
+            f'ids.scheme = "{scheme}": allowed values are "daily", "monthly"',
         )
     if not 1 <= int(raw["ids"]["digits"]) <= 9:
-        raise ConfigError("ids.digits must be between 1 and 9")
+        raise ConfigError("ids.digits 必须在 1 到 9 之间", "ids.digits must be between 1 and 9")
     for name, values in raw["lists"].items():
         if (
             not isinstance(values, list)
             or not values
             or not all(isinstance(v, str) for v in values)
         ):
-            raise ConfigError(f"lists.{name} must be a non-empty list of text values")
+            raise ConfigError(
+                f"lists.{name} 必须是非空的文字列表",
+                f"lists.{name} must be a non-empty list of text values",
+            )
+    statuses = ", ".join(raw["lists"]["status"])
     if not raw["status"]["done"]:
         raise ConfigError(
-            f"status.done must name at least one status of lists.status "
-            f'({", ".join(raw["lists"]["status"])}), e.g. ["已解决", "已关闭"]'
+            f'status.done 至少要列出 lists.status 中的一个状态（{statuses}），例如 ["已解决", "已关闭"]',
+            f"status.done must name at least one status of lists.status ({statuses}), "
+            'e.g. ["已解决", "已关闭"]',
         )
-    for s in raw["status"]["done"] + [raw["status"]["pending"]]:
+    named = [("status.done", s) for s in raw["status"]["done"]]
+    for key, s in named + [("status.pending", raw["status"]["pending"])]:
         if s not in raw["lists"]["status"]:
             raise ConfigError(
-                f'status: "{s}" is not in lists.status ({", ".join(raw["lists"]["status"])})'
+                f'{key}："{s}" 不在 lists.status 中（{statuses}）',
+                f'{key}: "{s}" is not in lists.status ({statuses})',
             )
+    severities = ", ".join(raw["lists"]["severity"])
     for sev, table in raw["sla"].items():
         if sev not in raw["lists"]["severity"]:
             raise ConfigError(
-                f"sla.{sev}: not a severity; allowed: {', '.join(raw['lists']['severity'])}"
+                f"sla.{sev}：不是 lists.severity 中的严重程度；允许：{severities}",
+                f"sla.{sev}: not a severity; allowed: {severities}",
             )
         for kind, spec in table.items():
             if kind not in ("respond", "resolve"):
-                raise ConfigError(
-                    f"unknown setting 'sla.{sev}.{kind}'; allowed here: resolve, respond"
-                )
+                raise _unknown(f"sla.{sev}.{kind}", ["resolve", "respond"])
             if spec != "":
                 parse_target(spec, f"sla.{sev}.{kind}")
     char = str(raw["mask"]["char"])
@@ -294,43 +330,59 @@ def _check(raw: Mapping[str, Any]) -> None:
         or char in _BAD_MASK_CHARS
     ):
         raise ConfigError(
+            f"mask.char = {_toml_value(char)}：请用一个不会被误认为数据的符号，"
+            '例如 "*"、"＊" 或 "×"（不能是字母、数字、空格、@、.、-、+ 或 _）',
             f"mask.char = {_toml_value(char)}: use one symbol that cannot be mistaken for "
-            'data, e.g. "*", "＊" or "×" (not a letter, digit, space, @, ., -, + or _)'
+            'data, e.g. "*", "＊" or "×" (not a letter, digit, space, @, ., -, + or _)',
         )
     for key, top in (("name_keep", 2), ("phone_keep_last", 4), ("email_keep", 3)):
         if not 0 <= raw["mask"][key] <= top:
-            raise ConfigError(f"mask.{key} must be a whole number from 0 to {top}")
+            raise ConfigError(
+                f"mask.{key} 必须是 0 到 {top} 的整数",
+                f"mask.{key} must be a whole number from 0 to {top}",
+            )
     for key, value in raw["limits"].items():
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            raise ConfigError(f"limits.{key} must be a positive number")
+            raise ConfigError(f"limits.{key} 必须是正数", f"limits.{key} must be a positive number")
     _check_calendar(raw)
     _check_satisfaction(raw["satisfaction"])
     daily = raw["daily"]
     if daily["first_response_hours"] <= 0:
-        raise ConfigError("daily.first_response_hours must be a positive number of hours")
+        raise ConfigError(
+            "daily.first_response_hours 必须是正的小时数",
+            "daily.first_response_hours must be a positive number of hours",
+        )
     for key in ("closure_rate_min", "csat_min", "bad_review_max"):
         if not 0 <= daily[key] <= 100:
-            raise ConfigError(f"daily.{key} must be a percentage between 0 and 100")
+            raise ConfigError(
+                f"daily.{key} 必须是 0 到 100 之间的百分比",
+                f"daily.{key} must be a percentage between 0 and 100",
+            )
 
 
 def _check_calendar(raw: Mapping[str, Any]) -> None:
     start = _hhmm(raw["working_hours"]["start"], "working_hours.start")
     end = _hhmm(raw["working_hours"]["end"], "working_hours.end")
     if start >= end:
+        shown = f'start "{raw["working_hours"]["start"]}"', f'end "{raw["working_hours"]["end"]}"'
         raise ConfigError(
-            f'working_hours: start "{raw["working_hours"]["start"]}" must be earlier than '
-            f'end "{raw["working_hours"]["end"]}"'
+            f"working_hours：{shown[0]} 必须早于 {shown[1]}",
+            f"working_hours: {shown[0]} must be earlier than {shown[1]}",
         )
     years = raw["calendar"]["covered_years"]
     if not all(isinstance(y, int) and not isinstance(y, bool) and 2000 <= y <= 2100 for y in years):
-        raise ConfigError("calendar.covered_years must be a list of years, e.g. [2027]")
+        raise ConfigError(
+            "calendar.covered_years 必须是年份列表，例如 [2027]",
+            "calendar.covered_years must be a list of years, e.g. [2027]",
+        )
     holidays = set(_iso_dates(raw["calendar"]["extra_holidays"], "calendar.extra_holidays"))
     workdays = set(_iso_dates(raw["calendar"]["extra_workdays"], "calendar.extra_workdays"))
     both = sorted(holidays & workdays)
     if both:
+        day = both[0].isoformat()
         raise ConfigError(
-            f"calendar: {both[0].isoformat()} is in both extra_holidays and extra_workdays; "
-            "keep it in one of them"
+            f"calendar：{day} 同时在 extra_holidays 和 extra_workdays 中；只保留在其中一个",
+            f"calendar: {day} is in both extra_holidays and extra_workdays; keep it in one of them",
         )
 
 
@@ -338,44 +390,71 @@ def _check_satisfaction(sat: Mapping[str, Any]) -> None:
     for key in ("good", "bad"):
         values = sat[key]
         if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5 for v in values):
-            raise ConfigError(f"satisfaction.{key} must be a list of ratings 1-5, e.g. [4, 5]")
+            raise ConfigError(
+                f"satisfaction.{key} 必须是 1-5 的评分列表，例如 [4, 5]",
+                f"satisfaction.{key} must be a list of ratings 1-5, e.g. [4, 5]",
+            )
     overlap = sorted(set(sat["good"]) & set(sat["bad"]))
     if overlap:
         raise ConfigError(
-            f"satisfaction: rating {overlap[0]} is in both good and bad; keep it in one"
+            f"satisfaction：评分 {overlap[0]} 同时在 good 和 bad 中；只保留在其中一个",
+            f"satisfaction: rating {overlap[0]} is in both good and bad; keep it in one",
         )
     if not 0 <= sat["follow_up_max"] <= 5:
         raise ConfigError(
-            "satisfaction.follow_up_max must be a rating between 0 and 5 (0 = no follow-up list)"
+            "satisfaction.follow_up_max 必须是 0 到 5 之间的评分（0 = 不列回访名单）",
+            "satisfaction.follow_up_max must be a rating between 0 and 5 (0 = no follow-up list)",
         )
 
 
-def load_policy(path: str | Path | None = None, *, search_cwd: bool = True) -> Policy:
-    """Load the defaults, then ``path`` (or ``./xlcheck.toml`` if present) over them."""
+def load_policy(
+    path: str | Path | None = None, *, search_cwd: bool = True, lang: str = "zh"
+) -> Policy:
+    """Load the defaults, then ``path`` (or ``./xlcheck.toml`` if present) over them.
+
+    A bad file raises :class:`ConfigError` with one line ``<file>: <key> ...: <fix>``, in
+    Chinese unless ``lang="en"`` (the exception carries both texts as ``zh`` and ``en``).
+    """
     defaults = tomllib.loads(default_policy_text())
     raw = copy.deepcopy(defaults)
     source = "defaults"
     if path is None and search_cwd and Path(CONFIG_FILENAME).is_file():
         path = CONFIG_FILENAME
+
+    def bad(where: object, zh: str, en: str) -> ConfigError:
+        return ConfigError(f"{where}: {zh}", f"{where}: {en}", lang=lang)
+
     if path is not None:
         p = Path(path)
         try:
             # utf-8-sig: Notepad's "UTF-8 with BOM" reads as well as plain UTF-8
             user = tomllib.loads(p.read_text("utf-8-sig"))
         except FileNotFoundError:
-            raise ConfigError(f"{p}: config file not found") from None
+            raise bad(
+                p,
+                "找不到配置文件：请检查路径和文件名",
+                "config file not found; check the path and name",
+            ) from None
         except IsADirectoryError:
-            raise ConfigError(f"{p}: is a folder, not a config file") from None
+            raise bad(
+                p,
+                "是文件夹，不是配置文件：请给出 .toml 文件的路径",
+                "is a folder, not a config file; give the path of the .toml file",
+            ) from None
         except UnicodeDecodeError:
-            raise ConfigError(
-                f"{p}: not UTF-8 text; save it as UTF-8 (in Notepad: 另存为 → 编码 UTF-8)"
+            raise bad(
+                p,
+                "不是 UTF-8 文本：请另存为 UTF-8（记事本：另存为 → 编码 UTF-8）",
+                "not UTF-8 text; save it as UTF-8 (in Notepad: 另存为 → 编码 UTF-8)",
             ) from None
         except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{p}: not valid TOML ({e})") from None
+            raise bad(
+                p, f"不是有效的 TOML（{e}）：请改正该行", f"not valid TOML ({e}); fix that line"
+            ) from None
         try:
             _merge(raw, user, "", defaults)
         except ConfigError as e:
-            raise ConfigError(f"{p}: {e}") from None
+            raise bad(p, e.zh, e.en) from None
         # a default [sla.Pn] for a severity the file dropped from lists.severity goes too
         for sev in list(raw["sla"]):
             if sev not in raw["lists"]["severity"] and sev not in user.get("sla", {}):
@@ -386,7 +465,7 @@ def load_policy(path: str | Path | None = None, *, search_cwd: bool = True) -> P
         policy = Policy(raw=raw, source=source)
         policy.extra_holidays, policy.extra_workdays, policy.working_hours  # noqa: B018 - validate
     except ConfigError as e:
-        raise ConfigError(f"{source}: {e}") from None
+        raise bad(source, e.zh, e.en) from None
     return policy
 
 

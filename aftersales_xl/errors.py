@@ -10,7 +10,15 @@ class XlcheckError(Exception):
 
 
 class ConfigError(XlcheckError):
-    """The policy file is malformed or names an unknown key or a bad value."""
+    """The policy file is malformed or names an unknown key or a bad value.
+
+    Carries the message in Chinese (``zh``) and English (``en``, the Chinese if not given);
+    ``str()`` is the one ``lang`` picks: Chinese unless ``lang="en"``.
+    """
+
+    def __init__(self, zh: str, en: str | None = None, *, lang: str = "zh") -> None:
+        self.zh, self.en = zh, zh if en is None else en
+        super().__init__(self.en if lang == "en" else self.zh)
 
 
 class UnreadableError(XlcheckError):

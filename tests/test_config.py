@@ -11,8 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from aftersales_xl.cli import cli
-from aftersales_xl.config import Target, load_policy, parse_target, policy_to_toml
+from aftersales_xl.config import Policy, Target, load_policy, parse_target, policy_to_toml
 from aftersales_xl.errors import ConfigError
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
 
 EVERYTHING = """\
 [lists]
@@ -192,66 +194,78 @@ def test_explicit_path_wins_and_cwd_search_can_be_off(tmp_path, monkeypatch) -> 
 
 
 BAD_FILES = [
-    # (file text, words the one-line message must contain)
-    ("[ids]\nschem = \"daily\"\n", ["ids.schem", "allowed here", "digits, prefix, scheme"]),
-    ("[colours]\nred = 1\n", ["'colours'", "allowed here", "calendar", "working_hours"]),
-    ("[sla.P0]\nrespnd = \"1h\"\n", ["sla.P0.respnd", "resolve, respond"]),
-    ("[sla.P5]\nrespond = \"1h\"\n", ["sla.P5", "P0, P1, P2, P3"]),
-    ("[ids]\ndigits = \"3\"\n", ["ids.digits", "whole number", "3"]),
-    ("[ids]\ndigits = 3.5\n", ["ids.digits", "whole number"]),
-    ("[daily]\ncsat_min = \"80\"\n", ["daily.csat_min", "a number", "80.0"]),
-    ("[lists]\nchannel = \"电话\"\n", ["lists.channel", "list"]),
-    ("[mask]\nname_keep = true\n", ["mask.name_keep", "whole number"]),
-    ("[working_hours]\nstart = 9\n", ["working_hours.start", "text in quotes", "\"09:00\""]),
-    ("[sla.P2]\nresolve = \"5days\"\n", ["sla.P2.resolve", "5days", '"<N>h"', '"<N>wd"']),
-    ("[sla.P2]\nresolve = \"5.5wd\"\n", ["sla.P2.resolve", "whole number"]),
-    ("[sla.P0]\nrespond = \"-1h\"\n", ["sla.P0.respond", '"<N>h"']),
-    ("[sla.P0]\nrespond = \"nanh\"\n", ["sla.P0.respond", '"<N>h"']),
-    ("[sla]\nP0 = \"1h\"\n", ["sla.P0", "table"]),
-    ("[calendar]\nextra_holidays = [\"2024-13-01\"]\n", ["calendar.extra_holidays", "2024-13-01", "YYYY-MM-DD"]),
-    ("[calendar]\nextra_workdays = [\"10/5/2024\"]\n", ["calendar.extra_workdays", "YYYY-MM-DD"]),
-    ("[calendar]\nextra_holidays = [2024-12-31T00:00:00]\n", ["calendar.extra_holidays", "YYYY-MM-DD"]),
+    # (file text, words both messages keep verbatim — key, value, allowed values —,
+    #  words of the Chinese message (the default), words of the English one)
+    ("[ids]\nschem = \"daily\"\n", ["'ids.schem'", "digits, prefix, scheme"], ["未知设置", "此处允许"], ["unknown setting", "allowed here"]),
+    ("[colours]\nred = 1\n", ["'colours'", "calendar", "working_hours"], ["此处允许"], ["allowed here"]),
+    ("[sla.P0]\nrespnd = \"1h\"\n", ["'sla.P0.respnd'", "resolve, respond"], ["此处允许"], ["allowed here"]),
+    ("[sla.P5]\nrespond = \"1h\"\n", ["sla.P5", "P0, P1, P2, P3"], ["严重程度"], ["not a severity"]),
+    ("[ids]\ndigits = \"3\"\n", ["ids.digits", '"3"'], ["整数"], ["whole number"]),
+    ("[ids]\ndigits = 3.5\n", ["ids.digits", "3.5"], ["整数"], ["whole number"]),
+    ("[daily]\ncsat_min = \"80\"\n", ["daily.csat_min", '"80"', "80.0"], ["数字"], ["a number"]),
+    ("[lists]\nchannel = \"电话\"\n", ["lists.channel", '"电话"'], ["列表"], ["a list"]),
+    ("[mask]\nname_keep = true\n", ["mask.name_keep", "true"], ["整数"], ["whole number"]),
+    ("[working_hours]\nstart = 9\n", ["working_hours.start", '"09:00"'], ["带引号的文字"], ["text in quotes"]),
+    ("[sla.P2]\nresolve = \"5days\"\n", ["sla.P2.resolve", "5days", '"<N>h"', '"<N>wd"'], ["工作日"], ["working days"]),
+    ("[sla.P2]\nresolve = \"5.5wd\"\n", ["sla.P2.resolve", "5.5wd", '"5wd"'], ["整数"], ["whole number"]),
+    ("[sla.P0]\nrespond = \"-1h\"\n", ["sla.P0.respond", "-1h", '"<N>h"'], ["请写成"], ["use"]),
+    ("[sla.P0]\nrespond = \"nanh\"\n", ["sla.P0.respond", "nanh", '"<N>h"'], ["请写成"], ["use"]),
+    ("[sla]\nP0 = \"1h\"\n", ["sla.P0", "[sla.P0]"], ["表"], ["table"]),
+    ("[calendar]\nextra_holidays = [\"2024-13-01\"]\n", ["calendar.extra_holidays", "2024-13-01", "YYYY-MM-DD"], ["不是日期"], ["not a date"]),
+    ("[calendar]\nextra_workdays = [\"10/5/2024\"]\n", ["calendar.extra_workdays", "10/5/2024", "YYYY-MM-DD"], ["不是日期"], ["not a date"]),
+    ("[calendar]\nextra_holidays = [2024-12-31T00:00:00]\n", ["calendar.extra_holidays", "YYYY-MM-DD"], ["不是日期"], ["not a date"]),
     ("[calendar]\nextra_holidays = [\"2024-10-05\"]\nextra_workdays = [\"2024-10-05\"]\n",
-     ["2024-10-05", "extra_holidays", "extra_workdays"]),
-    ("[working_hours]\nstart = \"9点\"\n", ["working_hours.start", "HH:MM"]),
-    ("[working_hours]\nstart = \"19:00\"\n", ["working_hours", "earlier", "18:00"]),
-    ("[ids]\nscheme = \"weekly\"\n", ["ids.scheme", "weekly", '"daily", "monthly"']),
-    ("[status]\npending = \"新建\"\n", ["新建", "lists.status", "待处理"]),
-    ("[mask]\nchar = \"**\"\n", ["mask.char", "one symbol"]),
-    ("[satisfaction]\ngood = [4, 6]\n", ["satisfaction.good", "1-5"]),
-    ("[satisfaction]\nbad = [3, 4]\n", ["rating 4", "good and bad"]),
-    ("[satisfaction]\nfollow_up_max = 9\n", ["satisfaction.follow_up_max", "0 and 5"]),
-    ("[daily]\nclosure_rate_min = 120\n", ["daily.closure_rate_min", "0 and 100"]),
-    ("[limits]\nmax_cells = 0\n", ["limits.max_cells", "positive"]),
-    ("[ids\nscheme = 1\n", ["not valid TOML"]),
-    ("[lists]\nchanel = [\"电话\"]\n", ["lists.chanel", "allowed here", "channel, problem_type"]),
-    ("[sla.P2]\nresolve = \"70000wd\"\n", ["sla.P2.resolve", "longer than a year", '"366wd"']),
-    ("[sla.P2]\nresolve = \"1e30h\"\n", ["sla.P2.resolve", "longer than a year"]),
-    ("[sla.P2]\nresolve = 3000000\n", ["sla.P2.resolve", '"<N>h"']),
-    ("[working_hours]\nstart = \"09:00+08:00\"\n", ["working_hours.start", "local time", "HH:MM"]),
-    ("[mask]\nchar = \"8\"\n", ["mask.char", "not a letter, digit"]),
-    ("[mask]\nchar = \"\\u0000\"\n", ["mask.char", "one symbol"]),
-    ("[mask]\nphone_keep_last = 11\n", ["mask.phone_keep_last", "0 to 4"]),
-    ("[status]\ndone = []\n", ["status.done", "at least one"]),
-    ("[calendar]\ncovered_years = [\"2027\"]\n", ["calendar.covered_years", "[2027]"]),
+     ["calendar", "2024-10-05", "extra_holidays", "extra_workdays"], ["同时在"], ["in both"]),
+    ("[working_hours]\nstart = \"9点\"\n", ["working_hours.start", "9点", "HH:MM"], ["本地时间"], ["local time"]),
+    ("[working_hours]\nstart = \"19:00\"\n", ["working_hours", '"19:00"', '"18:00"'], ["早于"], ["earlier"]),
+    ("[ids]\nscheme = \"weekly\"\n", ["ids.scheme", '"weekly"', '"daily", "monthly"'], ["允许的值"], ["allowed values"]),
+    ("[status]\npending = \"新建\"\n", ["status.pending", '"新建"', "lists.status", "待处理, 处理中"], ["不在"], ["is not in"]),
+    ("[mask]\nchar = \"**\"\n", ["mask.char", '"**"', '"*"', '"＊"', '"×"'], ["一个", "符号"], ["one symbol"]),
+    ("[satisfaction]\ngood = [4, 6]\n", ["satisfaction.good", "1-5", "[4, 5]"], ["评分"], ["ratings"]),
+    ("[satisfaction]\nbad = [3, 4]\n", ["satisfaction", "good", "bad"], ["评分 4"], ["rating 4"]),
+    ("[satisfaction]\nfollow_up_max = 9\n", ["satisfaction.follow_up_max"], ["0 到 5"], ["0 and 5"]),
+    ("[daily]\nclosure_rate_min = 120\n", ["daily.closure_rate_min"], ["0 到 100"], ["0 and 100"]),
+    ("[limits]\nmax_cells = 0\n", ["limits.max_cells"], ["正数"], ["positive"]),
+    ("[ids\nscheme = 1\n", ["TOML", "line 1"], ["不是有效的 TOML"], ["not valid TOML"]),
+    ("[lists]\nchanel = [\"电话\"]\n", ["'lists.chanel'", "channel, problem_type"], ["此处允许"], ["allowed here"]),
+    ("[sla.P2]\nresolve = \"70000wd\"\n", ["sla.P2.resolve", "70000wd", '"366wd"'], ["超过一年"], ["longer than a year"]),
+    ("[sla.P2]\nresolve = \"1e30h\"\n", ["sla.P2.resolve", "1e30h"], ["超过一年"], ["longer than a year"]),
+    ("[sla.P2]\nresolve = 3000000\n", ["sla.P2.resolve", "3000000", '"<N>h"'], ["请写成"], ["use"]),
+    ("[working_hours]\nstart = \"09:00+08:00\"\n", ["working_hours.start", "09:00+08:00", "HH:MM"], ["本地时间"], ["local time"]),
+    ("[mask]\nchar = \"8\"\n", ["mask.char", '"8"'], ["不能是字母、数字"], ["not a letter, digit"]),
+    ("[mask]\nchar = \"\\u0000\"\n", ["mask.char", '"\\u0000"'], ["一个", "符号"], ["one symbol"]),
+    ("[mask]\nphone_keep_last = 11\n", ["mask.phone_keep_last"], ["0 到 4"], ["0 to 4"]),
+    ("[status]\ndone = []\n", ["status.done", "lists.status"], ["至少"], ["at least one"]),
+    ("[calendar]\ncovered_years = [\"2027\"]\n", ["calendar.covered_years", "[2027]"], ["年份"], ["years"]),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("text", "words"), BAD_FILES)
-def test_bad_config_names_the_key_and_what_is_allowed(tmp_path, text: str, words) -> None:
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize(("text", "both", "zh", "en"), BAD_FILES)
+def test_bad_config_names_the_key_and_what_is_allowed(
+    tmp_path, text: str, both, zh, en, lang: str
+) -> None:
     path = write(tmp_path, text, "bad.toml")
     with pytest.raises(ConfigError) as exc:
-        load_policy(path)
+        load_policy(path) if lang == "zh" else load_policy(path, lang="en")
     msg = str(exc.value)
     assert msg.startswith(f"{path}: ")
     assert "\n" not in msg
-    for word in words:
+    for word in both + (zh if lang == "zh" else en):
         assert word in msg
 
 
-def test_missing_config_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="config file not found"):
-        load_policy(tmp_path / "nope.toml")
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("zh", ["找不到配置文件", "路径"]), ("en", ["config file not found", "path"])],
+)
+def test_missing_config_file(tmp_path: Path, lang: str, words) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_policy(tmp_path / "nope.toml", lang=lang)
+    assert str(exc.value).startswith(f"{tmp_path / 'nope.toml'}: ")
+    assert all(word in str(exc.value) for word in words)
+    with pytest.raises(ConfigError, match="是文件夹"):
+        load_policy(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -296,8 +310,10 @@ def test_config_saved_with_a_bom_or_in_gbk(tmp_path: Path) -> None:
     path.write_bytes("\ufeff[satisfaction]\nfollow_up_max = 2\n".encode())
     assert load_policy(path).satisfaction["follow_up_max"] == 2
     path.write_bytes('[ids]\nprefix = "售后"\n'.encode("gbk"))
-    with pytest.raises(ConfigError, match="save it as UTF-8"):
+    with pytest.raises(ConfigError, match="请另存为 UTF-8"):
         load_policy(path)
+    with pytest.raises(ConfigError, match="save it as UTF-8"):
+        load_policy(path, lang="en")
 
 
 def test_whole_hours_and_toml_times_are_accepted(tmp_path: Path) -> None:
@@ -338,23 +354,49 @@ def test_cli_config_show_picks_up_xlcheck_toml(tmp_path, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "words"),
+    ("text", "zh", "en"),
     [
-        ('[sla.P2]\nresolve = "5days"\n', ["sla.P2.resolve", '"<N>wd"']),
-        ('[ids]\nscheme = "weekly"\n', ["ids.scheme", '"daily", "monthly"']),
-        ("[colour]\nx = 1\n", ["'colour'", "allowed here"]),
+        ('[sla.P2]\nresolve = "5days"\n', ["sla.P2.resolve", "请写成"], ["sla.P2.resolve", "use"]),
+        ('[ids]\nscheme = "weekly"\n', ["ids.scheme", "允许的值"], ["ids.scheme", "allowed values"]),
+        ("[colour]\nx = 1\n", ["'colour'", "此处允许"], ["'colour'", "allowed here"]),
+        ("[calendar]\nextra_holidays = [\"2024-13-01\"]\n", ["2024-13-01", "不是日期"], ["2024-13-01", "not a date"]),
+        ('[working_hours]\nend = "18点"\n', ["working_hours.end", "本地时间"], ["working_hours.end", "local time"]),
     ],
-)
-def test_cli_config_show_bad_file_exits_2(tmp_path: Path, text: str, words) -> None:
-    cfg = write(tmp_path, text, "bad.toml")
-    result = CliRunner().invoke(cli, ["config", "show", "--config", str(cfg)])
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith("xlcheck: ")
-    for word in words:
-        assert word in lines[0]
+)  # fmt: skip
+@pytest.mark.parametrize("command", [["config", "show"], ["template", "-o", "t.xlsx"]])
+def test_cli_bad_file_exits_2_in_the_language_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command, text: str, zh, en
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, text, "bad.toml")
+    for lang, words in (([], zh), (["--lang", "zh"], zh), (["--lang", "en"], en)):
+        result = CliRunner().invoke(cli, [*command, "--config", "bad.toml", *lang])
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1
+        assert lines[0].startswith("xlcheck: bad.toml: ")
+        for word in words:
+            assert word in lines[0]
+    assert not (tmp_path / "t.xlsx").exists()
+
+
+def test_cli_config_show_bad_file_prints_the_readme_line(tmp_path, monkeypatch) -> None:
+    """The two lines the README shows, word for word: Chinese by default, English on request."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, '[ids]\nscheme = "weekly"\n', "bad.toml")
+    zh = CliRunner().invoke(cli, ["config", "show", "--config", "bad.toml"])
+    en = CliRunner().invoke(cli, ["config", "show", "--config", "bad.toml", "--lang", "en"])
+    assert zh.stderr == 'xlcheck: bad.toml: ids.scheme = "weekly"：允许的值为 "daily", "monthly"\n'
+    assert (
+        en.stderr
+        == 'xlcheck: bad.toml: ids.scheme = "weekly": allowed values are "daily", "monthly"\n'
+    )
+    for result in (zh, en):
+        assert result.exit_code == 2
+        assert isinstance(result.exception, SystemExit)  # no traceback, no internal error
+        assert "Traceback" not in result.output
+        assert result.stderr.strip() in README
 
 
 def test_cli_config_show_help_has_an_example() -> None:
@@ -362,3 +404,13 @@ def test_cli_config_show_help_has_an_example() -> None:
     assert result.exit_code == 0
     assert "Example:" in result.stdout
     assert "xlcheck config show" in result.stdout
+
+
+def test_lazily_parsed_properties_carry_both_languages(policy) -> None:
+    """A Policy built by hand (not through load_policy) still fails in one line, both texts."""
+    raw = {**policy.raw, "working_hours": {"start": "9点", "end": "18:00"}}
+    with pytest.raises(ConfigError) as exc:
+        Policy(raw=raw).working_hours  # noqa: B018
+    assert str(exc.value) == exc.value.zh
+    assert "working_hours.start" in exc.value.zh and "本地时间" in exc.value.zh
+    assert "working_hours.start" in exc.value.en and "local time" in exc.value.en
