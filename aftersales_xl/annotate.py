@@ -51,7 +51,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from .errors import UnreadableError, WriteError
 from .fileio import atomic_output
 from .findings import ERROR, WARNING, Finding
-from .pii import link_has_pii, redact
+from .pii import cell_text, link_has_pii, redact
 
 OPENPYXL_KINDS = ("xlsx", "xlsm", "xltx", "xltm")
 VALUE_ONLY_KINDS = ("xls", "xlsb", "ods")
@@ -589,18 +589,9 @@ def _redact_cell(cell: Cell, renamed: Mapping[str, str]) -> None:
         elif text != value:
             cell.value = text
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        digits = _whole_number(value)
+        digits = cell_text(value)
         if digits and redact(digits) != digits:  # a phone stored as a number
             _put(cell, redact(digits))
-
-
-def _whole_number(value: float) -> str | None:
-    """The digits of a whole number (``13800138000.0`` → ``"13800138000"``), else None."""
-    if isinstance(value, int):
-        return str(value)
-    if value.is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    return None
 
 
 def _redact_sheet_texts(ws: Worksheet, renamed: Mapping[str, str]) -> None:
@@ -664,7 +655,7 @@ def _redact_properties(wb: Workbook) -> None:
     for i, prop in enumerate(custom.props):
         value = prop.value
         if isinstance(value, int | float) and not isinstance(value, bool):
-            value = _whole_number(value) or ""
+            value = cell_text(value) or ""
         if isinstance(value, str) and redact(value) != value:
             custom.props[i] = prop = StringProperty(name=prop.name, value=redact(value))
         if prop.name and redact(prop.name) != prop.name:

@@ -30,12 +30,11 @@ data (removed). Personal data on the other sheets is reported, never changed.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -51,6 +50,7 @@ from .pii import (
     HONORIFICS,
     KIND_LABELS,
     NAME_SEPARATOR,
+    cell_text,
     contact_unmasked,
     find_pii,
     half_width,
@@ -78,30 +78,6 @@ KINDS = (NAME, CONTACT, TEXT)
 # a run of digits as staff write phone numbers: +86, (010), spaces and dashes inside
 _LOCAL_TAIL = re.compile(r"[A-Za-z0-9._%+\-]+$")  # the ASCII part of a local part
 _MAX_ROUNDS = 8
-
-
-def cell_text(value: Any) -> str | None:
-    """The text a cell shows for masking purposes, or None when it holds nothing to mask.
-
-    Text is returned as is; whole numbers (phones stored as numbers: ``13800138000.0``)
-    without the ``.0``; dates, times, booleans and blanks give None.
-    """
-    if value is None or isinstance(value, bool | datetime | date | time | pd.Timestamp):
-        return None
-    if isinstance(value, str):
-        return value if value.strip() else None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return None
-        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(value)
 
 
 def mask_value(kind: str, value: Any, policy: Policy) -> str:

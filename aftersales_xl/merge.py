@@ -48,8 +48,8 @@ from .fileio import backup_copy, prune_backups, refuse_if_open_in_excel
 from .findings import ERROR, Report
 from .forms import FormSpec
 from .ids import assign_ids, format_id, id_pattern, normalise_id, parse_id
-from .mask import TEXT, cell_text, mask_frame, mask_value
-from .pii import redact
+from .mask import TEXT, mask_frame, mask_value
+from .pii import cell_text, redact
 from .register import (
     HISTORY_SHEET,
     PROVENANCE,

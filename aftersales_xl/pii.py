@@ -6,9 +6,11 @@ Detection lives here so that validation (``unmasked-contact``, ``pii-in-text``),
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date, time
 from functools import lru_cache
 from urllib.parse import unquote
 
@@ -91,6 +93,45 @@ def mask_match(m: Match, char: str = "*", keep_last: int = 4, email_keep: int = 
         return m.text[:1] + char * 13 + m.text[-4:]
     digits = re.sub(r"\D", "", m.text)
     return char * 4 + digits[-keep_last:] if keep_last else char * 8
+
+
+def pii_kinds(text: str) -> list[str]:
+    """The sorted kinds of personal data in ``text`` (empty when there is none)."""
+    if not _REDACT_HINT.search(text):
+        return []
+    return sorted({m.kind for m in find_pii(text)})
+
+
+def kinds_named(kinds: Iterable[str], lang: str = "zh") -> str:
+    """``["email", "mobile"]`` → ``邮箱、手机号`` (``an email address, a mobile number``)."""
+    labels = KIND_LABELS["en" if lang == "en" else "zh"]
+    return (", " if lang == "en" else "、").join(labels[k] for k in kinds)
+
+
+def cell_text(value: object) -> str | None:
+    """The text a cell shows for personal-data purposes, or None when it holds nothing to scan.
+
+    Text is returned as is; whole numbers (phones stored as numbers: ``13800138000.0``)
+    without the ``.0``; dates, times, booleans and blanks (None, NaN, NaT, pd.NA) give None.
+    """
+    if value is None or isinstance(value, bool | date | time):  # datetime, Timestamp, NaT too
+        return None
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return None
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    try:
+        if value != value:  # NaN-like (numpy)
+            return None
+    except TypeError:  # pd.NA: its truth value is undefined
+        return None
+    except ValueError:
+        pass
+    return str(value)
 
 
 def redact(text: str, char: str = "*") -> str:

@@ -9,7 +9,6 @@ physical cell. Every rule's failure is translated into a :class:`Finding` in thi
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -544,9 +543,6 @@ def _duplicate_ids(typed: pd.DataFrame, cols: set[str], add: Callable) -> None:
             add("duplicate-id", row, "record_id", value=value, other=int(first[value]))
 
 
-_PII_HINT = re.compile(r"\d{3}[\s.-]?\d{4}|[@＠]")  # cheap prefilter before find_pii
-
-
 def _flagged(
     col: pd.Series, judge: Callable[[str], Any], distinct: set[str] | None
 ) -> Iterator[tuple[int, Any]]:
@@ -575,7 +571,6 @@ def _masking(
     distinct: dict[str, set[str]],
 ) -> None:
     mask = policy.mask
-    labels = pii.KIND_LABELS["en" if lang == "en" else "zh"]
     for spec in form.by_check("masked-name"):
         if spec.key not in typed.columns:
             continue
@@ -608,25 +603,17 @@ def _masking(
                     else "show only the last 4 digits, e.g. ****5678"
                 )
             add("unmasked-contact", row, spec.key, what=spec.title(lang), fix=fix)
-    sep = ", " if lang == "en" else "、"
     for spec in form.pii_scanned():
         if spec.key not in typed.columns:
             continue
-        for row, kinds in _flagged(typed[spec.key], _pii_kinds, distinct.get(spec.key)):
+        for row, kinds in _flagged(typed[spec.key], pii.pii_kinds, distinct.get(spec.key)):
             add(
                 "pii-in-text",
                 row,
                 spec.key,
                 severity=WARNING,
-                what=sep.join(labels[k] for k in kinds),
+                what=pii.kinds_named(kinds, lang),
             )
-
-
-def _pii_kinds(text: str) -> list[str]:
-    """The sorted kinds of personal data in ``text`` (empty when there is none)."""
-    if not _PII_HINT.search(text):
-        return []
-    return sorted({m.kind for m in pii.find_pii(text)})
 
 
 # -- many files -------------------------------------------------------------------------------
@@ -785,7 +772,8 @@ def _masked_second_columns(sheet: FormSheet, form: FormSpec, policy: Policy) -> 
     from openpyxl.utils import get_column_letter
 
     from .annotate import read_values
-    from .mask import cell_text, mask_value
+    from .mask import mask_value
+    from .pii import cell_text
 
     found = next((s for s in read_values(sheet.path) if s.name == sheet.sheet), None)
     at = sheet.header_row - found.first_row if found is not None else -1

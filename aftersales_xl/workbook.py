@@ -46,7 +46,7 @@ from .opening import (  # noqa: F401 - expand_paths is imported from here too
     sheet_error,
     take,
 )
-from .pii import KIND_LABELS, find_pii, redact
+from .pii import cell_text, kinds_named, pii_kinds, redact
 from .safety import Inspection
 
 #: rows copied into the values array at a time (see :func:`_body`)
@@ -223,17 +223,12 @@ def _unmapped_pii(
     fields of the form (a second 联系电话, an 邮箱 column): nothing there is checked otherwise,
     and ``xlcheck mask`` masks them as free text."""
     out: list[Finding] = []
-    words = KIND_LABELS["en" if lang == "en" else "zh"]
-    sep = ", " if lang == "en" else "、"
     for c, label in unmapped.items():
         if c >= grid.shape[1]:
             continue
         for i, value in enumerate(grid[:, c].tolist()):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)  # a phone stored as a number
-            if value is None or isinstance(value, bool) or not isinstance(value, str | int):
-                continue
-            kinds = sorted({m.kind for m in find_pii(str(value))})
+            text = cell_text(value)  # a phone stored as a number too
+            kinds = pii_kinds(text) if text is not None else []
             if kinds:
                 r = header_row + 1 + i
                 out.append(
@@ -244,7 +239,7 @@ def _unmapped_pii(
                         cell=f"{get_column_letter(c + 1)}{r}",
                         row=r,
                         column=label,
-                        what=sep.join(words[k] for k in kinds),
+                        what=kinds_named(kinds, lang),
                     )
                 )
     return out

@@ -559,6 +559,11 @@ def test_a_phone_typed_into_the_customer_field_is_found(make_workbook, form, pol
     assert codes(report) == [(cell_ref("customer", 0), "pii-in-text")]
 
 
+def test_a_phone_with_full_width_dashes_in_free_text_is_found(make_workbook, form, policy):
+    report = check(make_workbook([record_row(description="请回电138－0013－8000")]), form, policy)
+    assert codes(report) == [(cell_ref("description", 0), "pii-in-text")]
+
+
 def test_hostile_used_ranges_are_unreadable_through_the_cli_not_a_crash(tmp_path):
     """End to end in a child process: python-calamine would abort the interpreter on the
     first file and openpyxl would hang on the second, so the safety gate must stop both."""
