@@ -187,31 +187,21 @@ class Assignment:
         for p in self.problems:
             if p.source != source or (p.code == "duplicate-id" and (source, p.row) in fixed):
                 continue
-            if p.code == "no-date":
-                key = "received_at"
+            if p.code in ("no-date", "bad-date"):  # at the date cell, not the ID's
+                if p.code == "no-date":
+                    key, code = "received_at", "required-value"
+                    params = {"why": _NO_DATE[lang if lang in _NO_DATE else "zh"]}
+                else:
+                    key, code, params = p.key or "received_at", "bad-date", {"value": p.value}
                 out.append(
                     make_finding(
-                        "required-value",
+                        code,
                         lang,
                         sheet=sheet.sheet,
                         cell=_cell(sheet, key, p.row),
                         row=p.row,
                         column=form.field(key).title(lang),
-                        why=_NO_DATE[lang if lang in _NO_DATE else "zh"],
-                    )
-                )
-                continue
-            if p.code == "bad-date":
-                key = p.key or "received_at"
-                out.append(
-                    make_finding(
-                        "bad-date",
-                        lang,
-                        sheet=sheet.sheet,
-                        cell=_cell(sheet, key, p.row),
-                        row=p.row,
-                        column=form.field(key).title(lang),
-                        value=p.value,
+                        **params,
                     )
                 )
                 continue

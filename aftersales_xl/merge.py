@@ -56,6 +56,7 @@ from .register import (
     REGISTER_SHEET,
     REJECTED_SHEET,
     RejectedRow,
+    is_missing,
     read_history,
     read_register,
     with_sla_columns,
@@ -522,7 +523,7 @@ def _merge_locked(
         batches.append((source, masked, c))
 
     # 2. identity: rows added to the register by hand get IDs, then the rows without ID
-    submitted = [rid for _s, f, _c in batches for rid in f["record_id"] if not _blank(rid)]
+    submitted = [rid for _s, f, _c in batches for rid in f["record_id"] if not is_missing(rid)]
     old = _number_register_rows(old, policy, submitted, result, lang)
     id_key = _id_keys(policy)
     result.notes.extend(_repeated_ids(old, id_key, lang))
@@ -535,12 +536,12 @@ def _merge_locked(
     records = old.to_dict("records")
     position: dict[Any, int] = {}  # ID key -> its record; typed twice by hand: the first
     for i, rec in enumerate(records):
-        if not _blank(rec["record_id"]):
+        if not is_missing(rec["record_id"]):
             position.setdefault(id_key(rec["record_id"]), i)
     versions: dict[Any, list[_Version]] = {}
     for b, ((source, _frame, c), recs) in enumerate(zip(batches, unnumbered.records, strict=True)):
         for row, rec in recs.items():
-            if not _blank(rec["record_id"]):  # blank: no usable date, validate reported it
+            if not is_missing(rec["record_id"]):  # blank: no usable date, validate reported it
                 versions.setdefault(id_key(rec["record_id"]), []).append((b, source, row, rec, c))
     incoming: dict[str, _Version] = {}
     for key, found in versions.items():
@@ -624,10 +625,6 @@ def _merge_locked(
 #: one submitted version of a record: (batch number, source name, Excel row, values by key,
 #: its check)
 _Version = tuple[int, str, int, dict[str, Any], Checked]
-
-
-def _blank(value: Any) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or value != value
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -736,14 +733,14 @@ def _resolve_blank_ids(
         for row, rec in recs.items()
     ]
     # the register's records by natural key, looked at only where a row without ID may match
-    wanted = [key for _b, _r, key, rec in rows if key and _blank(rec["record_id"])]
+    wanted = [key for _b, _r, key, rec in rows if key and is_missing(rec["record_id"])]
     near = old["customer"].isin({k[0] for k in wanted}) & old["occurred_at"].isin(
         {k[1] for k in wanted}
     )
     in_register: dict[tuple, list[tuple[str, dict[str, Any]]]] = {}
     for rec in old[near].to_dict("records"):
         key = _natural_key(rec)
-        if key is not None and not _blank(rec["record_id"]):
+        if key is not None and not is_missing(rec["record_id"]):
             in_register.setdefault(key, []).append((rec["record_id"], rec))
     for candidates in in_register.values():
         if len(candidates) > 1:
@@ -757,7 +754,7 @@ def _resolve_blank_ids(
     groups: dict[Any, list[tuple[int, int]]] = {}  # rows still without ID: (batch, row)
     for b, row, key, rec in rows:
         rid = rec["record_id"]
-        if not _blank(rid):
+        if not is_missing(rid):
             if key is not None:
                 given.setdefault(key, []).append(rid)
             continue
@@ -772,7 +769,7 @@ def _resolve_blank_ids(
     # a register ID given to the key counts only if it is that customer's problem of that time
     # (else the row giving it is refused as a clash, see _clash_row)
     asked = {id_key(i) for key in groups if key in given for i in given[key]} & registered
-    picked = [not _blank(i) and id_key(i) in asked for i in old["record_id"]] if asked else []
+    picked = [not is_missing(i) and id_key(i) in asked for i in old["record_id"]] if asked else []
     identity = {
         id_key(rec["record_id"]): tuple(_canon(rec[k]) for k in IDENTITY)
         for rec in (old[picked].to_dict("records") if asked else ())

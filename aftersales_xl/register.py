@@ -326,7 +326,7 @@ class _CellWriter:
 
     def value(self, ws: Any, row: int, col: int, value: Any, number_format: Any = None) -> None:
         """Write any scalar by its Python type: blank, datetime, number or text."""
-        if _missing(value):
+        if is_missing(value):
             ws.write_blank(row, col, None)
         elif isinstance(value, datetime | date):
             self.datetime_cell(ws, row, col, _as_datetime(value))
@@ -431,7 +431,7 @@ def _plan_columns(
             elif kind == "text":
                 values = _texts(series)
             else:
-                values = [None if _missing(v) else v for v in series.tolist()]
+                values = [None if is_missing(v) else v for v in series.tolist()]
         except (ValueError, TypeError) as e:
             raise ValueError(
                 f"register column {key!r} ({label}) has a value of the wrong type: {e}"
@@ -516,11 +516,11 @@ def _writer(
 
 
 def _texts(series: pd.Series) -> list[str | None]:
-    return [None if _missing(v) else (_as_text(v) or None) for v in series.tolist()]
+    return [None if is_missing(v) else (_as_text(v) or None) for v in series.tolist()]
 
 
 def _numbers(series: pd.Series) -> list[float | None]:
-    return [None if _missing(v) else float(v) for v in series.tolist()]
+    return [None if is_missing(v) else float(v) for v in series.tolist()]
 
 
 def _datetimes(series: pd.Series) -> list[datetime | None]:
@@ -626,7 +626,7 @@ def _header_at(ws: Any, cells: _CellWriter, row: int, labels: Sequence[str]) -> 
 
 def _summary_value(ws: Any, cells: _CellWriter, row: int, col: int, key: str, value: Any) -> None:
     if key.endswith("_pct"):
-        if _missing(value):
+        if is_missing(value):
             ws.write_string(row, col, "—", cells.text)
         else:
             ws.write_number(row, col, float(value) / 100.0, cells.percent)
@@ -656,7 +656,7 @@ def _overview_sheet(ws: Any, cells: _CellWriter, s: Summaries, lang: str) -> Non
     for i, m in enumerate(s.overview.itertuples(index=False), start=3):
         ws.write_string(i, 0, m.label if lang != "en" else m.label_en, cells.text)
         for col, (value, count) in ((1, (m.all_value, m.all_n)), (3, (m.week_value, m.week_n))):
-            if _missing(value):
+            if is_missing(value):
                 ws.write_string(i, col, "—", cells.text)
             elif m.unit == "pct":
                 ws.write_number(i, col, float(value) / 100.0, cells.percent)
@@ -664,7 +664,7 @@ def _overview_sheet(ws: Any, cells: _CellWriter, s: Summaries, lang: str) -> Non
                 ws.write_number(i, col, float(value), cells.decimal)
             else:
                 ws.write_number(i, col, float(value), cells.integer)
-            if _missing(count):
+            if is_missing(count):
                 ws.write_blank(i, col + 1, None)
             else:
                 ws.write_number(i, col + 1, float(count), cells.integer)
@@ -682,7 +682,7 @@ def _category_sheet(ws: Any, cells: _CellWriter, s: Summaries, lang: str) -> Non
     for dimension, table in s.categories.items():
         ws.write_string(row, 0, heading(dimension, lang), cells.block)
         shown = table.assign(
-            value=[heading("(blank)", lang) if _missing(v) else v for v in table["value"]]
+            value=[heading("(blank)", lang) if is_missing(v) else v for v in table["value"]]
         )
         row = _table(ws, cells, row + 1, shown, lang, widths={"value": 22}) + 1
 
@@ -1063,7 +1063,7 @@ def _read_integers(
 # --------------------------------------------------------------------------------------
 
 
-def _missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     """True for None, NaN, NaT and pd.NA (scalars only)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return True
