@@ -74,7 +74,7 @@ _RELATIONSHIP = re.compile(
 )
 _XML_ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-_HYPERLINK_TYPE = "/hyperlink"
+_HYPERLINK_TYPE = b"/hyperlink"
 _COMMENT_TYPES = {"/comments": False, "/threadedComment": True}  # rel type end → threaded
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 
@@ -567,7 +567,7 @@ def _drop_relationships(data: bytes, ids: set[str]) -> bytes:
     def keep(m: re.Match[bytes]) -> bytes:
         a = _attrs(m.group()[: m.group().index(b">") + 1])
         rid = a.get(b"Id", b"").decode("utf-8", "replace")
-        return b"" if rid in ids and a.get(b"Type", b"").endswith(b"/hyperlink") else m.group()
+        return b"" if rid in ids and a.get(b"Type", b"").endswith(_HYPERLINK_TYPE) else m.group()
 
     return _RELATIONSHIP.sub(keep, data)
 
