@@ -294,7 +294,6 @@ def read_form(
                 )
             )
     mapped = set(columns.values())
-    lookup = {k: labels[k] for k in columns}
     unmapped: dict[int, str] = {}  # column → its header, redacted (a header can hold a phone)
     for c, value in enumerate(header):
         if c not in mapped and not _is_blank(value):
@@ -306,7 +305,7 @@ def read_form(
             if twin:
                 key = next(iter(twin))
                 extra = {
-                    "first": redact(lookup[key]),
+                    "first": redact(labels[key]),
                     "first_col": get_column_letter(columns[key] + 1),
                 }
             findings.append(
