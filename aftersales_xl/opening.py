@@ -126,14 +126,14 @@ def _open(path: Path, lang: str) -> pc.CalamineWorkbook:
         return _open_by_content(path)
     except pc.PasswordError:
         msg = {
-            "zh": f"{path.name} 设有打开密码：请在 Excel 中取消密码后另存为 .xlsx 再提交",
-            "en": f"{path.name} is password-protected: remove the password in Excel, save as .xlsx and resubmit",
+            "zh": f"{redact(path.name)} 设有打开密码：请在 Excel 中取消密码后另存为 .xlsx 再提交",
+            "en": f"{redact(path.name)} is password-protected: remove the password in Excel, save as .xlsx and resubmit",
         }
         raise UnreadableError(str(path), "encrypted", msg.get(lang, msg["zh"])) from None
     except Exception:  # calamine raises several types (ZipError, XmlError, CalamineError...)
         msg = {
-            "zh": f"{path.name} 已损坏或不是 Excel 工作簿：请在 Excel 中打开并另存为 .xlsx 后重新提交",
-            "en": f"{path.name} is damaged or not an Excel workbook: open it in Excel, save as .xlsx and resubmit",
+            "zh": f"{redact(path.name)} 已损坏或不是 Excel 工作簿：请在 Excel 中打开并另存为 .xlsx 后重新提交",
+            "en": f"{redact(path.name)} is damaged or not an Excel workbook: open it in Excel, save as .xlsx and resubmit",
         }
         raise UnreadableError(str(path), "corrupt", msg.get(lang, msg["zh"])) from None
 
@@ -167,8 +167,8 @@ def head(book: pc.CalamineWorkbook, name: str, path: Path, lang: str) -> Head:
 def sheet_error(path: Path, name: str, lang: str) -> UnreadableError:
     """The one-line error for a sheet python-calamine cannot read."""
     msg = {
-        "zh": f"{path.name} 的工作表“{name}”无法读取：请在 Excel 中打开并另存为 .xlsx",
-        "en": f'{path.name}: sheet "{name}" cannot be read: open it in Excel and save as .xlsx',
+        "zh": f"{redact(path.name)} 的工作表“{name}”无法读取：请在 Excel 中打开并另存为 .xlsx",
+        "en": f'{redact(path.name)}: sheet "{name}" cannot be read: open it in Excel and save as .xlsx',
     }
     return UnreadableError(str(path), "corrupt", msg.get(lang, msg["zh"]))
 

@@ -734,3 +734,20 @@ def test_a_missing_file_named_with_a_phone_is_reported_masked(tmp_path):
     res = run("validate", str(tmp_path / "张13800138000.xlsx"), "--format", "json")
     assert res.exit_code == 2
     assert "13800138000" not in res.output and "张****8000.xlsx" in res.output
+
+
+def test_a_workbook_without_the_form_named_with_a_phone_is_reported_masked(tmp_path, form, policy):
+    wb = openpyxl.Workbook()
+    wb.active.append(["随便", "什么"])
+    path = tmp_path / "张13800138000.xlsx"
+    wb.save(path)
+    res = run("validate", str(path), "--format", "json")
+    assert res.exit_code == 2
+    assert "13800138000" not in res.output and "张****8000.xlsx" in res.output
+    # the exception itself carries no phone either (it may reach a log or a traceback)
+    from aftersales_xl.errors import UnreadableError
+    from aftersales_xl.workbook import read_form
+
+    with pytest.raises(UnreadableError) as caught:
+        read_form(path, form, policy)
+    assert "13800138000" not in str(caught.value) and "张****8000.xlsx" in str(caught.value)
