@@ -304,7 +304,7 @@ def write_annotated(
     text = LABELS.get(lang, LABELS["zh"])
     target = out_dir / (name or annotated_name(src))
     if _same_file(src, target):
-        raise WriteError(text["overwrite"].format(target=target))
+        raise WriteError(text["overwrite"].format(target=redact(str(target))))
 
     kind = kind or input_kind(src)
     if kind in OPENPYXL_KINDS:
@@ -317,12 +317,12 @@ def write_annotated(
             raise UnreadableError(
                 str(src),
                 "unreadable",
-                text["unreadable"].format(name=src.name, why=type(e).__name__),
+                text["unreadable"].format(name=redact(src.name), why=type(e).__name__),
             ) from e
         wb, titles = _build_from_values(sheets)
     else:
         raise UnreadableError(
-            str(src), "not-a-workbook", text["unsupported"].format(name=src.name, kind=kind)
+            str(src), "not-a-workbook", text["unsupported"].format(name=redact(src.name), kind=kind)
         )
 
     remove_old_marks(wb)
@@ -353,7 +353,9 @@ def _load_openpyxl(src: Path, text: dict[str, Any]) -> Workbook:
                 wb = load_workbook(fh, rich_text=True)
     except Exception as e:  # openpyxl raises many unrelated types on damaged files
         raise UnreadableError(
-            str(src), "unreadable", text["unreadable"].format(name=src.name, why=type(e).__name__)
+            str(src),
+            "unreadable",
+            text["unreadable"].format(name=redact(src.name), why=type(e).__name__),
         ) from e
     wb.template = False
     return wb
@@ -813,5 +815,7 @@ def _save_atomically(wb: Workbook, target: Path, text: dict[str, Any]) -> None:
             wb.save(tmp)
     except OSError as e:
         raise WriteError(
-            text["cannot_write"].format(target=target, why=e.strerror or type(e).__name__)
+            text["cannot_write"].format(
+                target=redact(str(target)), why=e.strerror or type(e).__name__
+            )
         ) from e

@@ -683,3 +683,11 @@ def test_conditional_format_formulas_are_redacted_in_the_copy(tmp_path, form, po
         blob = b"".join(z.read(n) for n in z.namelist())
     assert b"13399990000" not in blob and b"li.si@" not in blob
     assert b'A1="****0000"' in blob  # the rule is kept, with the number masked
+
+
+def test_refusals_do_not_carry_a_phone_from_the_file_name(record_book):
+    src = record_book.with_name("张13800138000.checked.xlsx")
+    shutil.copy(record_book, src)
+    with pytest.raises(WriteError, match="覆盖原文件") as caught:
+        write_annotated(src, FINDINGS, src.parent)
+    assert "13800138000" not in str(caught.value) and "****8000" in str(caught.value)
