@@ -124,7 +124,7 @@ def template_cmd(
         xlcheck template record --lang en -o records_en.xlsx --force
     """
     from .forms import load_form
-    from .template import write_template
+    from .writing.template import write_template
 
     out = output or Path(f"{form_name}_form.xlsx")
     written = write_template(
@@ -199,8 +199,8 @@ def validate(
     """
     from datetime import datetime
 
-    from . import opening
     from .forms import load_form
+    from .reading import opening
 
     policy = load(config_path, lang)
     files = opening.expand_paths(list(paths))
@@ -209,8 +209,8 @@ def validate(
     form = load_form("record")
     # python-calamine parses the first file while pandas, pandera and numpy are imported
     with opening.start(files[0], form, policy.limits, lang):
-        from .render import render_json, render_text
-        from .validate import validate_paths
+        from .jobs.check import validate_paths
+        from .reports.render import render_json, render_text
 
         with _progress(files, lang) as tick:
             report = validate_paths(
@@ -286,9 +286,9 @@ def merge_cmd(
     from datetime import datetime
 
     from .forms import load_form
-    from .merge import merge
-    from .render import render_merge
-    from .workbook import expand_paths
+    from .jobs.merge import merge
+    from .reading.opening import expand_paths
+    from .reports.render import render_merge
 
     policy = load(config_path, lang)
     files = expand_paths(list(paths))
@@ -360,8 +360,8 @@ def _writable_inputs(
 ) -> list[Path]:
     """The workbooks to write, each once; refused (one line, exit 2) before anything is
     written when two of them would go to the same output file."""
-    from .workbook import expand_paths
-    from .xlsxpatch import check_distinct_outputs
+    from .reading.opening import expand_paths
+    from .writing.xlsxpatch import check_distinct_outputs
 
     if in_place == (out_dir is not None):
         raise click.UsageError(
@@ -417,8 +417,8 @@ def mask(
         xlcheck mask 周报.xlsx --in-place
     """
     from .forms import load_form
-    from .mask import mask_workbooks
-    from .render import render_mask
+    from .jobs.mask import mask_workbooks
+    from .reports.render import render_mask
 
     files = _writable_inputs(paths, out_dir, in_place, lang)
     form = load_form("record")
@@ -471,8 +471,8 @@ def assign_ids_cmd(
     """
     from .findings import ERROR
     from .forms import load_form
-    from .ids import assign_workbooks
-    from .render import render_ids
+    from .jobs.assign_ids import assign_workbooks
+    from .reports.render import render_ids
 
     files = _writable_inputs(paths, out_dir, in_place, lang)
     outcomes = assign_workbooks(

@@ -15,6 +15,7 @@ Work is done per *unique* value, so a 100,000-row column costs a handful of pand
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 import unicodedata
@@ -59,6 +60,30 @@ class Coerced:
 
 def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, NaN, NaT and pd.NA (scalars only)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and math.isnan(value)
+
+
+def as_text(value: Any) -> str:
+    """A value of a text column as the text a person typed (never scientific notation)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M" if value.second == 0 else "%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 # -- text -------------------------------------------------------------------------------------

@@ -489,7 +489,7 @@ def figures_doc() -> str:
         "(`xlcheck config show`).",
         "",
     ]
-    from . import summaries  # imports this module: looked up here, not at import time
+    from .reports import summaries  # imports this module: looked up here, not at import time
 
     documented = [
         *_DOCUMENTED[:2],

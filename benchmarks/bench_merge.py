@@ -18,7 +18,7 @@ Each measurement runs in a fresh subprocess (peak memory from ``wait4`` ``ru_max
 - **floor**: python-calamine reads every input (for B also the register) and xlsxwriter
   (``constant_memory``, a typed call per cell) writes as many rows as the merged register has,
   with the register's column count (input rows padded with typed SLA/provenance values);
-- **library**: ``aftersales_xl.merge.merge(paths, register, form, policy, now=…)`` in-process;
+- **library**: ``aftersales_xl.jobs.merge.merge(paths, register, form, policy, now=…)`` in-process;
 - **cli**: ``xlcheck merge FOLDER --register R --format json`` as a supervisor runs it.
 
 "op" is the time of the operation inside the process (imports excluded), "wall" the whole
@@ -58,7 +58,7 @@ from common import (  # noqa: E402 - sibling module
 from python_calamine import CalamineWorkbook  # noqa: E402
 
 from aftersales_xl.forms import FormSpec, load_form  # noqa: E402
-from aftersales_xl.register import PROVENANCE, register_columns  # noqa: E402
+from aftersales_xl.reading.register import PROVENANCE, register_columns  # noqa: E402
 from aftersales_xl.sla import SLA_COLUMNS  # noqa: E402
 
 GOAL_RATIO = 3.0
@@ -126,7 +126,7 @@ import json, sys, time
 from datetime import datetime
 from aftersales_xl.config import load_policy
 from aftersales_xl.forms import load_form
-from aftersales_xl.merge import merge
+from aftersales_xl.jobs.merge import merge
 
 form, policy = load_form(), load_policy(search_cwd=False)
 now = datetime.fromisoformat(sys.argv[1])

@@ -8,7 +8,7 @@ Generates a record workbook (``gen.py``), then measures, each in a fresh subproc
 peak memory can be read from the kernel (``wait4`` rusage ``ru_maxrss``):
 
 - **floor**: a bare python-calamine read of the same file;
-- **library**: ``aftersales_xl.validate.validate_paths([file], form, policy)`` in-process;
+- **library**: ``aftersales_xl.checking.validate.validate_paths([file], form, policy)`` in-process;
 - **cli**: ``xlcheck validate FILE --format json`` as a user runs it.
 
 "op" is the time of the operation inside the process (imports excluded); "wall" is the whole
@@ -53,7 +53,7 @@ LIBRARY = """
 import json, sys, time
 from aftersales_xl.config import load_policy
 from aftersales_xl.forms import load_form
-from aftersales_xl.validate import validate_paths
+from aftersales_xl.jobs.check import validate_paths
 form, policy = load_form(), load_policy(search_cwd=False)
 t0 = time.perf_counter()
 report = validate_paths([sys.argv[1]], form, policy)

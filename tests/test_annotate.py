@@ -16,14 +16,14 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from aftersales_xl.annotate import (
+from aftersales_xl.errors import WriteError
+from aftersales_xl.findings import Finding
+from aftersales_xl.writing.annotate import (
     SheetValues,
     annotated_name,
     not_carried_over,
     write_annotated,
 )
-from aftersales_xl.errors import WriteError
-from aftersales_xl.findings import Finding
 
 SHEET = "问题记录表"
 CHECKED_AT = datetime(2024, 5, 21, 9, 30)
@@ -561,7 +561,7 @@ def _every_part(path: Path) -> str:
 
 
 def test_annotated_copy_is_redacted_everywhere_not_only_the_table(tmp_path, form, policy):
-    from aftersales_xl.validate import validate_paths
+    from aftersales_xl.jobs.check import validate_paths
 
     src = _leaky_book(tmp_path / "in" / "周报.xlsx")
     inside = _every_part(src)
@@ -593,7 +593,7 @@ def test_annotated_copy_is_redacted_everywhere_not_only_the_table(tmp_path, form
 def test_clashing_copy_names_are_numbered_within_one_run(tmp_path, form, policy):
     from builders import cell_ref, record_row, write_record_xlsx
 
-    from aftersales_xl.validate import validate_paths
+    from aftersales_xl.jobs.check import validate_paths
 
     def book(folder: str, name: str, severity: str) -> Path:
         (tmp_path / folder).mkdir()
@@ -620,7 +620,7 @@ def test_annotate_name_parameter_names_the_copy(record_book, tmp_path):
 
 @pytest.mark.parametrize("kind", ["xls", "ods"])
 def test_xls_and_ods_copies_are_redacted_everywhere_too(tmp_path, form, policy, soffice, kind):
-    from aftersales_xl.validate import validate_paths
+    from aftersales_xl.jobs.check import validate_paths
 
     staged = _leaky_book(tmp_path / "stage" / "周报.xlsx")
     subprocess.run(
@@ -648,7 +648,7 @@ def test_xls_and_ods_copies_are_redacted_everywhere_too(tmp_path, form, policy, 
 def test_what_a_copy_does_not_carry_over_is_one_sentence_on_the_file(tmp_path, form, policy):
     from builders import record_rows, write_record_xlsx
 
-    from aftersales_xl.validate import validate_paths
+    from aftersales_xl.jobs.check import validate_paths
 
     xlsx = write_record_xlsx(tmp_path / "m.xlsx", record_rows(1))
     xlsm = tmp_path / "m2.xlsm"
@@ -667,7 +667,7 @@ def test_conditional_format_formulas_are_redacted_in_the_copy(tmp_path, form, po
     from openpyxl.formatting.rule import CellIsRule, FormulaRule
     from openpyxl.styles import PatternFill
 
-    from aftersales_xl.validate import validate_paths
+    from aftersales_xl.jobs.check import validate_paths
 
     src = write_record_xlsx(tmp_path / "cf.xlsx", record_rows(2, severity="P9"))
     wb = load_workbook(src)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from aftersales_xl.cli import cli
 from aftersales_xl.config import load_policy
 from aftersales_xl.forms import field_table_markdown, load_form
-from aftersales_xl.register import HISTORY_SHEET, REGISTER_SHEET, REJECTED_SHEET
+from aftersales_xl.reading.register import HISTORY_SHEET, REGISTER_SHEET, REJECTED_SHEET
 from aftersales_xl.sla import figures_doc
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from aftersales_xl.errors import LockedError
-from aftersales_xl.fileio import (
+from aftersales_xl.writing.fileio import (
     atomic_output,
     backup_copy,
     backup_paths,
@@ -217,7 +217,7 @@ def test_distinct_paths_keeps_the_first_spelling_of_each_file(tmp_path):
 
 
 def test_expand_paths_lists_a_file_reached_twice_once(tmp_path):
-    from aftersales_xl.workbook import expand_paths
+    from aftersales_xl.reading.opening import expand_paths
 
     a = workbook(tmp_path / "a.xlsx", "a")
     b = workbook(tmp_path / "b.xlsx", "b")

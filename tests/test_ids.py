@@ -13,14 +13,8 @@ import python_calamine
 from builders import record_rows
 
 from aftersales_xl.config import Policy, load_policy
-from aftersales_xl.ids import (
-    IdChange,
-    IdProblem,
-    assign_ids,
-    assign_workbooks,
-    id_pattern,
-    parse_id,
-)
+from aftersales_xl.ids import id_pattern, parse_id
+from aftersales_xl.jobs.assign_ids import IdChange, IdProblem, assign_ids, assign_workbooks
 
 D = datetime
 

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aftersales_xl.config import Policy, load_policy
-from aftersales_xl.mask import CONTACT, NAME, TEXT, mask_frame, mask_value, mask_workbooks
+from aftersales_xl.jobs.mask import mask_workbooks
+from aftersales_xl.masking import CONTACT, NAME, TEXT, mask_frame, mask_value
 from aftersales_xl.pii import contact_unmasked, find_pii, name_unmasked
 
 RAW = {
@@ -584,8 +585,8 @@ def test_cli_mask_handles_a_file_given_twice_once(make_workbook, tmp_path: Path)
 def test_masked_outside_form_gives_the_cells_for_an_annotated_copy(
     make_workbook, form, policy
 ) -> None:
-    from aftersales_xl.mask import masked_outside_form
-    from aftersales_xl.workbook import read_form
+    from aftersales_xl.jobs.mask import masked_outside_form
+    from aftersales_xl.reading.workbook import read_form
 
     src = busy_workbook(make_workbook)
     sheet, _ = read_form(src, form, policy)

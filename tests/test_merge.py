@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from aftersales_xl.cli import cli
 from aftersales_xl.errors import LockedError
-from aftersales_xl.merge import MergeLock, merge
+from aftersales_xl.jobs.merge import MergeLock, merge
 
 NOW = datetime(2024, 6, 3, 9, 0)
 
@@ -232,7 +232,7 @@ def test_interrupted_write_leaves_the_old_register_intact(
     digest = hashlib.sha256(register.read_bytes()).hexdigest()
     b = write_record_xlsx(tmp_path / "b.xlsx", record_rows(2, start=datetime(2024, 5, 28, 9, 0)))
 
-    import aftersales_xl.fileio as fileio
+    import aftersales_xl.writing.fileio as fileio
 
     def boom(*_args, **_kw):
         raise OSError(28, "No space left on device")
@@ -255,7 +255,7 @@ def test_backups_are_kept_and_rotated(tmp_path, register, form, policy):
 
 
 def test_a_failed_write_costs_no_old_backup(tmp_path, register, form, policy, monkeypatch):
-    import aftersales_xl.merge as merge_module
+    import aftersales_xl.jobs.merge as merge_module
 
     a = write_record_xlsx(tmp_path / "a.xlsx", record_rows(1))
     for i in range(3):
@@ -818,7 +818,7 @@ def test_files_whose_masked_names_coincide_stay_apart(tmp_path, register, form, 
     stored = sheet_rows(register)
     assert len({r["问题编号"] for r in stored}) == 4
     assert sorted({r["来源文件"] for r in stored}) == ["张****8000.xlsx", "张****8000.xlsx (2)"]
-    from aftersales_xl.render import render_merge
+    from aftersales_xl.reports.render import render_merge
 
     lines = render_merge(result).splitlines()
     heads = [line.split(":")[0] for line in lines if "条记录" in line and not line.startswith(" ")]

@@ -1,4 +1,4 @@
-"""Reading a workbook begun early (aftersales_xl.opening), as ``xlcheck validate`` does for its
+"""Reading a workbook begun early (aftersales_xl.reading.opening), as ``xlcheck validate`` does for its
 first file: read_form gives what it gives without the hand-off, a refused file is refused the
 same way, and a reading nobody takes leaves no file open."""
 
@@ -14,10 +14,10 @@ import pytest
 from builders import record_row, record_rows, write_record_xlsx
 from click.testing import CliRunner
 
-from aftersales_xl import opening
 from aftersales_xl.cli import cli
 from aftersales_xl.errors import UnreadableError
-from aftersales_xl.workbook import read_form
+from aftersales_xl.reading import opening
+from aftersales_xl.reading.workbook import read_form
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
 
@@ -128,7 +128,7 @@ def test_a_reading_nobody_takes_leaves_no_file_open(make_workbook, form, policy)
 
 @needs_proc
 def test_the_cli_closes_its_early_reading_when_validation_fails(make_workbook, monkeypatch):
-    import aftersales_xl.validate as validate_module
+    import aftersales_xl.jobs.check as validate_module
 
     path = make_workbook()
 

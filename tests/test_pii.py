@@ -129,8 +129,8 @@ def test_phones_before_masked_emails_are_flagged_and_masked_in_real_workbooks(
     from builders import cell_ref, record_rows, write_record_xlsx
     from openpyxl import load_workbook
 
-    from aftersales_xl.mask import mask_workbooks
-    from aftersales_xl.validate import check_file
+    from aftersales_xl.checking.validate import check_file
+    from aftersales_xl.jobs.mask import mask_workbooks
 
     rows = record_rows(3)
     for row, value in zip(rows, GLUED, strict=True):

@@ -17,10 +17,8 @@ from test_summaries import MERGED_AT, NOW, WEEK_START, register_frame, typed
 from aftersales_xl.config import load_policy
 from aftersales_xl.errors import UnreadableError, WriteError
 from aftersales_xl.findings import make_finding
-from aftersales_xl.register import (
-    FORMULA_PREFIXES,
+from aftersales_xl.reading.register import (
     HISTORY_SHEET,
-    LISTS_SHEET,
     REGISTER_SHEET,
     REJECTED_SHEET,
     RejectedRow,
@@ -28,11 +26,22 @@ from aftersales_xl.register import (
     read_history,
     read_register,
     register_columns,
-    with_sla_columns,
-    write_register,
 )
+from aftersales_xl.reports.summaries import SUMMARY_SHEETS, compute_summaries
+from aftersales_xl.reports.summary_sheets import write_summary_sheets
 from aftersales_xl.sla import SLA_COLUMNS
-from aftersales_xl.summaries import SUMMARY_SHEETS, compute_summaries
+from aftersales_xl.writing.cells import FORMULA_PREFIXES
+from aftersales_xl.writing.register import with_sla_columns, write_register
+from aftersales_xl.writing.template import LISTS_SHEET
+
+
+def tabs(summaries, lang="zh"):
+    """write_register's summary-tab arguments for ``summaries`` (what merge passes)."""
+    return {
+        "now": summaries.now,
+        "summary_sheets": lambda wb, cells: write_summary_sheets(wb, cells, summaries, lang),
+    }
+
 
 PROVENANCE_LABELS = ["来源文件", "来源行", "合并时间"]
 HISTORY_LABELS = ["变更时间", "变更来源", "变更字段"]
@@ -66,7 +75,7 @@ def write(path: Path, frame: pd.DataFrame, policy, form, **kwargs) -> Path:
     summaries = compute_summaries(frame, policy, NOW, WEEK_START)
     write_register(
         path, with_sla_columns(frame, policy, NOW), form=form, policy=policy,
-        summaries=summaries, **kwargs,
+        **tabs(summaries), **kwargs,
     )  # fmt: skip
     return path
 
@@ -248,7 +257,7 @@ def test_english_headers(tmp_path, frame, policy, form):
     summaries = compute_summaries(frame, policy, NOW, WEEK_START)
     path = tmp_path / "en.xlsx"
     write_register(path, with_sla_columns(frame, policy, NOW, lang="en"), form=form, policy=policy,
-                   summaries=summaries, lang="en")  # fmt: skip
+                   **tabs(summaries, "en"), lang="en")  # fmt: skip
     ws = openpyxl.load_workbook(path)[REGISTER_SHEET]
     header = [c.value for c in ws[1]]
     assert header[0] == "Record ID" and header[-3:] == ["Source file", "Source row", "Merged at"]
@@ -374,7 +383,7 @@ def test_english_history_labels(tmp_path, frame, policy, form):
     summaries = compute_summaries(frame, policy, NOW, WEEK_START)
     path = tmp_path / "en.xlsx"
     write_register(path, with_sla_columns(frame, policy, NOW, lang="en"), form=form, policy=policy,
-                   summaries=summaries, history=history_frame(frame), lang="en")  # fmt: skip
+                   **tabs(summaries, "en"), history=history_frame(frame), lang="en")  # fmt: skip
     header = [c.value for c in openpyxl.load_workbook(path)[HISTORY_SHEET][1]]
     assert header[:4] == ["Changed at", "Changed by", "Changed fields", "Record ID"]
     assert header == [label for _, label in history_columns(form, "en")]
@@ -596,11 +605,11 @@ def test_failed_write_keeps_the_old_register(tmp_path, register, frame, form, po
     before = register.read_bytes()
     summaries = compute_summaries(frame, policy, NOW, WEEK_START)
     with pytest.raises(ValueError, match="response_hours"):  # SLA columns not added
-        write_register(register, frame, form=form, policy=policy, summaries=summaries)
+        write_register(register, frame, form=form, policy=policy, **tabs(summaries))
     broken = with_sla_columns(frame, policy, NOW).astype({"received_at": object})
     broken.loc[0, "received_at"] = "not a date"
     with pytest.raises((ValueError, TypeError)):
-        write_register(register, broken, form=form, policy=policy, summaries=summaries)
+        write_register(register, broken, form=form, policy=policy, **tabs(summaries))
     assert register.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["总台账.xlsx"]
 
@@ -614,7 +623,7 @@ def test_failure_while_writing_keeps_the_old_register_and_no_temp_file(
     def crash(*args, **kwargs):
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr("aftersales_xl.register._write_history_sheet", crash)
+    monkeypatch.setattr("aftersales_xl.writing.register._write_history_sheet", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         write(register, frame.iloc[:3], policy, form)
     assert register.read_bytes() == before

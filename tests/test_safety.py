@@ -17,9 +17,9 @@ import pytest
 import xlsxwriter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
-from aftersales_xl import safety
 from aftersales_xl.errors import UnreadableError
-from aftersales_xl.safety import Inspection, inspect, sniff
+from aftersales_xl.reading import safety
+from aftersales_xl.reading.safety import Inspection, inspect, sniff
 
 SHEET1 = "xl/worksheets/sheet1.xml"
 

@@ -11,7 +11,7 @@ import pytest
 from builders import record_row
 
 from aftersales_xl.forms import load_form
-from aftersales_xl.summaries import (
+from aftersales_xl.reports.summaries import (
     AGE_BUCKETS,
     CATEGORY_DIMENSIONS,
     SUMMARY_SHEETS,

@@ -16,7 +16,7 @@ from aftersales_xl.cli import cli
 from aftersales_xl.config import load_policy
 from aftersales_xl.errors import WriteError
 from aftersales_xl.forms import load_form
-from aftersales_xl.template import (
+from aftersales_xl.writing.template import (
     DATETIME_FORMAT,
     INSTRUCTIONS_SHEET,
     LISTS_SHEET,
@@ -293,7 +293,7 @@ def test_failed_build_keeps_the_existing_file_and_no_temp_file(tmp_path, policy,
         Path(tmp).write_bytes(b"PK half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("aftersales_xl.template._build", crash)
+    monkeypatch.setattr("aftersales_xl.writing.template._build", crash)
     with pytest.raises(WriteError, match="No space left"):
         write_template(target, FORM, policy)
     assert target.read_bytes() == before

@@ -10,8 +10,9 @@ import pytest
 from builders import cell_ref, excel_serial, record_row, record_rows, write_record_xlsx
 from click.testing import CliRunner
 
+from aftersales_xl.checking.validate import check_file
 from aftersales_xl.cli import cli
-from aftersales_xl.validate import check_file, validate_paths
+from aftersales_xl.jobs.check import validate_paths
 
 NOW = datetime(2024, 6, 1, 9, 0)
 
@@ -506,7 +507,7 @@ def test_hidden_sheet_with_data_is_reported(tmp_path, form, policy):
 
 
 def test_internal_error_in_one_file_is_one_line_with_debug_hint(make_workbook, monkeypatch):
-    import aftersales_xl.validate as validate_module
+    import aftersales_xl.jobs.check as validate_module
 
     path = make_workbook(record_rows(1))
 
@@ -538,7 +539,7 @@ def test_missing_resolution_column_is_a_missing_column_not_a_crash(make_workbook
 def test_a_copy_that_cannot_be_written_does_not_stop_the_run(
     tmp_path, make_workbook, form, policy, monkeypatch
 ):
-    import aftersales_xl.annotate as annotate_module
+    import aftersales_xl.writing.annotate as annotate_module
 
     a = make_workbook([record_row(severity="P5")], name="a.xlsx")
     b = make_workbook([record_row(severity="P5")], name="b.xlsx")
@@ -618,7 +619,7 @@ def test_header_only_sheet_is_zero_records_not_an_error(tmp_path, form, policy, 
 
 
 def test_calendar_warning_is_printed_once_for_a_run(tmp_path, form, policy):
-    from aftersales_xl.render import render_text
+    from aftersales_xl.reports.render import render_text
 
     def rows_2031():
         return [
@@ -695,7 +696,7 @@ def test_a_sheet_too_large_to_annotate_gets_no_copy_and_exit_2(tmp_path, form):
 
 
 def test_a_hostile_first_file_is_unreadable_through_the_cli_not_a_crash(tmp_path):
-    """The CLI begins reading its first file before importing pandas (aftersales_xl.opening):
+    """The CLI begins reading its first file before importing pandas (aftersales_xl.reading.opening):
     the safety scan must still refuse a stray value at XFD1048576 before python-calamine,
     which would abort the interpreter, opens it. In a child process, alone and first."""
     import subprocess
@@ -746,7 +747,7 @@ def test_a_workbook_without_the_form_named_with_a_phone_is_reported_masked(tmp_p
     assert "13800138000" not in res.output and "张****8000.xlsx" in res.output
     # the exception itself carries no phone either (it may reach a log or a traceback)
     from aftersales_xl.errors import UnreadableError
-    from aftersales_xl.workbook import read_form
+    from aftersales_xl.reading.workbook import read_form
 
     with pytest.raises(UnreadableError) as caught:
         read_form(path, form, policy)

@@ -14,9 +14,9 @@ import python_calamine
 import xlsxwriter
 from openpyxl.styles import PatternFill
 
-from aftersales_xl import xlsxpatch
 from aftersales_xl.errors import LockedError, WriteError
-from aftersales_xl.xlsxpatch import (
+from aftersales_xl.writing import xlsxpatch
+from aftersales_xl.writing.xlsxpatch import (
     check_patchable,
     patch_cells,
     sheet_part,

@@ -56,8 +56,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
-from .errors import UnreadableError
-from .pii import redact
+from ..errors import UnreadableError
+from ..pii import redact
 
 MiB = 1 << 20
 

@@ -42,30 +42,32 @@ from typing import Any
 
 import pandas as pd
 
-from .config import Policy
-from .errors import LockedError, WriteError, XlcheckError
-from .fileio import backup_copy, prune_backups, refuse_if_open_in_excel
-from .findings import ERROR, Report
-from .forms import FormSpec
-from .ids import assign_ids, format_id, id_pattern, normalise_id, parse_id
-from .mask import TEXT, mask_frame, mask_value
-from .pii import cell_text, redact
-from .register import (
+from ..checking.validate import Checked
+from ..coerce import is_missing
+from ..config import Policy
+from ..errors import LockedError, WriteError, XlcheckError
+from ..findings import ERROR, Report
+from ..forms import FormSpec
+from ..ids import format_id, id_pattern, normalise_id, parse_id
+from ..masking import TEXT, mask_frame, mask_value
+from ..pii import cell_text, redact
+from ..reading.opening import expand_paths
+from ..reading.register import (
     HISTORY_SHEET,
     PROVENANCE,
     REGISTER_SHEET,
     REJECTED_SHEET,
     RejectedRow,
-    is_missing,
     read_history,
     read_register,
-    with_sla_columns,
-    write_register,
 )
-from .summaries import compute_summaries
-from .validate import Checked, check_paths
-from .workbook import expand_paths
-from .workcal import WorkCalendar
+from ..reports.summaries import compute_summaries
+from ..reports.summary_sheets import write_summary_sheets
+from ..workcal import WorkCalendar
+from ..writing.fileio import backup_copy, prune_backups, refuse_if_open_in_excel
+from ..writing.register import with_sla_columns, write_register
+from .assign_ids import assign_ids
+from .check import check_paths
 
 #: findings that masking fixes: they never keep a row out of the register
 FIXED_BY_MASKING = frozenset({"unmasked-contact", "pii-in-text"})
@@ -612,7 +614,10 @@ def _merge_locked(
         with_sla,
         form=form,
         policy=policy,
-        summaries=summaries,
+        now=summaries.now,
+        summary_sheets=lambda workbook, cells: write_summary_sheets(
+            workbook, cells, summaries, lang
+        ),
         rejected=rejected,
         history=history,
         extra_columns=extras,

@@ -50,8 +50,8 @@ from typing import IO, Any
 
 from defusedxml import ElementTree
 
-from .errors import WriteError
-from .fileio import atomic_output, backup_copy, refuse_if_open_in_excel
+from ..errors import WriteError
+from ..writing.fileio import atomic_output, backup_copy, refuse_if_open_in_excel
 
 PATCHABLE_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 

@@ -33,21 +33,20 @@ import pandas as pd
 import python_calamine as pc
 from openpyxl.utils import column_index_from_string, get_column_letter
 
-from .coerce import CellCodes
-from .config import Policy
-from .errors import UnreadableError
-from .findings import Finding, make_finding
-from .forms import FormSpec
-from .opening import (  # noqa: F401 - expand_paths is imported from here too
+from ..coerce import CellCodes
+from ..config import Policy
+from ..errors import UnreadableError
+from ..findings import Finding, make_finding
+from ..forms import FormSpec
+from ..pii import cell_text, kinds_named, pii_kinds, redact
+from ..reading.opening import (
     HEADER_SEARCH_ROWS,
     Reading,
-    expand_paths,
     head,
     sheet_error,
     take,
 )
-from .pii import cell_text, kinds_named, pii_kinds, redact
-from .safety import Inspection
+from ..reading.safety import Inspection
 
 #: rows copied into the values array at a time (see :func:`_body`)
 _BATCH = 256

@@ -48,10 +48,10 @@ from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .errors import UnreadableError, WriteError
-from .fileio import atomic_output
-from .findings import ERROR, WARNING, Finding
-from .pii import cell_text, link_has_pii, redact
+from ..errors import UnreadableError, WriteError
+from ..findings import ERROR, WARNING, Finding
+from ..pii import cell_text, link_has_pii, redact
+from ..writing.fileio import atomic_output
 
 OPENPYXL_KINDS = ("xlsx", "xlsm", "xltx", "xltm")
 VALUE_ONLY_KINDS = ("xls", "xlsb", "ods")

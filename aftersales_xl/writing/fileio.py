@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-from .errors import LockedError
+from ..errors import LockedError
 
 __all__ = [
     "atomic_output",

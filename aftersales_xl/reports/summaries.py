@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import Policy
-from .forms import load_form
-from .pii import redact
-from .sla import closure_figures, format_target, satisfaction_figures, sla_frame
-from .workcal import WorkCalendar
+from ..config import Policy
+from ..forms import load_form
+from ..pii import redact
+from ..sla import closure_figures, format_target, satisfaction_figures, sla_frame
+from ..workcal import WorkCalendar
 
 OVERVIEW_SHEET = "概览"
 CATEGORY_SHEET = "分类统计"

@@ -24,11 +24,11 @@ from typing import Any
 
 import python_calamine as pc
 
-from .errors import UnreadableError
-from .forms import FormSpec, normalise_label
-from .pii import redact
-from .safety import Inspection, inspect_in_two_steps
-from .template import INSTRUCTIONS_SHEET, LISTS_SHEET
+from ..errors import UnreadableError
+from ..forms import FormSpec, normalise_label
+from ..pii import redact
+from ..reading.safety import Inspection, inspect_in_two_steps
+from ..writing.template import INSTRUCTIONS_SHEET, LISTS_SHEET
 
 HEADER_SEARCH_ROWS = 30
 
@@ -244,7 +244,7 @@ def expand_paths(args: list[str | Path]) -> list[Path]:
     Unknown extensions inside folders are skipped; named files are kept
     (their format is judged from their bytes). A file reached twice (``DIR DIR/a.xlsx``)
     is listed once, where it first appears."""
-    from .fileio import distinct_paths
+    from ..writing.fileio import distinct_paths
 
     out: list[Path] = []
     for a in args:

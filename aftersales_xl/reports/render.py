@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from .findings import ERROR, Report
-from .forms import FormSpec
-from .ids import IdOutcome
-from .mask import MaskOutcome
+from ..findings import ERROR, Report
+from ..forms import FormSpec
+from ..jobs.assign_ids import IdOutcome
+from ..jobs.mask import MaskOutcome
 
 _WORDS = {
     "zh": {

@@ -31,10 +31,10 @@ from defusedxml.ElementTree import ParseError, fromstring
 from xlsxwriter.exceptions import XlsxWriterException
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from .config import Policy
-from .errors import WriteError
-from .fileio import atomic_output
-from .forms import FieldSpec, FormSpec, required_wording
+from ..config import Policy
+from ..errors import WriteError
+from ..forms import FieldSpec, FormSpec, required_wording
+from ..writing.fileio import atomic_output
 
 MARKER_PROPERTY = "xlcheck-form"
 """Name of the custom document property holding ``form.marker``."""

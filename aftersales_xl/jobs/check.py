@@ -1,0 +1,220 @@
+"""Validate record workbooks: pandera for per-column rules, vectorised pandas for cross-field rules.
+
+Pipeline for one file: :func:`workbook.read_form` (safe open, sheet, header, raw values) →
+:func:`coerce.coerce_frame` (typed values, cells that could not be typed) → the pandera schema
+built from the spec (:func:`build_schema`, ``lazy=True``) → cross-field rules → findings with the
+physical cell. Every rule's failure is translated into a :class:`Finding` in this module only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+from ..checking.validate import Checked, check_file, shown_path
+from ..config import Policy
+from ..findings import FileReport, Report, make_finding
+from ..forms import FormSpec
+from ..pii import redact
+from ..reading.opening import expand_paths
+from ..reading.workbook import FormSheet
+from ..workcal import WorkCalendar
+
+
+# -- many files -------------------------------------------------------------------------------
+def check_paths(
+    paths: Iterable[str | Path],
+    form: FormSpec,
+    policy: Policy,
+    *,
+    lang: str = "zh",
+    now: datetime | None = None,
+    annotate_dir: Path | None = None,
+    annotate_only_failed: bool = False,
+    on_file: Callable[[Path], None] | None = None,
+    debug: bool = False,
+    calendar: WorkCalendar | None = None,
+) -> Iterator[Checked]:
+    """Check every workbook (folders expanded), yielding one :class:`Checked` per file.
+
+    One file's failure never stops the others: an unexpected error in one file is reported
+    as ``unreadable`` for that file (re-raised with ``debug=True``). With ``annotate_dir``,
+    an annotated copy is written for every readable file (or only those with errors); a
+    copy that cannot be written is a note on its file and sets ``write_failed``. Inputs
+    whose copies would share a name (``a/x.xlsx`` and ``b/x.xlsx``, ``x.xls`` and ``x.ods``)
+    get ``x (2).checked.xlsx``… in order, with a note saying so.
+    ``calendar``: one working calendar for the run (see :func:`check_file`).
+    """
+    copy_names: dict[str, Path] = {}  # casefolded copy name -> the input that has it
+    for path in expand_paths(list(paths)):
+        if on_file:
+            on_file(path)
+        try:
+            checked = check_file(path, form, policy, lang=lang, now=now, calendar=calendar)
+        except Exception as e:  # noqa: BLE001 - isolate one file's surprise from the run
+            if debug:
+                raise
+            checked = Checked(
+                FileReport(
+                    path=shown_path(path),
+                    form=None,
+                    unreadable=True,
+                    findings=[
+                        make_finding(
+                            "unreadable",
+                            lang,
+                            detail=(
+                                f"内部错误（{type(e).__name__}），请加 --debug 重跑并报告"
+                                if lang != "en"
+                                else f"internal error ({type(e).__name__}); rerun with --debug and report it"
+                            ),
+                        )
+                    ],
+                )
+            )
+        if (
+            annotate_dir is not None
+            and checked.sheet is not None
+            and (checked.report.errors or not annotate_only_failed)
+        ):
+            from ..writing.annotate import (
+                LABELS,
+                annotated_name,
+                not_carried_over,
+                write_annotated,
+            )
+
+            cells, limit = _cells_to_load(checked.sheet), policy.limits["max_annotate_cells"]
+            if cells > limit:  # openpyxl needs about 0.75 KB per cell it loads
+                checked.report.write_failed = True
+                checked.report.notes.append(
+                    f"表格太大（约 {cells:,} 个单元格，批注副本上限 {limit:,}），未写批注副本："
+                    "请删除表格下方多余的空行和格式，或分成几个文件提交"
+                    if lang != "en"
+                    else f"too large for an annotated copy (about {cells:,} cells, limit "
+                    f"{limit:,}): delete the empty formatted rows below the table, or split the file"
+                )
+                yield checked
+                continue
+
+            def copy_name(number: int, path: Path = path) -> str:
+                # a phone in the file name is not carried into the copy's name either (＊, as
+                # * cannot be in a file name on Windows)
+                return redact(annotated_name(path, number), "＊")
+
+            name, number = copy_name(1), 1
+            while name.casefold() in copy_names:
+                number += 1
+                name = copy_name(number)
+            copy_names[name.casefold()] = path
+            if number > 1:
+                taken = copy_name(1)
+                checked.report.notes.append(
+                    redact(
+                        LABELS["en" if lang == "en" else "zh"]["renamed"].format(
+                            name=name,
+                            taken=taken,
+                            other=shown_path(copy_names[taken.casefold()]),
+                        )
+                    )
+                )
+            try:
+                annotate_dir.mkdir(parents=True, exist_ok=True)
+                out = write_annotated(
+                    path,
+                    checked.report.findings,
+                    annotate_dir,
+                    lang=lang,
+                    checked_at=now,
+                    masked=masked_cells(checked.sheet, form, policy, lang),
+                    kind=checked.sheet.kind,
+                    name=name,
+                )
+            except Exception as e:  # noqa: BLE001 - a copy that cannot be written never stops the run
+                if debug:
+                    raise
+                checked.report.write_failed = True
+                checked.report.notes.append(
+                    f"批注副本未能写出（{type(e).__name__}）：{redact(str(e))[:120]}"
+                    if lang != "en"
+                    else f"the annotated copy could not be written ({type(e).__name__}): {redact(str(e))[:120]}"
+                )
+            else:
+                checked.report.annotated = shown_path(out)
+                lost = not_carried_over(checked.sheet.kind, lang, src=path)
+                if lost:
+                    checked.report.notes.append(
+                        "批注副本未带入：" + "；".join(lost)
+                        if lang != "en"
+                        else "not carried over into the annotated copy: " + "; ".join(lost)
+                    )
+        yield checked
+
+
+def _cells_to_load(sheet: FormSheet) -> int:
+    """How many cells openpyxl would load to annotate the workbook: the used areas of all its
+    sheets from the safety scan (formatted empty rows included), at least the record table."""
+    scanned = sum(s.max_row * s.max_col for s in sheet.inspection.sheets)
+    return max(scanned, (sheet.header_row + len(sheet.frame)) * max(len(sheet.columns), 1))
+
+
+def masked_cells(
+    sheet: FormSheet, form: FormSpec, policy: Policy, lang: str = "zh"
+) -> dict[tuple[str, str], str]:
+    """``(sheet, "A1")`` → masked text, as ``xlcheck mask`` writes it, for every contact,
+    name and free-text cell of the form's table and for the record sheet's cells outside
+    it (unknown or second columns, rows above the header): a second 联系人 column is masked
+    as names, which the annotated copy's own redaction could not find."""
+    from ..jobs.mask import masked_outside_form
+    from ..masking import mask_frame
+
+    _masked, changes, _counts = mask_frame(sheet.frame, form, policy)
+    cells = {sheet.cell(key, row): text for (row, key), text in changes.items()}
+    if sheet.part is not None:
+        cells = masked_outside_form(sheet.path, sheet, form, policy, lang) | cells
+    else:  # .xls/.ods/.xlsb: mask.py patches .xlsx only; a second 联系人/联系方式 column here
+        cells = _masked_second_columns(sheet, form, policy) | cells
+    return {(sheet.sheet, ref): text for ref, text in cells.items()}
+
+
+def _masked_second_columns(sheet: FormSheet, form: FormSpec, policy: Policy) -> dict[str, str]:
+    """``"A1"`` → masked text for the columns of a value-only workbook's record sheet that
+    repeat a name or contact field (free text elsewhere is redacted by the copy itself)."""
+    from openpyxl.utils import get_column_letter
+
+    from ..masking import mask_value
+    from ..pii import cell_text
+    from ..writing.annotate import read_values
+
+    found = next((s for s in read_values(sheet.path) if s.name == sheet.sheet), None)
+    at = sheet.header_row - found.first_row if found is not None else -1
+    if found is None or not 0 <= at < len(found.rows):
+        return {}
+    mapped, out = set(sheet.columns.values()), {}
+    for i, label in enumerate(found.rows[at]):
+        col = found.first_col - 1 + i  # 0-based physical column
+        key = next(iter(form.match_headers([label])), None) if col not in mapped else None
+        check = form.field(key).check if key is not None else None
+        if check not in ("masked-name", "masked-contact"):
+            continue
+        for r, row in enumerate(found.rows[at + 1 :], start=sheet.header_row + 1):
+            value = row[i] if i < len(row) else None
+            masked = mask_value(check, value, policy)
+            if masked and masked != cell_text(value):
+                out[f"{get_column_letter(col + 1)}{r}"] = masked
+    return out
+
+
+def validate_paths(
+    paths: Iterable[str | Path], form: FormSpec, policy: Policy, **options
+) -> Report:
+    """Validate every workbook and return the report (options as for :func:`check_paths`).
+
+    One working calendar serves the whole run; its warnings (a year without holiday data)
+    are the report's run-level ``notes``, given once however many files touch that year.
+    """
+    calendar = options.pop("calendar", None) or WorkCalendar.from_policy(policy)
+    lang = options.get("lang", "zh")
+    files = [c.report for c in check_paths(paths, form, policy, calendar=calendar, **options)]
+    return Report(files, notes=calendar.warning_messages(lang))
