@@ -7,6 +7,7 @@ line on stderr and exit 2; anything unexpected becomes one line plus a ``--debug
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +17,24 @@ import click
 
 from . import __version__
 from .errors import XlcheckError
+from .pii import redact, redact_tree
 
 EPILOG_EXIT = (
     "Exit codes: 0 done, no errors; 1 error findings; 2 bad usage, unreadable input "
     "or an output that could not be written."
 )
+
+
+# -- the one way out: everything the CLI prints passes here -----------------------------------
+def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print ``text`` (stdout, or stderr with ``err``) with every phone number, email and
+    ID-card number masked: the terminal's privacy boundary, whatever the caller built."""
+    click.echo(redact(text), err=err, nl=nl)
+
+
+def echo_json(data: Any) -> None:
+    """Print ``data`` as the JSON document, every string in the tree redacted as :func:`echo`."""
+    echo(json.dumps(redact_tree(data), ensure_ascii=False, indent=2))
 
 
 def common_options(f: Callable) -> Callable:
@@ -55,17 +69,15 @@ def guarded(f: Callable) -> Callable:
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except XlcheckError as e:
-            click.echo(f"xlcheck: {e}", err=True)
+            echo(f"xlcheck: {e}", err=True)
             sys.exit(e.exit_code)
         except KeyboardInterrupt:
-            click.echo("xlcheck: interrupted; no output was left half-written", err=True)
+            echo("xlcheck: interrupted; no output was left half-written", err=True)
             sys.exit(130)
         except Exception as e:  # noqa: BLE001 - last-resort guard for the CLI only
             if debug:
                 raise
-            from .pii import redact
-
-            click.echo(
+            echo(
                 f"xlcheck: internal error ({type(e).__name__}: {redact(str(e))[:200]}); "
                 "rerun with --debug for details",
                 err=True,
@@ -130,7 +142,7 @@ def template_cmd(
     written = write_template(
         out, load_form(form_name), load(config_path, lang), lang, overwrite=force
     )
-    click.echo(f"Template written: {written}" if lang == "en" else f"已生成模板：{written}")
+    echo(f"Template written: {written}" if lang == "en" else f"已生成模板：{written}")
 
 
 @cli.group("config")
@@ -158,7 +170,7 @@ def config_show(config_path: Path | None, lang: str, debug: bool) -> None:
     """
     from .config import policy_to_toml
 
-    click.echo(policy_to_toml(load(config_path, lang)), nl=False)
+    echo(policy_to_toml(load(config_path, lang)), nl=False)
 
 
 @cli.command()
@@ -210,7 +222,7 @@ def validate(
     # python-calamine parses the first file while pandas, pandera and numpy are imported
     with opening.start(files[0], form, policy.limits, lang):
         from .jobs.check import validate_paths
-        from .reports.render import render_json, render_text
+        from .reports.render import render_text
 
         with _progress(files, lang) as tick:
             report = validate_paths(
@@ -223,7 +235,10 @@ def validate(
                 on_file=tick,
                 debug=debug,
             )
-    click.echo(render_json(report) if fmt == "json" else render_text(report, lang))
+    if fmt == "json":
+        echo_json(report.to_dict())
+    else:
+        echo(render_text(report, lang))
     sys.exit(report.exit_code())
 
 
@@ -282,7 +297,6 @@ def merge_cmd(
     Example:
         xlcheck merge submissions/ --register 总台账.xlsx --annotate checked/
     """
-    import json
     from datetime import datetime
 
     from .forms import load_form
@@ -307,12 +321,12 @@ def merge_cmd(
             keep=keep,
             on_file=tick,
             debug=debug,
-            notify=lambda line: click.echo(line, err=True),
+            notify=lambda line: echo(line, err=True),
         )
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        echo_json(result.to_dict())
     else:
-        click.echo(render_merge(result, lang))
+        echo(render_merge(result, lang))
     sys.exit(result.exit_code)
 
 
@@ -382,7 +396,7 @@ def _failed(outcomes: list) -> bool:
     """Print each file's one-line error on stderr; True if there was any."""
     for o in outcomes:
         if o.error is not None:
-            click.echo(f"xlcheck: {o.error}", err=True)
+            echo(f"xlcheck: {o.error}", err=True)
     return any(o.error is not None for o in outcomes)
 
 
@@ -425,7 +439,7 @@ def mask(
     outcomes = mask_workbooks(
         files, form, load(config_path, lang), out_dir=out_dir, in_place=in_place, lang=lang
     )
-    click.echo(render_mask(outcomes, form, lang))
+    echo(render_mask(outcomes, form, lang))
     if _failed(outcomes):
         sys.exit(2)
     sys.exit(1 if any(o.pii_left for o in outcomes) else 0)
@@ -485,7 +499,7 @@ def assign_ids_cmd(
         fix_duplicates=fix_duplicates,
         lang=lang,
     )
-    click.echo(render_ids(outcomes, lang))
+    echo(render_ids(outcomes, lang))
     if _failed(outcomes):
         sys.exit(2)
     sys.exit(1 if any(f.severity == ERROR for o in outcomes for f in o.findings) else 0)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, time
 from functools import lru_cache
+from typing import Any
 from urllib.parse import unquote
 
 MOBILE = r"(?:\+?86[\s.-]?)?1[3-9]\d(?:[\s.-]?\d{4}){2}"
@@ -145,6 +146,18 @@ def redact(text: str, char: str = "*") -> str:
         last = m.end
     out.append(text[last:])
     return "".join(out)
+
+
+def redact_tree(data: Any, char: str = "*") -> Any:
+    """``data`` (JSON-like: dicts, lists, tuples, scalars) with every string — keys included —
+    passed through :func:`redact`; other scalars as they are."""
+    if isinstance(data, str):
+        return redact(data, char)
+    if isinstance(data, Mapping):
+        return {redact_tree(k, char): redact_tree(v, char) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [redact_tree(v, char) for v in data]
+    return data
 
 
 #: a run of 5+ digits, spaces/dashes/brackets allowed between them but not a line break

@@ -24,6 +24,7 @@ import xlsxwriter.exceptions
 from xlsxwriter.utility import xl_col_to_name
 
 from ..coerce import as_text, is_missing
+from ..pii import redact
 from .template import LISTS_SHEET
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -73,6 +74,7 @@ class CellWriter:
         if value == "":
             ws.write_blank(row, col, None)
         else:
+            value = redact(value)
             ws.write_string(
                 row, col, value, self.quoted if value.startswith(FORMULA_PREFIXES) else self.text
             )
@@ -116,7 +118,7 @@ class CellWriter:
 
     def header_row(self, ws: Any, row: int, labels: Sequence[str]) -> None:
         for col, label in enumerate(labels):
-            ws.write_string(row, col, label, self.header)
+            ws.write_string(row, col, redact(label), self.header)
 
     # -- drop-downs -----------------------------------------------------------------------
     def list_validation(
