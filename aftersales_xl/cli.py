@@ -220,7 +220,7 @@ def validate(
         raise click.UsageError("no workbooks found in the given paths")
     form = load_form("record")
     # python-calamine parses the first file while pandas, pandera and numpy are imported
-    with opening.start(files[0], form, policy.limits, lang):
+    with opening.start(files[0], form, policy.limits, lang) as early:
         from .jobs.check import validate_paths
         from .reports.render import render_text
 
@@ -234,6 +234,7 @@ def validate(
                 annotate_dir=annotate_dir,
                 on_file=tick,
                 debug=debug,
+                early=early,
             )
     if fmt == "json":
         echo_json(report.to_dict())
@@ -392,12 +393,13 @@ def _writable_inputs(
     return files
 
 
-def _failed(outcomes: list) -> bool:
-    """Print each file's one-line error on stderr; True if there was any."""
+def _exit_with(outcomes: list) -> None:
+    """Print each file's one-line error on stderr, then exit with the run's code: the highest
+    of its files' :attr:`~aftersales_xl.findings.FileOutcome.exit_code`."""
     for o in outcomes:
         if o.error is not None:
             echo(f"xlcheck: {o.error}", err=True)
-    return any(o.error is not None for o in outcomes)
+    sys.exit(max((o.exit_code for o in outcomes), default=0))
 
 
 @cli.command()
@@ -440,9 +442,7 @@ def mask(
         files, form, load(config_path, lang), out_dir=out_dir, in_place=in_place, lang=lang
     )
     echo(render_mask(outcomes, form, lang))
-    if _failed(outcomes):
-        sys.exit(2)
-    sys.exit(1 if any(o.pii_left for o in outcomes) else 0)
+    _exit_with(outcomes)
 
 
 @cli.command("assign-ids")
@@ -483,7 +483,6 @@ def assign_ids_cmd(
         xlcheck assign-ids submissions/ --register 总台账.xlsx -o numbered/
         xlcheck assign-ids 周报.xlsx --in-place --fix-duplicates
     """
-    from .findings import ERROR
     from .forms import load_form
     from .jobs.assign_ids import assign_workbooks
     from .reports.render import render_ids
@@ -500,9 +499,7 @@ def assign_ids_cmd(
         lang=lang,
     )
     echo(render_ids(outcomes, lang))
-    if _failed(outcomes):
-        sys.exit(2)
-    sys.exit(1 if any(f.severity == ERROR for o in outcomes for f in o.findings) else 0)
+    _exit_with(outcomes)
 
 
 def main() -> None:

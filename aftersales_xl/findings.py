@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .messages import message
@@ -138,3 +139,28 @@ class Report:
             },
             "notes": list(self.notes),
         }
+
+
+@dataclass
+class FileOutcome:
+    """What a job that writes workbooks (mask, assign-ids) did to one input.
+
+    ``error`` (one line) means nothing was written for it; ``findings`` are what the job
+    reports about it (error findings: something the user must fix). :attr:`exit_code` is the
+    contract's 0/1/2 for this file; a run exits with the highest of its files'.
+    """
+
+    source: Path
+    output: Path | None = None
+    backup: Path | None = None
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+    unreadable: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """2: not written (unreadable, or the output could not be written); 1: error findings;
+        0: done."""
+        if self.error is not None:
+            return 2
+        return 1 if any(f.severity == ERROR for f in self.findings) else 0

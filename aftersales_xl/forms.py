@@ -20,6 +20,17 @@ FIELD_TYPES = ("text", "list", "datetime", "rating")
 REQUIRED_KINDS = ("yes", "no", "unless-pending", "when-done", "expected-when-done")
 
 
+# -- the form's workbook: what xlcheck writes and recognises -------------------------------
+MARKER_PROPERTY = "xlcheck-form"
+"""Name of the custom document property holding ``form.marker``."""
+MARKER_NAME = "_xlcheck_form"
+"""Workbook-level defined name whose formula is ``="<form.marker>"``."""
+INSTRUCTIONS_SHEET = {"zh": "填写说明", "en": "Instructions"}
+"""Name of the instructions sheet per language; readers must never take records from it."""
+LISTS_SHEET = "_lists"
+"""Hidden sheet holding drop-down values too long (or with commas) for an inline list."""
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     key: str

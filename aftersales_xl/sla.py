@@ -9,8 +9,6 @@ clock: "now" is always passed in.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -465,40 +463,3 @@ def closure_figures(
 
 def _as_date(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
-
-
-# -- documentation -----------------------------------------------------------------------
-
-_DOCUMENTED: list[tuple[str, Callable[..., Any]]] = [
-    ("Response and resolution time, SLA status (`sla_frame`)", sla_frame),
-    ("Working days (`WorkCalendar.is_workday`)", WorkCalendar.is_workday),
-    ("Working-day due time (`add_working_days`)", WorkCalendar.add_working_days),
-    ("Satisfaction (`satisfaction_figures`)", satisfaction_figures),
-    ("Closure rate (`closure_figures`)", closure_figures),
-    ("Percentages (`fmt_pct`)", fmt_pct),
-]
-
-
-def figures_doc() -> str:
-    """The Markdown section "How figures are computed", built from the first paragraph of
-    the docstring of each function that defines a figure."""
-    lines = [
-        "## How figures are computed",
-        "",
-        "Defaults shown; every target, bucket and status list comes from the policy "
-        "(`xlcheck config show`).",
-        "",
-    ]
-    from .reports import summaries  # imports this module: looked up here, not at import time
-
-    documented = [
-        *_DOCUMENTED[:2],
-        ("Average times (`summaries._mean`)", summaries._mean),
-        ("SLA met % (`summaries._sla_met`)", summaries._sla_met),
-        *_DOCUMENTED[2:],
-    ]
-    for title, func in documented:
-        doc = inspect.getdoc(func) or ""
-        first = " ".join(doc.split("\n\n", 1)[0].split())
-        lines.append(f"- **{title}**: {first}")
-    return "\n".join(lines) + "\n"

@@ -10,11 +10,11 @@ import openpyxl
 import pytest
 
 from aftersales_xl.errors import LockedError
+from aftersales_xl.reading.opening import distinct_paths
 from aftersales_xl.writing.fileio import (
     atomic_output,
     backup_copy,
     backup_paths,
-    distinct_paths,
     excel_lock_path,
     find_lock_file,
     refuse_if_open_in_excel,

@@ -519,13 +519,13 @@ def test_pii_outside_the_form_columns_is_masked_and_other_sheets_are_reported(
     for raw in RECORD_SHEET_RAW:
         assert raw not in text
     # the second contact columns say so; the unknown one is masked as free text
-    notes = {(n.code, n.cell): n.message for n in outcome.notes if n.severity == "warning"}
+    notes = {(n.code, n.cell): n.message for n in outcome.findings if n.severity == "warning"}
     assert "不是本表单的字段" in notes[("unknown-column", "V2")]
     assert "是第二个“联系方式”列（第一个在 D 列）" in notes[("duplicate-column", "W2")]
     assert "是第二个“联系人”列（第一个在 C 列）" in notes[("duplicate-column", "X2")]
     assert len(notes) == 3
     # the other sheet is reported by name and counts, never changed
-    [left] = [n for n in outcome.notes if n.severity == "error"]
+    [left] = [n for n in outcome.findings if n.severity == "error"]
     assert left.message.startswith("工作表“通讯录”中有未脱敏的个人信息（手机号 1 处、邮箱 1 处）")
     assert "13600136000" not in left.message and outcome.pii_left
     assert read_grid(outcome.output, "通讯录") == read_grid(src, "通讯录")
@@ -556,7 +556,7 @@ def test_comments_and_links_on_other_sheets_are_reported(tmp_path: Path, form, p
     wb["备查"]["A1"].hyperlink = "mailto:li.si@example.com"
     wb.save(src)
     [outcome] = mask_workbooks([src], form, policy, out_dir=tmp_path / "out")
-    [left] = [n for n in outcome.notes if n.severity == "error"]
+    [left] = [n for n in outcome.findings if n.severity == "error"]
     assert left.message.startswith("工作表“备查”中有未脱敏的个人信息（手机号 1 处、邮箱 1 处）")
     assert outcome.pii_left and "13712345678" not in left.message
 

@@ -72,11 +72,10 @@ def test_read_form_with_a_reading_handed_over_equals_read_form_alone(
 ):
     path = untidy_workbook(tmp_path)
     alone, alone_findings = read_form(path, form, policy)
-    with opening.start(path, form, policy.limits, "zh"):
-        handed, handed_findings = read_form(path, form, policy)
+    with opening.start(path, form, policy.limits, "zh") as early:
+        handed, handed_findings = read_form(path, form, policy, reading=early)
     # the early reading was used: python-calamine opened the file once for each read_form
     assert opened == [path, path]
-    assert opening.take(path, form, policy.limits, "zh") is None
     assert handed_findings == alone_findings
     assert {f.code for f in alone_findings} >= {"hidden-data", "unknown-column", "pii-in-text"}
     pd.testing.assert_frame_equal(handed.frame, alone.frame)
@@ -87,12 +86,14 @@ def test_read_form_with_a_reading_handed_over_equals_read_form_alone(
     assert (h.keys, h.values) == (a.keys, a.values) and (h.codes == a.codes).all()
 
 
-def test_a_reading_for_other_settings_is_not_taken(make_workbook, form, policy, opened):
+def test_a_reading_for_other_settings_is_not_used(make_workbook, form, policy, opened):
     path = make_workbook()
     with opening.start(path, form, policy.limits, "zh") as early:
-        sheet, _ = read_form(path, form, policy, lang="en")  # another language: its own reading
+        # another language: its own reading
+        sheet, _ = read_form(path, form, policy, lang="en", reading=early)
         assert len(sheet.frame) == 3 and opened == [path, path]
-        assert opening.take(path, form, policy.limits, "zh") is early
+        assert not opening.fits(early, path, form, policy.limits, "en")
+        assert opening.fits(early, path, form, policy.limits, "zh")
 
 
 @pytest.mark.parametrize(
@@ -110,8 +111,11 @@ def test_a_refused_file_is_refused_the_same_way_through_a_hand_off(
     path = make(tmp_path)
     with pytest.raises(UnreadableError) as alone:
         read_form(path, form, policy, lang="en")
-    with opening.start(path, form, policy.limits, "en"), pytest.raises(UnreadableError) as handed:
-        read_form(path, form, policy, lang="en")
+    with (
+        opening.start(path, form, policy.limits, "en") as early,
+        pytest.raises(UnreadableError) as handed,
+    ):
+        read_form(path, form, policy, lang="en", reading=early)
     assert (handed.value.reason, str(handed.value)) == (alone.value.reason, str(alone.value))
     assert opened == []  # refused by the safety scan's first step: python-calamine never ran
 
@@ -123,7 +127,6 @@ def test_a_reading_nobody_takes_leaves_no_file_open(make_workbook, form, policy)
         early._parse.result()  # python-calamine has the file open now
         assert is_open(path)
     assert not is_open(path)
-    assert opening.take(path, form, policy.limits, "zh") is None
 
 
 @needs_proc
@@ -138,7 +141,7 @@ def test_the_cli_closes_its_early_reading_when_validation_fails(make_workbook, m
     monkeypatch.setattr(validate_module, "check_file", boom)
     res = CliRunner().invoke(cli, ["validate", str(path)])
     assert res.exit_code == 2 and "--debug" in res.stdout
-    assert not is_open(path) and opening._started == {}
+    assert not is_open(path)
 
 
 def test_the_cli_reports_an_unreadable_first_file_and_checks_the_rest(make_workbook, tmp_path):

@@ -29,6 +29,7 @@ from ..forms import FieldSpec, FormSpec
 from ..ids import id_pattern, parse_id, scheme_hint
 from ..messages import shorten
 from ..pii import redact
+from ..reading.opening import Reading
 from ..reading.workbook import FormSheet, read_form
 from ..sla import sla_findings
 from ..workcal import WorkCalendar
@@ -180,15 +181,17 @@ def check_file(
     lang: str = "zh",
     now: datetime | None = None,
     calendar: WorkCalendar | None = None,
+    reading: Reading | None = None,
 ) -> Checked:
     """Validate one workbook. Never raises for bad input: unreadable files give an ``unreadable``
     finding with ``cell: null``.
 
     ``calendar`` is the run's working calendar; when it is given, its "no holiday data"
     warnings are the caller's to report once for the run, otherwise they are this file's notes.
+    ``reading``: a reading of ``path`` begun early (see :func:`~aftersales_xl.reading.workbook.read_form`).
     """
     with _collector_paused():
-        return _check_file(Path(path), form, policy, lang, now, calendar)
+        return _check_file(Path(path), form, policy, lang, now, calendar, reading)
 
 
 @contextmanager
@@ -215,6 +218,7 @@ def _check_file(
     lang: str,
     now: datetime | None,
     calendar: WorkCalendar | None = None,
+    reading: Reading | None = None,
 ) -> Checked:
     report = FileReport(path=shown_path(path), form=form.name)
     if report.path != str(path):
@@ -224,7 +228,7 @@ def _check_file(
             else "the file name holds a phone number or email, masked in this report: rename the file"
         )
     try:
-        sheet, structural = read_form(path, form, policy, lang)
+        sheet, structural = read_form(path, form, policy, lang, reading=reading)
     except UnreadableError as e:
         report.unreadable = True
         report.form = None

@@ -33,7 +33,7 @@ import pandas as pd
 from ..coerce import parse_datetime, to_text
 from ..config import Policy
 from ..errors import UnreadableError, WriteError, XlcheckError
-from ..findings import Finding, make_finding
+from ..findings import FileOutcome, Finding, make_finding
 from ..forms import FormSpec
 from ..ids import _is_missing, _parser, format_id, normalise_id, period_of, scheme_hint
 from ..writing.xlsxpatch import check_distinct_outputs, check_patchable, write_patched
@@ -282,16 +282,11 @@ def _as_timestamp(value: Any) -> pd.Timestamp | None:
 
 # -- whole workbooks ----------------------------------------------------------------------
 @dataclass
-class IdOutcome:
-    """What happened to one workbook. ``error`` (one line) means it was not written."""
+class IdOutcome(FileOutcome):
+    """What numbering did to one workbook (see :class:`FileOutcome`): the IDs given, and
+    ``findings`` such as malformed or duplicate IDs (errors: exit 1)."""
 
-    source: Path
-    output: Path | None = None
-    backup: Path | None = None
     assigned: list[IdChange] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    error: str | None = None
-    unreadable: bool = False
 
     @property
     def reassigned(self) -> list[IdChange]:
@@ -320,9 +315,9 @@ def assign_workbooks(
     :class:`~aftersales_xl.errors.UnreadableError` if ``register`` cannot be read.
     """
     from ..coerce import coerce_frame
+    from ..reading.opening import distinct_paths
     from ..reading.register import read_register
     from ..reading.workbook import read_form
-    from ..writing.fileio import distinct_paths
 
     paths = distinct_paths(paths)
     check_distinct_outputs(paths, out_dir, in_place, lang)

@@ -17,7 +17,7 @@ from ..config import Policy
 from ..findings import FileReport, Report, make_finding
 from ..forms import FormSpec
 from ..pii import redact
-from ..reading.opening import expand_paths
+from ..reading.opening import Reading, expand_paths
 from ..reading.workbook import FormSheet
 from ..workcal import WorkCalendar
 
@@ -35,6 +35,7 @@ def check_paths(
     on_file: Callable[[Path], None] | None = None,
     debug: bool = False,
     calendar: WorkCalendar | None = None,
+    early: Reading | None = None,
 ) -> Iterator[Checked]:
     """Check every workbook (folders expanded), yielding one :class:`Checked` per file.
 
@@ -44,14 +45,17 @@ def check_paths(
     copy that cannot be written is a note on its file and sets ``write_failed``. Inputs
     whose copies would share a name (``a/x.xlsx`` and ``b/x.xlsx``, ``x.xls`` and ``x.ods``)
     get ``x (2).checked.xlsx``… in order, with a note saying so.
-    ``calendar``: one working calendar for the run (see :func:`check_file`).
+    ``calendar``: one working calendar for the run (see :func:`check_file`). ``early``: a
+    reading of one of the files begun beforehand (:func:`aftersales_xl.reading.opening.start`).
     """
     copy_names: dict[str, Path] = {}  # casefolded copy name -> the input that has it
     for path in expand_paths(list(paths)):
         if on_file:
             on_file(path)
         try:
-            checked = check_file(path, form, policy, lang=lang, now=now, calendar=calendar)
+            checked = check_file(
+                path, form, policy, lang=lang, now=now, calendar=calendar, reading=early
+            )
         except Exception as e:  # noqa: BLE001 - isolate one file's surprise from the run
             if debug:
                 raise
@@ -166,8 +170,8 @@ def masked_cells(
     name and free-text cell of the form's table and for the record sheet's cells outside
     it (unknown or second columns, rows above the header): a second 联系人 column is masked
     as names, which the annotated copy's own redaction could not find."""
-    from ..jobs.mask import masked_outside_form
     from ..masking import mask_frame
+    from .mask import masked_outside_form
 
     _masked, changes, _counts = mask_frame(sheet.frame, form, policy)
     cells = {sheet.cell(key, row): text for (row, key), text in changes.items()}

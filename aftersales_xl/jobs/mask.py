@@ -40,7 +40,7 @@ from urllib.parse import unquote
 
 from ..config import Policy
 from ..errors import UnreadableError, XlcheckError
-from ..findings import ERROR, WARNING, Finding
+from ..findings import ERROR, WARNING, FileOutcome, Finding
 from ..forms import FormSpec
 from ..masking import CONTACT, NAME, TEXT, Style, mask_frame, mask_text
 from ..pii import (
@@ -63,20 +63,14 @@ from ..writing.xlsxpatch import (
 
 # -- whole workbooks ----------------------------------------------------------------------
 @dataclass
-class MaskOutcome:
-    """What happened to one workbook. ``error`` (one line) means it was not written."""
+class MaskOutcome(FileOutcome):
+    """What masking did to one workbook (see :class:`FileOutcome`); ``findings`` are the
+    columns not recognised (warnings) and personal data left unmasked (errors: exit 1)."""
 
-    source: Path
-    output: Path | None = None
-    backup: Path | None = None
     #: masked cells per field key, or per header text for columns the form does not know
     counts: Counter[str] = field(default_factory=Counter)
     comments: int = 0  # cell comments masked
     links: int = 0  # hyperlinks removed
-    #: columns not recognised (warnings); personal data left unmasked (errors: exit 1)
-    notes: list[Finding] = field(default_factory=list)
-    error: str | None = None
-    unreadable: bool = False
 
     @property
     def masked(self) -> int:
@@ -86,7 +80,7 @@ class MaskOutcome:
     @property
     def pii_left(self) -> bool:
         """Whether personal data was found that this run did not mask (see ``notes``)."""
-        return any(f.severity == ERROR for f in self.notes)
+        return self.exit_code == 1
 
 
 def mask_workbooks(
@@ -110,8 +104,8 @@ def mask_workbooks(
     written to the same output file raise :class:`~aftersales_xl.errors.WriteError` before
     anything is written.
     """
+    from ..reading.opening import distinct_paths
     from ..reading.workbook import read_form
-    from ..writing.fileio import distinct_paths
 
     paths = distinct_paths(paths)
     check_distinct_outputs(paths, out_dir, in_place, lang)
@@ -129,7 +123,7 @@ def mask_workbooks(
             rest = _mask_rest_of_workbook(Path(path), sheet, form, style, lang)
             cells.update(rest.cells)
             outcome.counts.update(rest.counts)
-            outcome.notes = rest.notes
+            outcome.findings = rest.notes
             outcome.comments = rest.comments
             links = sheet_hyperlinks(Path(path), str(sheet.part), lang)
             drop = {ref for ref, texts in links if link_has_pii(*texts)} | set(cells)
@@ -151,7 +145,7 @@ def mask_workbooks(
             )
             left = _pii_in_comments(outcome.output, str(sheet.part), lang)
             if left:
-                outcome.notes.append(_note_comments_left(sheet.sheet, left, lang))
+                outcome.findings.append(_note_comments_left(sheet.sheet, left, lang))
         except UnreadableError as e:
             outcome.error, outcome.unreadable = str(e), True
         except XlcheckError as e:

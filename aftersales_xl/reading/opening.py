@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import python_calamine as pc
 
 from ..errors import UnreadableError
-from ..forms import FormSpec, normalise_label
+from ..forms import INSTRUCTIONS_SHEET, LISTS_SHEET, FormSpec, normalise_label
 from ..pii import redact
-from ..reading.safety import Inspection, inspect_in_two_steps
-from ..writing.template import INSTRUCTIONS_SHEET, LISTS_SHEET
+from .safety import Inspection, inspect_in_two_steps
 
 HEADER_SEARCH_ROWS = 30
 
@@ -81,8 +80,6 @@ class Reading:
     def discard(self) -> None:
         """Drop the reading if no one took it: wait for python-calamine and close the workbook
         (a no-op once :meth:`result` has run)."""
-        if _started.get(self.path) is self:
-            del _started[self.path]
         parse, self._parse = self._parse, None
         if parse is not None:
             parse.discard(lambda opened: opened[0].close())
@@ -94,30 +91,24 @@ class Reading:
         self.discard()
 
 
-#: readings begun by :func:`start` and not yet taken, by path
-_started: dict[Path, Reading] = {}
-
-
 def start(path: str | Path, form: FormSpec, limits: Mapping[str, Any], lang: str = "zh") -> Reading:
-    """Begin reading ``path`` for the next :func:`aftersales_xl.workbook.read_form` of it (with
-    the same form, ``policy.limits`` and language). Step 1 of the safety scan runs here; the
-    caller discards the reading when done (``with start(...):``), a no-op once it was taken."""
-    reading = Reading(Path(path), form, limits, lang)
-    earlier = _started.get(reading.path)
-    if earlier is not None:
-        earlier.discard()
-    _started[reading.path] = reading
-    return reading
+    """Begin reading ``path``: step 1 of the safety scan runs here, python-calamine parses in a
+    helper thread. Hand the reading to :func:`aftersales_xl.reading.workbook.read_form`
+    (``reading=``) — or to the job that calls it — and discard it when done
+    (``with start(...) as early:``), a no-op once it was used."""
+    return Reading(Path(path), form, limits, lang)
 
 
-def take(path: str | Path, form: FormSpec, limits: Mapping[str, Any], lang: str) -> Reading | None:
-    """The reading :func:`start` began for ``path`` with the same form, limits and language,
-    handed over (it is not kept any more); None if there is none."""
-    reading = _started.get(Path(path))
-    if reading is None or (reading.form, reading.lang) != (form, lang) or reading.limits != limits:
-        return None
-    del _started[reading.path]
-    return reading
+def fits(
+    reading: Reading | None, path: str | Path, form: FormSpec, limits: Mapping[str, Any], lang: str
+) -> bool:
+    """Whether ``reading`` was begun for ``path`` with this form, limits and language."""
+    return (
+        reading is not None
+        and reading.path == Path(path)
+        and (reading.form, reading.lang) == (form, lang)
+        and reading.limits == limits
+    )
 
 
 def _open(path: Path, lang: str) -> pc.CalamineWorkbook:
@@ -244,8 +235,6 @@ def expand_paths(args: list[str | Path]) -> list[Path]:
     Unknown extensions inside folders are skipped; named files are kept
     (their format is judged from their bytes). A file reached twice (``DIR DIR/a.xlsx``)
     is listed once, where it first appears."""
-    from ..writing.fileio import distinct_paths
-
     out: list[Path] = []
     for a in args:
         p = Path(a)
@@ -263,3 +252,19 @@ def expand_paths(args: list[str | Path]) -> list[Path]:
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 #: files xlcheck itself writes next to submissions: annotated copies and backups
 _OUR_OUTPUT = re.compile(r"\.checked\.|\.bak-\d{8}-\d{6}")
+
+
+def distinct_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """``paths`` in order without repeats: two spellings of one file (``a/x.xlsx`` and
+    ``a/../a/x.xlsx``, a symbolic link and its target) count once, the first one kept."""
+    seen: set[Path] = set()
+    out: list[Path] = []
+    for p in map(Path, paths):
+        try:
+            key = p.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: keep it as given
+            key = p.absolute()
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out

@@ -41,8 +41,8 @@ from ..forms import FieldSpec, FormSpec, normalise_label
 from ..ids import normalise_id
 from ..messages import shorten
 from ..pii import redact
-from ..reading.safety import inspect
 from ..sla import SLA_COLUMNS
+from .safety import inspect
 
 REGISTER_SHEET = "总台账"
 REJECTED_SHEET = "待修正"

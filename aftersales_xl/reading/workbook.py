@@ -39,14 +39,14 @@ from ..errors import UnreadableError
 from ..findings import Finding, make_finding
 from ..forms import FormSpec
 from ..pii import cell_text, kinds_named, pii_kinds, redact
-from ..reading.opening import (
+from .opening import (
     HEADER_SEARCH_ROWS,
     Reading,
+    fits,
     head,
     sheet_error,
-    take,
 )
-from ..reading.safety import Inspection
+from .safety import Inspection
 
 #: rows copied into the values array at a time (see :func:`_body`)
 _BATCH = 256
@@ -249,16 +249,22 @@ def read_form(
     form: FormSpec,
     policy: Policy,
     lang: str = "zh",
+    *,
+    reading: Reading | None = None,
 ) -> tuple[FormSheet, list[Finding]]:
     """Find and read the form's table in ``path``.
+
+    ``reading``: the reading of ``path`` begun early (:func:`aftersales_xl.reading.opening.start`,
+    e.g. while the CLI imports pandas); used when it was begun for this path, form, limits and
+    language, otherwise a reading is begun here.
 
     Returns the sheet and the structural findings (missing/unknown columns, hidden data,
     formulas without values). Raises :class:`UnreadableError` when the file cannot be read
     at all or holds no sheet that looks like the form.
     """
     path = Path(path)
-    # a reading begun early by the CLI (see aftersales_xl.opening), else one begun now
-    reading = take(path, form, policy.limits, lang) or Reading(path, form, policy.limits, lang)
+    if not fits(reading, path, form, policy.limits, lang):
+        reading = Reading(path, form, policy.limits, lang)
     insp, book, order, first = reading.result()
     findings: list[Finding] = []
     try:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from ..findings import ERROR, Report
+from ..findings import ERROR, FileOutcome, Report
 from ..forms import FormSpec
-from ..jobs.assign_ids import IdOutcome
-from ..jobs.mask import MaskOutcome
 
 _WORDS = {
     "zh": {
@@ -133,7 +131,7 @@ def _outcome_line(o, text: str, en: bool) -> str:
     return f"{where}: {text}" if en else f"{where}：{text}"
 
 
-def render_mask(outcomes: list[MaskOutcome], form: FormSpec, lang: str = "zh") -> str:
+def render_mask(outcomes: list[FileOutcome], form: FormSpec, lang: str = "zh") -> str:
     """The ``xlcheck mask`` report: per file, counts per field (never values), then a total.
 
     Counts follow the form's field order, then the other columns by their header text, then
@@ -165,7 +163,7 @@ def render_mask(outcomes: list[MaskOutcome], form: FormSpec, lang: str = "zh") -
                 else f"；移除指向个人信息的超链接 {o.links} 个"
             )
         lines.append(_outcome_line(o, text, en))
-        for f in o.notes:
+        for f in o.findings:
             tag = ""
             if f.severity == ERROR:
                 tag = "[error] " if en else "[错误] "
@@ -183,7 +181,7 @@ def render_mask(outcomes: list[MaskOutcome], form: FormSpec, lang: str = "zh") -
     return "\n".join(lines)
 
 
-def render_ids(outcomes: list[IdOutcome], lang: str = "zh") -> str:
+def render_ids(outcomes: list[FileOutcome], lang: str = "zh") -> str:
     """The ``xlcheck assign-ids`` report: per file the new IDs, old → new, findings; a total.
 
     Files with an ``error`` are left out here; the CLI prints their one line on stderr.

@@ -13,6 +13,8 @@ datetimes, ``satisfaction`` as numbers, the other form keys as text.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -23,7 +25,7 @@ import pandas as pd
 from ..config import Policy
 from ..forms import load_form
 from ..pii import redact
-from ..sla import closure_figures, format_target, satisfaction_figures, sla_frame
+from ..sla import closure_figures, fmt_pct, format_target, satisfaction_figures, sla_frame
 from ..workcal import WorkCalendar
 
 OVERVIEW_SHEET = "概览"
@@ -571,3 +573,34 @@ def heading(key: str, lang: str = "zh") -> str:
         except KeyError:
             return key
     return pair[1] if lang == "en" else pair[0]
+
+
+# -- the README's "How figures are computed", from the docstrings that define the figures ----
+
+_DOCUMENTED: list[tuple[str, Callable[..., Any]]] = [
+    ("Response and resolution time, SLA status (`sla_frame`)", sla_frame),
+    ("Working days (`WorkCalendar.is_workday`)", WorkCalendar.is_workday),
+    ("Average times (`summaries._mean`)", _mean),
+    ("SLA met % (`summaries._sla_met`)", _sla_met),
+    ("Working-day due time (`add_working_days`)", WorkCalendar.add_working_days),
+    ("Satisfaction (`satisfaction_figures`)", satisfaction_figures),
+    ("Closure rate (`closure_figures`)", closure_figures),
+    ("Percentages (`fmt_pct`)", fmt_pct),
+]
+
+
+def figures_doc() -> str:
+    """The Markdown section "How figures are computed", built from the first paragraph of
+    the docstring of each function that defines a figure."""
+    lines = [
+        "## How figures are computed",
+        "",
+        "Defaults shown; every target, bucket and status list comes from the policy "
+        "(`xlcheck config show`).",
+        "",
+    ]
+    for title, func in _DOCUMENTED:
+        doc = inspect.getdoc(func) or ""
+        first = " ".join(doc.split("\n\n", 1)[0].split())
+        lines.append(f"- **{title}**: {first}")
+    return "\n".join(lines) + "\n"

@@ -51,7 +51,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from ..errors import UnreadableError, WriteError
 from ..findings import ERROR, WARNING, Finding
 from ..pii import cell_text, link_has_pii, redact
-from ..writing.fileio import atomic_output
+from .fileio import atomic_output
 
 OPENPYXL_KINDS = ("xlsx", "xlsm", "xltx", "xltm")
 VALUE_ONLY_KINDS = ("xls", "xlsb", "ods")

@@ -24,8 +24,8 @@ import xlsxwriter.exceptions
 from xlsxwriter.utility import xl_col_to_name
 
 from ..coerce import as_text, is_missing
+from ..forms import LISTS_SHEET
 from ..pii import redact
-from .template import LISTS_SHEET
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 #: text starting with one of these is stored with Excel's quote prefix (never a formula)

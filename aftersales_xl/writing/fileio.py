@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -28,7 +28,6 @@ __all__ = [
     "backup_copy",
     "prune_backups",
     "backup_paths",
-    "distinct_paths",
     "excel_lock_path",
     "find_lock_file",
     "refuse_if_open_in_excel",
@@ -133,22 +132,6 @@ def backup_paths(path: str | Path) -> list[Path]:
         if m and child.is_file():
             found.append((m.group(1), int(m.group(2) or 1), child))
     return [p for _, _, p in sorted(found)]
-
-
-def distinct_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """``paths`` in order without repeats: two spellings of one file (``a/x.xlsx`` and
-    ``a/../a/x.xlsx``, a symbolic link and its target) count once, the first one kept."""
-    seen: set[Path] = set()
-    out: list[Path] = []
-    for p in map(Path, paths):
-        try:
-            key = p.resolve()
-        except (OSError, RuntimeError):  # a symlink loop: keep it as given
-            key = p.absolute()
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-    return out
 
 
 def excel_lock_path(path: str | Path) -> Path:

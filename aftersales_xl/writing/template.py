@@ -33,17 +33,17 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from ..config import Policy
 from ..errors import WriteError
-from ..forms import FieldSpec, FormSpec, required_wording
-from ..writing.fileio import atomic_output
+from ..forms import (
+    INSTRUCTIONS_SHEET,
+    LISTS_SHEET,
+    MARKER_NAME,
+    MARKER_PROPERTY,
+    FieldSpec,
+    FormSpec,
+    required_wording,
+)
+from .fileio import atomic_output
 
-MARKER_PROPERTY = "xlcheck-form"
-"""Name of the custom document property holding ``form.marker``."""
-MARKER_NAME = "_xlcheck_form"
-"""Workbook-level defined name whose formula is ``="<form.marker>"``."""
-INSTRUCTIONS_SHEET = {"zh": "填写说明", "en": "Instructions"}
-"""Name of the instructions sheet per language; readers must never take records from it."""
-LISTS_SHEET = "_lists"
-"""Hidden sheet holding drop-down values too long (or with commas) for an inline list."""
 DATA_ROWS = 1000
 """Rows under the header (2..1001) that carry the validations and input messages."""
 CREATED = datetime(2024, 1, 1, 0, 0, 0)

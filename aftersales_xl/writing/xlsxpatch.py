@@ -51,7 +51,7 @@ from typing import IO, Any
 from defusedxml import ElementTree
 
 from ..errors import WriteError
-from ..writing.fileio import atomic_output, backup_copy, refuse_if_open_in_excel
+from .fileio import atomic_output, backup_copy, refuse_if_open_in_excel
 
 PATCHABLE_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 
