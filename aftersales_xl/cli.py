@@ -78,7 +78,7 @@ def guarded(f: Callable) -> Callable:
             if debug:
                 raise
             echo(
-                f"xlcheck: internal error ({type(e).__name__}: {redact(str(e))[:200]}); "
+                f"xlcheck: internal error ({type(e).__name__}: {str(e)[:200]}); "
                 "rerun with --debug for details",
                 err=True,
             )

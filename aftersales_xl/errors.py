@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from .pii import redact
+
 
 class XlcheckError(Exception):
-    """Base class: the CLI prints the message on one line and exits 2."""
+    """Base class: the CLI prints the message on one line and exits 2.
+
+    The message is redacted when the exception is built: a phone number, email or ID-card
+    number in it (a file name, an echoed value) is masked, so no exception text — printed,
+    logged or put in a report — carries one, whoever raised it.
+    """
 
     exit_code = 2
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(XlcheckError):
@@ -17,7 +27,7 @@ class ConfigError(XlcheckError):
     """
 
     def __init__(self, zh: str, en: str | None = None, *, lang: str = "zh") -> None:
-        self.zh, self.en = zh, zh if en is None else en
+        self.zh, self.en = redact(zh), redact(zh if en is None else en)
         super().__init__(self.en if lang == "en" else self.zh)
 
 

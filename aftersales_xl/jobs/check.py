@@ -140,9 +140,9 @@ def check_paths(
                     raise
                 checked.report.write_failed = True
                 checked.report.notes.append(
-                    f"批注副本未能写出（{type(e).__name__}）：{redact(str(e))[:120]}"
+                    f"批注副本未能写出（{type(e).__name__}）：{str(e)[:120]}"
                     if lang != "en"
-                    else f"the annotated copy could not be written ({type(e).__name__}): {redact(str(e))[:120]}"
+                    else f"the annotated copy could not be written ({type(e).__name__}): {str(e)[:120]}"
                 )
             else:
                 checked.report.annotated = shown_path(out)

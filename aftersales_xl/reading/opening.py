@@ -26,7 +26,6 @@ import python_calamine as pc
 
 from ..errors import UnreadableError
 from ..forms import INSTRUCTIONS_SHEET, LISTS_SHEET, FormSpec, normalise_label
-from ..pii import redact
 from .safety import Inspection, inspect_in_two_steps
 
 HEADER_SEARCH_ROWS = 30
@@ -49,10 +48,9 @@ class Reading:
         self._parse: _Background | None = None
         try:
             if not path.is_file():
-                shown = redact(str(path))  # a phone in a file name is not echoed either
                 msg = {
-                    "zh": f"{shown}: 找不到文件：请检查路径和文件名",
-                    "en": f"{shown}: file not found: check the path and name",
+                    "zh": f"{path}: 找不到文件：请检查路径和文件名",
+                    "en": f"{path}: file not found: check the path and name",
                 }
                 raise UnreadableError(str(path), "missing", msg.get(lang, msg["zh"]))
             self._finish_inspection = inspect_in_two_steps(path, limits, lang)
@@ -117,14 +115,14 @@ def _open(path: Path, lang: str) -> pc.CalamineWorkbook:
         return _open_by_content(path)
     except pc.PasswordError:
         msg = {
-            "zh": f"{redact(path.name)} 设有打开密码：请在 Excel 中取消密码后另存为 .xlsx 再提交",
-            "en": f"{redact(path.name)} is password-protected: remove the password in Excel, save as .xlsx and resubmit",
+            "zh": f"{path.name} 设有打开密码：请在 Excel 中取消密码后另存为 .xlsx 再提交",
+            "en": f"{path.name} is password-protected: remove the password in Excel, save as .xlsx and resubmit",
         }
         raise UnreadableError(str(path), "encrypted", msg.get(lang, msg["zh"])) from None
     except Exception:  # calamine raises several types (ZipError, XmlError, CalamineError...)
         msg = {
-            "zh": f"{redact(path.name)} 已损坏或不是 Excel 工作簿：请在 Excel 中打开并另存为 .xlsx 后重新提交",
-            "en": f"{redact(path.name)} is damaged or not an Excel workbook: open it in Excel, save as .xlsx and resubmit",
+            "zh": f"{path.name} 已损坏或不是 Excel 工作簿：请在 Excel 中打开并另存为 .xlsx 后重新提交",
+            "en": f"{path.name} is damaged or not an Excel workbook: open it in Excel, save as .xlsx and resubmit",
         }
         raise UnreadableError(str(path), "corrupt", msg.get(lang, msg["zh"])) from None
 
@@ -158,8 +156,8 @@ def head(book: pc.CalamineWorkbook, name: str, path: Path, lang: str) -> Head:
 def sheet_error(path: Path, name: str, lang: str) -> UnreadableError:
     """The one-line error for a sheet python-calamine cannot read."""
     msg = {
-        "zh": f"{redact(path.name)} 的工作表“{name}”无法读取：请在 Excel 中打开并另存为 .xlsx",
-        "en": f'{redact(path.name)}: sheet "{name}" cannot be read: open it in Excel and save as .xlsx',
+        "zh": f"{path.name} 的工作表“{name}”无法读取：请在 Excel 中打开并另存为 .xlsx",
+        "en": f'{path.name}: sheet "{name}" cannot be read: open it in Excel and save as .xlsx',
     }
     return UnreadableError(str(path), "corrupt", msg.get(lang, msg["zh"]))
 

@@ -57,7 +57,6 @@ from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
 from ..errors import UnreadableError
-from ..pii import redact
 
 MiB = 1 << 20
 
@@ -233,8 +232,7 @@ def _error(path: Path, lang: str, key: str, **params: Any) -> UnreadableError:
     """The :class:`UnreadableError` for message ``key`` ("reason" or "reason/variant")."""
     templates = _MESSAGES[key]
     text = templates[lang if lang in _LANGS else "zh"]
-    safe = {k: redact(v) if isinstance(v, str) else v for k, v in params.items()}
-    message = text.format(name=redact(path.name), **safe)
+    message = text.format(name=path.name, **params)  # UnreadableError redacts it
     return UnreadableError(str(path), key.split("/", 1)[0], message)
 
 

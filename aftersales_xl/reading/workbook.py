@@ -280,8 +280,8 @@ def read_form(
         book.close()
     if chosen is None:
         msg = {
-            "zh": f"{redact(path.name)} 中找不到{form.title}的表头：请使用模板 templates/record_form.xlsx 的表头（问题编号、客户名称/编号……）",
-            "en": f"{redact(path.name)}: no sheet has the {form.title_en} headers; use the headers of templates/record_form.xlsx",
+            "zh": f"{path.name} 中找不到{form.title}的表头：请使用模板 templates/record_form.xlsx 的表头（问题编号、客户名称/编号……）",
+            "en": f"{path.name}: no sheet has the {form.title_en} headers; use the headers of templates/record_form.xlsx",
         }
         raise UnreadableError(str(path), "no-form", msg.get(lang, msg["zh"]))
     name, parsed, rows, header_idx, columns = chosen

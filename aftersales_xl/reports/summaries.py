@@ -24,7 +24,6 @@ import pandas as pd
 
 from ..config import Policy
 from ..forms import load_form
-from ..pii import redact
 from ..sla import closure_figures, fmt_pct, format_target, satisfaction_figures, sla_frame
 from ..workcal import WorkCalendar
 
@@ -313,9 +312,7 @@ def _recurring(frame: pd.DataFrame, done: pd.Series, top_n: int, min_count: int)
             if i <= len(examples):
                 ex = examples.iloc[i - 1]
                 row[f"example_id_{i}"] = ex["record_id"]
-                row[f"example_solution_{i}"] = (
-                    None if pd.isna(ex["solution"]) else redact(ex["solution"])
-                )
+                row[f"example_solution_{i}"] = None if pd.isna(ex["solution"]) else ex["solution"]
             else:
                 row[f"example_id_{i}"] = row[f"example_solution_{i}"] = None
         rows.append(row)
@@ -398,7 +395,7 @@ def _follow_up(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         "record_id": _text(picked, "record_id"), "customer": _text(picked, "customer"),
         "owner": _text(picked, "owner"),
         "satisfaction": pd.to_numeric(picked["satisfaction"], errors="coerce").astype("Int64"),
-        "feedback": _text(picked, "feedback").map(lambda v: v if pd.isna(v) else redact(v)),
+        "feedback": _text(picked, "feedback"),
         "resolved_at": _times(picked, "resolved_at"),
     }, columns=columns)  # fmt: skip
     table = table.sort_values(

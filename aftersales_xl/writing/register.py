@@ -24,7 +24,6 @@ from ..coerce import as_text, is_missing
 from ..config import Policy
 from ..errors import WriteError
 from ..forms import FieldSpec, FormSpec
-from ..pii import redact
 from ..reading.register import (
     HISTORY_META,
     HISTORY_SHEET,
@@ -297,7 +296,7 @@ def _write_rejected_sheet(
     for row, item in enumerate(rejected, start=1):
         for col, key in enumerate(REJECTED_COLUMNS):
             value = getattr(item, key)
-            cells.value(ws, row, col, redact(value) if key == "message" and value else value)
+            cells.value(ws, row, col, value)
     ws.autofilter(0, 0, max(row, 1), len(REJECTED_COLUMNS) - 1)
 
 
