@@ -685,9 +685,21 @@ def test_conditional_format_formulas_are_redacted_in_the_copy(tmp_path, form, po
     assert b'A1="****0000"' in blob  # the rule is kept, with the number masked
 
 
-def test_refusals_do_not_carry_a_phone_from_the_file_name(record_book):
+def test_a_phone_in_the_file_name_gives_the_copy_a_masked_name_beside_the_original(record_book):
     src = record_book.with_name("张13800138000.checked.xlsx")
     shutil.copy(record_book, src)
-    with pytest.raises(WriteError, match="覆盖原文件") as caught:
+    before = src.read_bytes()
+    out = write_annotated(src, FINDINGS, src.parent)
+    # the copy's name is masked, so it is another file: the original is not overwritten
+    assert out.name == "张＊＊＊＊8000.checked.xlsx" and src.read_bytes() == before
+
+
+def test_refusals_do_not_carry_a_phone_from_the_file_name(record_book):
+    src = record_book.with_name("张先生.checked.xlsx")
+    shutil.copy(record_book, src)
+    with pytest.raises(WriteError, match="覆盖原文件"):
         write_annotated(src, FINDINGS, src.parent)
-    assert "13800138000" not in str(caught.value) and "****8000" in str(caught.value)
+    # any refusal's text is masked when it is built, whatever it quotes
+    assert str(WriteError(f"{src.parent / '张13800138000.xlsx'}: 覆盖原文件")).endswith(
+        "张****8000.xlsx: 覆盖原文件"
+    )

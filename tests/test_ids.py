@@ -417,3 +417,25 @@ def test_cli_two_inputs_for_one_output_are_refused_before_writing(
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "会写到同一个输出文件" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_numbered_copy_is_masked_in_place_only_the_ids_change(
+    make_workbook, form, policy, tmp_path: Path
+) -> None:
+    rows = record_rows(2)
+    rows[0]["contact"], rows[0]["contact_name"] = "13800138000", "张三丰"
+    rows[1]["description"] = "客户手机 13912345678 无法登录"
+    src = make_workbook(rows, name="华东13800138000.xlsx")
+    [copy] = assign_workbooks([src], form, policy, out_dir=tmp_path / "out")
+    # the copy is safe to send back: contacts masked as `xlcheck mask` writes them, and its
+    # file name too; the IDs are filled
+    assert copy.output.name == "华东＊＊＊＊8000.xlsx" and copy.exit_code == 0
+    ws = openpyxl.load_workbook(copy.output)["问题记录表"]
+    assert [ws["A2"].value, ws["A3"].value] == ["FW20240521001", "FW20240521002"]
+    assert (ws["C2"].value, ws["D2"].value) == ("张**", "****8000")
+    assert ws["I3"].value == "客户手机 ****5678 无法登录"
+    # in place, the user's own file: only 问题编号 changes
+    [same] = assign_workbooks([src], form, policy, in_place=True)
+    ws = openpyxl.load_workbook(src)["问题记录表"]
+    assert ws["A2"].value == "FW20240521001" and ws["D2"].value == "13800138000"
+    assert same.backup is not None

@@ -318,6 +318,7 @@ def assign_workbooks(
     from ..reading.opening import distinct_paths
     from ..reading.register import read_register
     from ..reading.workbook import read_form
+    from .mask import plan_masking
 
     paths = distinct_paths(paths)
     check_distinct_outputs(paths, out_dir, in_place, lang)
@@ -359,16 +360,21 @@ def assign_workbooks(
             continue
         cells = {sheet.cell("record_id", c.row): c.record_id for c in new}
         try:
+            # a copy is masked as `xlcheck mask` writes it (in place, only the IDs change)
+            plan = None if in_place else plan_masking(outcome.source, sheet, form, policy, lang)
             outcome.output, outcome.backup = write_patched(
                 outcome.source,
                 str(sheet.part),
-                cells,
+                cells if plan is None else {**plan.cells, **cells},
                 out_dir=out_dir,
                 in_place=in_place,
                 now=now,
                 lang=lang,
+                **({} if plan is None else plan.patch_options()),
             )
             outcome.assigned = new
+            if plan is not None:
+                outcome.findings += plan.notes + plan.left_in(outcome.output, sheet, lang)
         except XlcheckError as e:
             outcome.error = str(e)
     return outcomes

@@ -16,7 +16,6 @@ from ..checking.validate import Checked, check_file, shown_path
 from ..config import Policy
 from ..findings import FileReport, Report, make_finding
 from ..forms import FormSpec
-from ..pii import redact
 from ..reading.opening import Reading, expand_paths
 from ..reading.workbook import FormSheet
 from ..workcal import WorkCalendar
@@ -102,25 +101,17 @@ def check_paths(
                 yield checked
                 continue
 
-            def copy_name(number: int, path: Path = path) -> str:
-                # a phone in the file name is not carried into the copy's name either (＊, as
-                # * cannot be in a file name on Windows)
-                return redact(annotated_name(path, number), "＊")
-
-            name, number = copy_name(1), 1
+            # a phone or email in the input's name is masked in the copy's name
+            name, number = annotated_name(path), 1
             while name.casefold() in copy_names:
                 number += 1
-                name = copy_name(number)
+                name = annotated_name(path, number)
             copy_names[name.casefold()] = path
             if number > 1:
-                taken = copy_name(1)
+                taken = annotated_name(path)
                 checked.report.notes.append(
-                    redact(
-                        LABELS["en" if lang == "en" else "zh"]["renamed"].format(
-                            name=name,
-                            taken=taken,
-                            other=shown_path(copy_names[taken.casefold()]),
-                        )
+                    LABELS["en" if lang == "en" else "zh"]["renamed"].format(
+                        name=name, taken=taken, other=shown_path(copy_names[taken.casefold()])
                     )
                 )
             try:

@@ -109,7 +109,6 @@ def mask_workbooks(
 
     paths = distinct_paths(paths)
     check_distinct_outputs(paths, out_dir, in_place, lang)
-    style = Style.of(policy)
     outcomes = []
     for path in paths:
         outcome = MaskOutcome(Path(path))
@@ -118,39 +117,78 @@ def mask_workbooks(
             sheet, _findings = read_form(path, form, policy, lang)
             if sheet.part is None or sheet.kind not in ("xlsx", "xlsm"):
                 check_patchable(Path(path), lang, kind=sheet.kind)
-            _, changes, outcome.counts = mask_frame(sheet.frame, form, policy)
-            cells = {sheet.cell(key, row): text for (row, key), text in changes.items()}
-            rest = _mask_rest_of_workbook(Path(path), sheet, form, style, lang)
-            cells.update(rest.cells)
-            outcome.counts.update(rest.counts)
-            outcome.findings = rest.notes
-            outcome.comments = rest.comments
-            links = sheet_hyperlinks(Path(path), str(sheet.part), lang)
-            drop = {ref for ref, texts in links if link_has_pii(*texts)} | set(cells)
-            outcome.links = links_covering((ref for ref, _t in links), drop)
-            if in_place and not (cells or rest.comments or outcome.links):
+            plan = plan_masking(Path(path), sheet, form, policy, lang)
+            outcome.counts, outcome.findings = plan.counts, plan.notes
+            outcome.comments, outcome.links = plan.comments, plan.links
+            if in_place and not plan.changes_anything:
                 outcome.output = Path(path)
                 continue
             outcome.output, outcome.backup = write_patched(
                 Path(path),
                 str(sheet.part),
-                cells,
+                plan.cells,
                 out_dir=out_dir,
                 in_place=in_place,
                 now=now,
-                scrub_shared_strings=True,
-                drop_hyperlinks=drop if outcome.links else (),
-                comment_text=(lambda t: mask_text(TEXT, t, style)) if rest.comments else None,
                 lang=lang,
+                **plan.patch_options(),
             )
-            left = _pii_in_comments(outcome.output, str(sheet.part), lang)
-            if left:
-                outcome.findings.append(_note_comments_left(sheet.sheet, left, lang))
+            outcome.findings += plan.left_in(outcome.output, sheet, lang)
         except UnreadableError as e:
             outcome.error, outcome.unreadable = str(e), True
         except XlcheckError as e:
             outcome.error = str(e)
     return outcomes
+
+
+@dataclass
+class MaskPlan:
+    """What masking one workbook changes, before anything is written: the cell texts (record
+    table, columns outside the form, rows above the header), the masked counts per column,
+    the comments to mask, the hyperlinks to drop, and the notes about what it cannot mask.
+    ``assign-ids`` writes the same plan beside its IDs, so every copy xlcheck writes is masked."""
+
+    cells: dict[str, str]
+    counts: Counter[str]
+    notes: list[Finding]
+    comments: int
+    drop: set[str]
+    links: int
+    style: Style
+
+    @property
+    def changes_anything(self) -> bool:
+        return bool(self.cells or self.comments or self.links)
+
+    def patch_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`~aftersales_xl.writing.xlsxpatch.write_patched`
+        that carry this plan besides its cells."""
+        style = self.style
+        return {
+            "scrub_shared_strings": True,
+            "drop_hyperlinks": self.drop if self.links else (),
+            "comment_text": (lambda t: mask_text(TEXT, t, style)) if self.comments else None,
+        }
+
+    def left_in(self, written: Path, sheet: Any, lang: str) -> list[Finding]:
+        """An error note if the written copy still holds personal data in a comment."""
+        left = _pii_in_comments(written, str(sheet.part), lang)
+        return [_note_comments_left(sheet.sheet, left, lang)] if left else []
+
+
+def plan_masking(path: Path, sheet: Any, form: FormSpec, policy: Policy, lang: str) -> MaskPlan:
+    """The :class:`MaskPlan` for ``path``, whose record sheet ``sheet`` was read by
+    :func:`~aftersales_xl.reading.workbook.read_form`."""
+    style = Style.of(policy)
+    _, changes, counts = mask_frame(sheet.frame, form, policy)
+    cells = {sheet.cell(key, row): text for (row, key), text in changes.items()}
+    rest = _mask_rest_of_workbook(Path(path), sheet, form, style, lang)
+    cells.update(rest.cells)
+    counts.update(rest.counts)
+    links = sheet_hyperlinks(Path(path), str(sheet.part), lang)
+    drop = {ref for ref, texts in links if link_has_pii(*texts)} | set(cells)
+    n_links = links_covering((ref for ref, _t in links), drop)
+    return MaskPlan(cells, counts, rest.notes, rest.comments, drop, n_links, style)
 
 
 # -- the record sheet outside the form's columns, comments and the other sheets -----------------

@@ -170,14 +170,16 @@ def annotated_name(src: Path, number: int = 1) -> str:
     Every input kind becomes ``.xlsx`` (``a.xls``/``a.xlsm``/``a.ods`` → ``a.checked.xlsx``);
     an already checked copy keeps its name (``a.checked.xlsx`` → ``a.checked.xlsx``), so
     annotating it beside itself is refused rather than piling up suffixes. ``number`` > 1
-    names the copy of a later input whose name clashes: ``a (2).checked.xlsx``.
+    names the copy of a later input whose name clashes: ``a (2).checked.xlsx``. A phone
+    number or email in the name is masked (``张先生＊＊＊＊5678.checked.xlsx``).
     """
     stem = Path(src).stem
     if stem.lower().endswith(CHECKED_SUFFIX):
         stem = stem[: -len(CHECKED_SUFFIX)]
     if number > 1:
         stem += f" ({number})"
-    return stem + CHECKED_SUFFIX + ".xlsx"
+    # a file name is output too: a phone or email in it is masked (＊: * is not allowed on Windows)
+    return redact(stem + CHECKED_SUFFIX + ".xlsx", "＊")
 
 
 def not_carried_over(kind: str, lang: str = "zh", src: Path | None = None) -> list[str]:

@@ -51,6 +51,7 @@ from typing import IO, Any
 from defusedxml import ElementTree
 
 from ..errors import WriteError
+from ..pii import redact
 from .fileio import atomic_output, backup_copy, refuse_if_open_in_excel
 
 PATCHABLE_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
@@ -983,9 +984,16 @@ def output_for(src: Path, out_dir: Path | None, in_place: bool, lang: str = "zh"
             raise ValueError("out_dir is required unless in_place")
         if Path(out_dir).resolve() == src.parent.resolve():
             raise _error("same-folder", lang, name=src.name)
-        dst = Path(out_dir) / src.name
+        dst = Path(out_dir) / copy_name(src)
     refuse_if_open_in_excel(dst, lang)
     return dst
+
+
+def copy_name(src: Path) -> str:
+    """The file name of a copy written from ``src``: its own name, with a phone number, email
+    or ID-card number in it masked (``＊``, as ``*`` cannot be in a Windows file name) — a file
+    name is output too."""
+    return redact(Path(src).name, "＊")
 
 
 def check_distinct_outputs(
@@ -1001,14 +1009,14 @@ def check_distinct_outputs(
         return
     seen: dict[str, Path] = {}
     for path in paths:
-        key = Path(path).name.casefold()
+        key = copy_name(Path(path)).casefold()
         if key in seen:
             raise _error(
                 "same-output",
                 lang,
                 first=seen[key],
                 second=path,
-                target=Path(out_dir) / Path(path).name,
+                target=Path(out_dir) / copy_name(Path(path)),
             )
         seen[key] = Path(path)
 
