@@ -54,9 +54,7 @@ CHANNEL = ["电话", "在线客服", "邮件", "现场", "公众号", "其他"]
         pytest.param("2024年5月21日14时30分", False, MAY21_1430, id="chinese-hour-minute"),
         pytest.param("2024-05-2114:30", False, MAY21_1430, id="date-glued-to-time"),
         pytest.param("2024-05-21T14:30", False, MAY21_1430, id="iso-T"),
-        pytest.param(
-            "2024-05-21 14:30:15", False, datetime(2024, 5, 21, 14, 30, 15), id="seconds"
-        ),
+        pytest.param("2024-05-21 14:30:15", False, datetime(2024, 5, 21, 14, 30, 15), id="seconds"),
         pytest.param("2024.5.21", False, MAY21, id="dotted-date-only"),
         pytest.param("2024.5.21 14:30", False, MAY21_1430, id="dotted-with-time"),
         pytest.param("20240521", False, MAY21, id="compact"),
