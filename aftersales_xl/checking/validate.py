@@ -250,9 +250,13 @@ def _check_file(
     typed = coerced.typed
     blank = _blank_rows(typed, facts.present)
     if blank is not None:
+        dropped = set(sheet.frame.index[blank])
         typed = typed[~blank]
         sheet.frame = sheet.frame[~blank]
         facts = facts.subset(~blank)
+        # a hidden row of spaces is no record: it holds no data to warn about
+        structural = [f for f in structural if not (f.code == "hidden-data" and f.row in dropped)]
+        sheet.hidden_rows = sheet.hidden_rows - dropped
     report.rows = len(typed)
     rules = _rule_findings(
         sheet,

@@ -37,8 +37,9 @@ from ..coerce import CellCodes
 from ..config import Policy
 from ..errors import UnreadableError
 from ..findings import Finding, make_finding
-from ..forms import FormSpec
+from ..forms import FormSpec, normalise_label
 from ..pii import cell_text, kinds_named, pii_kinds, redact
+from .marker import read_marker
 from .opening import (
     HEADER_SEARCH_ROWS,
     Reading,
@@ -267,6 +268,10 @@ def read_form(
         reading = Reading(path, form, policy.limits, lang)
     insp, book, order, first = reading.result()
     findings: list[Finding] = []
+    # in a workbook made from the template (its marker names this form), the template's
+    # record sheet is the one, even when another sheet (last month's copy) matches more headers
+    ours = read_marker(path) == form.marker
+    named = {normalise_label(form.sheet), normalise_label(form.sheet_en)}
     try:
         chosen: tuple[str, pc.CalamineSheet, list[list], int, dict[str, int]] | None = None
         for i, name in enumerate(order):
@@ -274,7 +279,7 @@ def read_form(
             hit = find_header(rows, form)
             if hit and (chosen is None or len(hit[1]) > len(chosen[4])):
                 chosen = (name, parsed, rows, hit[0], hit[1])
-                if len(hit[1]) == len(form.fields):
+                if len(hit[1]) == len(form.fields) or (ours and normalise_label(name) in named):
                     break
     finally:
         book.close()

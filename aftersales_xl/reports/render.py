@@ -65,8 +65,8 @@ def render_text(report: Report, lang: str = "zh") -> str:
         if f.annotated:
             lines.append(f"  → {w['annotated']}: {f.annotated}")
     s = report.to_dict()["summary"]
-    if lang == "en":  # 1 file, 2 files
-        s = {k: f"{v} {k[:-1] if v == 1 else k}" for k, v in s.items()}
+    if lang == "en":  # 1 file, 2 files; "valid" has no plural
+        s = {k: f"{v} {k[:-1] if v == 1 and k.endswith('s') else k}" for k, v in s.items()}
     lines.append(w["summary"].format(**s))
     lines.extend(f"* {note}" for note in report.notes)
     return "\n".join(lines)

@@ -19,15 +19,11 @@ compared with what the spec generates now.
 
 from __future__ import annotations
 
-import zipfile
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
 from xlsxwriter.exceptions import XlsxWriterException
 from xlsxwriter.utility import xl_rowcol_to_cell
 
@@ -42,6 +38,7 @@ from ..forms import (
     FormSpec,
     required_wording,
 )
+from ..reading.marker import read_marker  # noqa: F401 - the template's marker, read back
 from .fileio import atomic_output
 
 DATA_ROWS = 1000
@@ -54,7 +51,6 @@ TEXT_FORMAT = "@"
 LANGS = ("zh", "en")
 
 _INLINE_LIST_MAX = 255  # Excel's limit for an inline drop-down list ("a,b,c")
-_MAX_XML_BYTES = 5 * 1024 * 1024  # read_marker reads no more than this per zip member
 
 _TEXT: dict[str, dict[str, Any]] = {
     "zh": {
@@ -136,20 +132,6 @@ def write_template(
         reason = getattr(e, "strerror", None) or type(e).__name__
         raise WriteError(text["write_failed"].format(path=path, reason=reason)) from None
     return path
-
-
-def read_marker(path: str | Path) -> str | None:
-    """The form marker of a workbook (``aftersales-xl:record:1``), or None if it has none.
-
-    Reads only ``docProps/custom.xml`` (property ``xlcheck-form``) and, failing that, the
-    defined name ``_xlcheck_form`` in ``xl/workbook.xml``, parsed with defusedxml. Never
-    raises for a bad, foreign or unreadable file: it simply has no marker.
-    """
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return _marker_from_custom(zf) or _marker_from_names(zf)
-    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError, EOFError):
-        return None
 
 
 # -- building the workbook ---------------------------------------------------------------
@@ -412,51 +394,3 @@ def _check(rc: int, what: str) -> None:
     """xlsxwriter reports a rejected call by return code; never let one pass silently."""
     if rc != 0:
         raise ValueError(f"xlsxwriter rejected {what} (code {rc})")
-
-
-# -- reading the marker ------------------------------------------------------------------
-
-
-def _read_member(zf: zipfile.ZipFile, name: str) -> bytes | None:
-    """A zip member's bytes, or None if absent or larger than the safe limit."""
-    try:
-        info = zf.getinfo(name)
-    except KeyError:
-        return None
-    if info.file_size > _MAX_XML_BYTES:
-        return None
-    with zf.open(info) as fh:
-        data = fh.read(_MAX_XML_BYTES + 1)
-    return None if len(data) > _MAX_XML_BYTES else data
-
-
-def _elements(data: bytes | None, local_name: str) -> Iterator[Any]:
-    """Elements named ``local_name`` (any namespace) in an XML part, safely parsed."""
-    if not data:
-        return
-    try:
-        root = fromstring(data)
-    except (ParseError, DefusedXmlException, ValueError):
-        return
-    for el in root.iter():
-        if isinstance(el.tag, str) and el.tag.rsplit("}", 1)[-1] == local_name:
-            yield el
-
-
-def _marker_from_custom(zf: zipfile.ZipFile) -> str | None:
-    for prop in _elements(_read_member(zf, "docProps/custom.xml"), "property"):
-        if prop.get("name") == MARKER_PROPERTY:
-            for value in prop:
-                if value.text and value.text.strip():
-                    return value.text.strip()
-    return None
-
-
-def _marker_from_names(zf: zipfile.ZipFile) -> str | None:
-    for name in _elements(_read_member(zf, "xl/workbook.xml"), "definedName"):
-        if name.get("name") == MARKER_NAME and name.get("localSheetId") is None:
-            formula = (name.text or "").strip().lstrip("=").strip()
-            if len(formula) >= 2 and formula[0] == formula[-1] == '"':
-                formula = formula[1:-1].replace('""', '"')
-            return formula or None
-    return None
