@@ -57,6 +57,14 @@ class Policy:
     def done_statuses(self) -> list[str]:
         return list(self.raw["status"]["done"])
 
+    def is_done(self, status: Any) -> Any:
+        """Which records are finished: a boolean Series, True where 处理进度 (``status``, a
+        pandas Series of the column as written) is one of ``status.done`` once surrounding
+        spaces are stripped; blanks and anything else are not finished. The one definition
+        every figure, rule and report uses."""
+        done = status.astype("string").str.strip().isin(self.done_statuses)
+        return done.fillna(False).astype(bool)
+
     @property
     def pending_status(self) -> str:
         return str(self.raw["status"]["pending"])

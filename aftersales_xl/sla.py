@@ -418,8 +418,7 @@ def satisfaction_figures(df: pd.DataFrame, policy: Policy) -> Satisfaction:
     good = int(rated.isin(list(sat["good"])).sum())
     bad = int(rated.isin(list(sat["bad"])).sum())
     if "status" in df.columns:
-        finished = df["status"].astype("string").str.strip().isin(policy.done_statuses)
-        finished = finished.fillna(False).astype(bool)
+        finished = policy.is_done(df["status"])
     else:
         finished = pd.Series(False, index=df.index)
     resolved = int(finished.sum())
@@ -452,8 +451,7 @@ def closure_figures(
     day = _times(df, "received_at").dt.normalize()
     in_period = (day >= pd.Timestamp(start)) & (day <= pd.Timestamp(end))
     if "status" in df.columns:
-        finished = df["status"].astype("string").str.strip().isin(policy.done_statuses)
-        finished = finished.fillna(False).astype(bool)
+        finished = policy.is_done(df["status"])
     else:
         finished = pd.Series(False, index=df.index)
     received = int(in_period.sum())

@@ -393,7 +393,7 @@ def _rule_findings(
 
     if "status" in cols:
         status = typed["status"]
-        done = status.isin(policy.done_statuses).to_numpy()
+        done = policy.is_done(status).to_numpy()
         known_status = filled("status")
         pending = (status == policy.pending_status).to_numpy()
     else:

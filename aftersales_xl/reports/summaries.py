@@ -408,8 +408,9 @@ def _follow_up(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
 
 
 def _done(frame: pd.DataFrame, policy: Policy) -> pd.Series:
-    status = _text(frame, "status")
-    return status.isin(policy.done_statuses).fillna(False).astype(bool)
+    if "status" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return policy.is_done(frame["status"])
 
 
 def _text(frame: pd.DataFrame, key: str) -> pd.Series:
