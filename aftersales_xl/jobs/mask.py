@@ -96,7 +96,7 @@ def mask_workbooks(
     """Mask each workbook into ``out_dir`` (or in place, after a backup).
 
     Only the masked cells, comments and hyperlinks change
-    (:func:`aftersales_xl.xlsxpatch.write_patched`); every other part of the workbook is
+    (:func:`aftersales_xl.writing.xlsxpatch.write_patched`); every other part of the workbook is
     kept. Personal data this cannot mask (on other sheets, or left in a comment) is an
     error note on the outcome. A file that cannot be read or written gets an ``error``
     line and the others continue. In place, a file with nothing to mask is left alone (no

@@ -1,10 +1,10 @@
 """Start reading a workbook safely: step 1 of the safety scan, then python-calamine parsing the
 first candidate sheet in a helper thread.
 
-Step 1 (:func:`aftersales_xl.safety.inspect_in_two_steps`: format, size and zip limits, the used
+Step 1 (:func:`aftersales_xl.reading.safety.inspect_in_two_steps`: format, size and zip limits, the used
 area of every worksheet) always finishes before python-calamine opens the file, which aborts the
 interpreter on a huge used range. The parse releases the GIL, so whatever the caller does
-meanwhile runs alongside it: :func:`aftersales_xl.workbook.read_form` completes the safety scan,
+meanwhile runs alongside it: :func:`aftersales_xl.reading.workbook.read_form` completes the safety scan,
 and ``xlcheck validate`` first imports pandas, pandera and numpy (about half a second). That is
 why this module imports none of them, nor openpyxl.
 

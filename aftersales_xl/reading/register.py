@@ -160,7 +160,7 @@ def read_register(
     is written with before any alias, so a column added by hand under an alias (``电话``)
     stays a column added by hand.
 
-    The file first passes :func:`aftersales_xl.safety.inspect` with ``policy.limits``.
+    The file first passes :func:`aftersales_xl.reading.safety.inspect` with ``policy.limits``.
     Raises :class:`UnreadableError` if it does not exist, is not a workbook (or unsafe), has
     no ``总台账`` sheet, the header row is not a register's, or a date / rating cell holds
     something unusable (the message names the cells).

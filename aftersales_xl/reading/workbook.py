@@ -2,9 +2,9 @@
 
 Every spreadsheet quirk the reader handles is named where it is handled:
 
-* the file is inspected by :mod:`aftersales_xl.safety` before any parser runs (format from the
+* the file is inspected by :mod:`aftersales_xl.reading.safety` before any parser runs (format from the
   first bytes, zip-bomb limits, no DOCTYPE, no giant used range or merged area), then opened
-  by :mod:`aftersales_xl.opening`;
+  by :mod:`aftersales_xl.reading.opening`;
 * values come from python-calamine (fast), padded from A1 (``skip_empty_area=False``) so the
   row and column numbers we report are the physical ones a person sees;
 * the sheet is the one the template marker names, else the one whose header matches best;

@@ -1,7 +1,7 @@
 """Summary tabs of the master register, computed fresh from the whole register frame.
 
 :func:`compute_summaries` returns a :class:`Summaries` of plain DataFrames (testable without
-Excel); :mod:`aftersales_xl.register` writes them as the tabs listed in :data:`SUMMARY_SHEETS`.
+Excel); :mod:`aftersales_xl.reports.summary_sheets` writes them as the tabs listed in :data:`SUMMARY_SHEETS`.
 The figures themselves — response/resolution times and SLA status, CSAT and bad-review
 rates, closure rate — come from :mod:`aftersales_xl.sla`, so the register, the daily report
 and the weekly email agree. Nothing here reads the clock: ``now`` and ``week_start`` are

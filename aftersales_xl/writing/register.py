@@ -95,7 +95,7 @@ def write_register(
 
     Every column is typed and checked before any file is created (:class:`ValueError` for a
     missing column or a value of the wrong type). The workbook is built in a temporary file
-    next to ``path`` and moved over it (:func:`~aftersales_xl.fileio.atomic_output`), so a
+    next to ``path`` and moved over it (:func:`~aftersales_xl.writing.fileio.atomic_output`), so a
     crash never leaves a half-written register. Raises :class:`WriteError` if the file
     cannot be written (the old register is untouched).
     """
