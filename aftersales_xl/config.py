@@ -445,7 +445,7 @@ def _check_mail(mail: Mapping[str, Any]) -> None:
         )
     if not _ENV_NAME.fullmatch(mail["password_env"]):
         raise ConfigError(
-            "mail.password_env 必须是环境变量的名字，例如 \"XLCHECK_SMTP_PASSWORD\"（密码本身不写在配置文件里）",
+            'mail.password_env 必须是环境变量的名字，例如 "XLCHECK_SMTP_PASSWORD"（密码本身不写在配置文件里）',
             "mail.password_env must be the name of an environment variable, e.g. "
             '"XLCHECK_SMTP_PASSWORD" (the password itself never goes in the policy file)',
         )
@@ -453,13 +453,13 @@ def _check_mail(mail: Mapping[str, Any]) -> None:
         for value in mail[key]:
             if not isinstance(value, str) or not _ADDRESS.fullmatch(value.strip()):
                 raise ConfigError(
-                    f"mail.{key} 必须是邮箱地址列表，例如 [\"manager@example.com\"]",
+                    f'mail.{key} 必须是邮箱地址列表，例如 ["manager@example.com"]',
                     f'mail.{key} must be a list of email addresses, e.g. ["manager@example.com"]',
                 )
     sender = mail["from"].strip()
     if sender and not _ADDRESS.search(sender):
         raise ConfigError(
-            "mail.from 必须是邮箱地址，例如 \"xlcheck@example.com\" 或 \"售后 <xlcheck@example.com>\"",
+            'mail.from 必须是邮箱地址，例如 "xlcheck@example.com" 或 "售后 <xlcheck@example.com>"',
             'mail.from must be an email address, e.g. "xlcheck@example.com" or '
             '"After-sales <xlcheck@example.com>"',
         )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import email.message
 import os
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -140,7 +139,7 @@ def send_message(
         raise SendError(_t("tls", lang, server=server, detail=reason)) from None
     except smtplib.SMTPResponseException as e:
         raise SendError(_t("smtp", lang, server=server, code=e.smtp_code)) from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise SendError(_t("timeout", lang, server=server, s=f"{settings.timeout_s:g}")) from None
     except (smtplib.SMTPException, OSError) as e:
         detail = getattr(e, "strerror", None) or type(e).__name__
