@@ -476,6 +476,9 @@ def test_json_output(tmp_path, register, hours_policy):
     assert data["subject"] == "After-sales weekly report 2024-W21 (05-20 to 05-26)"
     assert data["eml"].endswith("总台账-2024-W21.eml") and data["sent"] is False
     assert data["kpis"][0]["key"] == "received" and data["attachment"]["name"] == "总台账.xlsx"
+    text, html, _ = parts(parse(Path(data["eml"])))
+    assert "This week's key figures (vs last week)" in text and "Open P0/P1 records" in text
+    assert '<html lang="en">' in html and "Satisfaction follow-up (ratings ≤ 3)" in html
 
 
 # -- privacy canary ---------------------------------------------------------------------------
@@ -595,3 +598,16 @@ def test_html_fits_375_and_1024_px_without_external_requests(tmp_path, register,
             capture_output=True, timeout=120,
         )  # fmt: skip
         assert shot.is_file() and shot.stat().st_size > 1000
+
+
+def test_templates_are_package_data_found_by_importlib_resources():
+    import tomllib
+    from importlib import resources
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]
+    assert "aftersales_xl.templates" in project["packages"]
+    assert project["package-dir"]["aftersales_xl.templates"] == "templates"
+    assert "*.j2" in project["package-data"]["aftersales_xl.templates"]
+    found = resources.files("aftersales_xl.templates")
+    assert {"weekly.html.j2", "weekly.txt.j2"} <= {p.name for p in found.iterdir()}

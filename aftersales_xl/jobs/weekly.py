@@ -347,10 +347,11 @@ def _attachment(
     lang: str,
 ) -> tuple[str, bytes]:
     """``(file name, xlsx bytes)``: the register rewritten through the register writer."""
+    if attach == "week":
+        frame = frame[_received_in(frame, start, end)]
     masked, _, _ = mask_frame(frame, form, policy)  # a hand-typed phone or name in 总台账 too
     extras = [c for c in masked.columns if c not in form.keys and c not in _PROVENANCE]
     if attach == "week":
-        masked = masked[_received_in(masked, start, end)]
         history = None
         name = f"{redact(register.stem)}-{label}.xlsx"
     else:
