@@ -217,6 +217,31 @@ def test_every_kpi_equals_an_independent_pandas_computation(register, hours_poli
     assert sorted(f.follow_up_rows) == e["follow_up"]
 
 
+def test_the_week_figures_agree_with_the_registers_overview_tab(register, hours_policy):
+    """概览's "latest week" column and the email count the same cohorts for the KPIs both show."""
+    from aftersales_xl.reports.summaries import compute_summaries
+
+    policy = hours_policy[1]
+    frame = read_frame(register, policy)
+    f = period_figures(frame, W21, W21 + 7 * DAY, policy, NOW)
+    table = compute_summaries(frame, policy, NOW, W21).overview.set_index("key")
+
+    def week(key):
+        value, n = table.at[key, "week_value"], table.at[key, "week_n"]
+        return (None if pd.isna(value) else pytest.approx(value), None if pd.isna(n) else int(n))
+
+    assert week("records")[0] == f.received and week("closed")[0] == f.closed
+    assert week("closure_rate") == (approx(f.closure.pct), f.closure.n)
+    assert week("avg_response") == (approx(f.response.hours), f.response.n)
+    assert week("avg_resolve") == (approx(f.resolution.hours), f.resolution.n)
+    for sev, rate in f.sla_response.items():
+        assert week(f"sla_respond:{sev}") == (approx(rate.pct), rate.n)
+    for sev, rate in f.sla_resolve.items():
+        assert week(f"sla_resolve:{sev}") == (approx(rate.pct), rate.n)
+    assert week("csat") == (approx(f.csat.pct), f.csat.n)
+    assert week("bad_review") == (approx(f.bad_review.pct), f.bad_review.n)
+
+
 def test_the_test_data_exercises_every_figure(register, hours_policy):
     e = expected(read_frame(register, hours_policy[1]), W21)
     assert e["received"] > 5 and e["closed"] > 3 and e["open_at_end"] > 2 and e["ratings"] > 2
