@@ -636,3 +636,16 @@ def test_templates_are_package_data_found_by_importlib_resources():
     assert "*.j2" in project["package-data"]["aftersales_xl.templates"]
     found = resources.files("aftersales_xl.templates")
     assert {"weekly.html.j2", "weekly.txt.j2"} <= {p.name for p in found.iterdir()}
+
+
+def test_the_weekly_job_on_the_sample_workbooks(tmp_path, samples_dir):
+    """The README's whole weekly job: merge the samples, then the week's email into out/outbox/."""
+    register = tmp_path / "out" / "总台账.xlsx"
+    merged = CliRunner().invoke(cli, ["merge", str(samples_dir), "--register", str(register)])
+    assert merged.exit_code == 2 and register.is_file()  # sample 08 is deliberately not a workbook
+    res = invoke("--register", str(register), "--week", "2024-W21")
+    assert res.exit_code == 0, res.output
+    eml = tmp_path / "out" / "outbox" / "总台账-2024-W21.eml"
+    assert eml.is_file() and str(eml) in res.output
+    text, _, attachment = parts(parse(eml))
+    assert "接收 | " in text and attachment.get_filename() == "总台账.xlsx"
