@@ -502,6 +502,109 @@ def assign_ids_cmd(
     _exit_with(outcomes)
 
 
+# -- weekly: the management email (jobs/weekly.py) ----------------------------------------------
+@cli.command("weekly")
+@click.option(
+    "--register",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The master register (总台账.xlsx) written by xlcheck merge.",
+)
+@click.option(
+    "--week",
+    metavar="YYYY-Www",
+    help="ISO week to report, e.g. 2024-W21. Default: the last complete week.",
+)
+@click.option(
+    "--outbox",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the .eml and the sent-log. Default: outbox/ beside the register.",
+)
+@click.option("--send", is_flag=True, help="Also deliver it over SMTP ([mail] in the policy).")
+@click.option("--force", is_flag=True, help="With --send: send again a week the sent-log has.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print subject, recipients, attachment size and the KPI table; write or send nothing.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the HTML body alone to this file, for a preview in a browser.",
+)
+@click.option(
+    "--attach",
+    type=click.Choice(["all", "week"]),
+    default="all",
+    show_default=True,
+    help="Attach the whole register, or only the week's records with summary tabs.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@common_options
+@guarded
+def weekly_cmd(
+    register: Path,
+    week: str | None,
+    outbox: Path | None,
+    send: bool,
+    force: bool,
+    dry_run: bool,
+    html_path: Path | None,
+    attach: str,
+    fmt: str,
+    config_path: Path | None,
+    lang: str,
+    debug: bool,
+) -> None:
+    """Build the weekly management email from the register: KPIs beside last week, an
+    8-week chart, recurring problems, open P0/P1, past due, the satisfaction follow-up
+    list, and the register attached (masked).
+
+    By default the message is written as OUTBOX/<register>-<week>.eml (opens in any mail
+    client). --send delivers it over SMTP with [mail] from the policy; the password comes
+    only from the environment variable [mail] password_env (default XLCHECK_SMTP_PASSWORD).
+    A week already in the outbox's sent-log is not sent again (--force resends). Exit 2
+    when the register cannot be read, the attachment is over [weekly] max_attachment_mb,
+    or sending fails (the .eml is still written).
+
+    \b
+    Example:
+        xlcheck weekly --register out/总台账.xlsx --week 2024-W21
+        xlcheck weekly --register out/总台账.xlsx --dry-run --html preview.html
+        XLCHECK_SMTP_PASSWORD=... xlcheck weekly --register out/总台账.xlsx --send
+    """
+    from datetime import datetime
+
+    from .forms import load_form
+    from .jobs.weekly import run_weekly
+
+    result = run_weekly(
+        register,
+        load_form("record"),
+        load(config_path, lang),
+        now=datetime.now().replace(microsecond=0),
+        week=week,
+        outbox=outbox,
+        send=send,
+        force=force,
+        dry_run=dry_run,
+        html=html_path,
+        attach=attach,
+        lang=lang,
+    )
+    if fmt == "json":
+        echo_json(result.to_dict())
+    else:
+        echo("\n".join(result.lines(lang)))
+        failure = result.failure(lang)
+        if failure:
+            echo(f"xlcheck: {failure}", err=True)
+    sys.exit(result.exit_code)
+
+
 def main() -> None:
     cli()
 

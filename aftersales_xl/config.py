@@ -100,6 +100,16 @@ class Policy:
         return self.raw["limits"]
 
     @property
+    def mail(self) -> Mapping[str, Any]:
+        """``[mail]``: SMTP settings (the password comes from the env var ``password_env``)."""
+        return self.raw["mail"]
+
+    @property
+    def weekly(self) -> Mapping[str, Any]:
+        """``[weekly]``: the weekly management email (``max_attachment_mb``)."""
+        return self.raw["weekly"]
+
+    @property
     def extra_holidays(self) -> frozenset[date]:
         return frozenset(
             _iso_dates(self.raw["calendar"]["extra_holidays"], "calendar.extra_holidays")
@@ -354,6 +364,8 @@ def _check(raw: Mapping[str, Any]) -> None:
             raise ConfigError(f"limits.{key} 必须是正数", f"limits.{key} must be a positive number")
     _check_calendar(raw)
     _check_satisfaction(raw["satisfaction"])
+    _check_mail(raw["mail"])
+    _check_weekly(raw["weekly"])
     daily = raw["daily"]
     if daily["first_response_hours"] <= 0:
         raise ConfigError(
@@ -412,6 +424,60 @@ def _check_satisfaction(sat: Mapping[str, Any]) -> None:
         raise ConfigError(
             "satisfaction.follow_up_max 必须是 0 到 5 之间的评分（0 = 不列回访名单）",
             "satisfaction.follow_up_max must be a rating between 0 and 5 (0 = no follow-up list)",
+        )
+
+
+#: the ``[mail] security`` values: how the SMTP connection is protected
+MAIL_SECURITY = ("starttls", "ssl", "none")
+_ADDRESS = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_mail(mail: Mapping[str, Any]) -> None:
+    """``[mail]``: security one of :data:`MAIL_SECURITY`, a port 1-65535, a positive
+    timeout, an environment-variable name for the password, addresses that look like
+    ``name@domain`` (host and addresses may be blank until you send)."""
+    if mail["security"] not in MAIL_SECURITY:
+        raise ConfigError(
+            f'mail.security = "{mail["security"]}"：允许的值为 "starttls", "ssl", "none"',
+            f'mail.security = "{mail["security"]}": allowed values are "starttls", "ssl", "none"',
+        )
+    if not 1 <= mail["port"] <= 65535:
+        raise ConfigError(
+            "mail.port 必须是 1 到 65535 的端口号（STARTTLS 通常 587，SSL 通常 465）",
+            "mail.port must be a port number from 1 to 65535 (587 for STARTTLS, 465 for SSL)",
+        )
+    if not mail["timeout_s"] > 0:
+        raise ConfigError(
+            "mail.timeout_s 必须是正的秒数", "mail.timeout_s must be a positive number of seconds"
+        )
+    if not _ENV_NAME.fullmatch(mail["password_env"]):
+        raise ConfigError(
+            'mail.password_env 必须是环境变量的名字，例如 "XLCHECK_SMTP_PASSWORD"（密码本身不写在配置文件里）',
+            "mail.password_env must be the name of an environment variable, e.g. "
+            '"XLCHECK_SMTP_PASSWORD" (the password itself never goes in the policy file)',
+        )
+    for key in ("to", "cc"):
+        for value in mail[key]:
+            if not isinstance(value, str) or not _ADDRESS.fullmatch(value.strip()):
+                raise ConfigError(
+                    f'mail.{key} 必须是邮箱地址列表，例如 ["manager@example.com"]',
+                    f'mail.{key} must be a list of email addresses, e.g. ["manager@example.com"]',
+                )
+    sender = mail["from"].strip()
+    if sender and not _ADDRESS.search(sender):
+        raise ConfigError(
+            'mail.from 必须是邮箱地址，例如 "xlcheck@example.com" 或 "售后 <xlcheck@example.com>"',
+            'mail.from must be an email address, e.g. "xlcheck@example.com" or '
+            '"After-sales <xlcheck@example.com>"',
+        )
+
+
+def _check_weekly(weekly: Mapping[str, Any]) -> None:
+    if not weekly["max_attachment_mb"] > 0:
+        raise ConfigError(
+            "weekly.max_attachment_mb 必须是正数（MB）",
+            "weekly.max_attachment_mb must be a positive number of MB",
         )
 
 
