@@ -70,6 +70,7 @@ def test_readme_lists_every_register_sheet_and_finding_code():
         REGISTER_SHEET,
         "概览",
         "分类统计",
+        "负责人统计",
         "高频问题",
         "周趋势",
         "未结账龄",

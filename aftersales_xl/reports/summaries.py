@@ -691,6 +691,8 @@ _HEADINGS: dict[str, tuple[str, str]] = {
     ),
     "(unassigned)": ("（未指定）", "(unassigned)"),
     "aging-x": ("记录数", "Records"),
+    "trend-chart": ("每周接收、解决与积压", "Received, closed and backlog per week"),
+    "aging-chart": ("未结记录账龄（按严重程度）", "Open records by age and severity"),
     "aging-y": ("账龄（自接收时间起）", "Age (since received)"),
     "value": ("分类", "Value"),
     "count": ("数量", "Count"),

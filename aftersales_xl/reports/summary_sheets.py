@@ -223,6 +223,17 @@ def _summary_value(
         cells.value(ws, row, col, value, fmt.decimal)
 
 
+def _last_column(widths: Sequence[float], texts: Sequence[str]) -> int:
+    """The last column the print area needs: the table's, or further right where a title
+    line (written in column A, running over the empty cells) would otherwise be cut."""
+    need = max((layout.text_width(t) for t in texts), default=0) * 0.85  # proportional font
+    covered, col = 0.0, -1
+    while covered < need or col < len(widths) - 1:
+        col += 1
+        covered += widths[col] if col < len(widths) else _DEFAULT_WIDTH
+    return max(col, 0)
+
+
 def _finish(
     ws: Any,
     s: Summaries,
@@ -231,6 +242,7 @@ def _finish(
     header_row: int,
     last_row: int,
     widths: Sequence[float],
+    titles: Sequence[str] = (),
 ) -> None:
     """Page setup of a tab without chart: one page wide, header row repeated."""
     layout.page_setup(
@@ -238,7 +250,12 @@ def _finish(
         s.now,
         lang,
         header_rows=(header_row, header_row),
-        print_area=(0, 0, max(last_row, header_row), max(len(widths) - 1, 0)),
+        print_area=(
+            0,
+            0,
+            max(last_row, header_row),
+            _last_column(widths, [_as_of(s, "zh"), *titles]),
+        ),
     )
 
 
@@ -391,8 +408,9 @@ def _category_sheet(ws: Any, cells: CellWriter, fmt: _Formats, s: Summaries, lan
     for dimension, table in tables.items():
         ws.write_string(row, 0, heading(dimension, lang), cells.block)
         row = _table(ws, cells, fmt, row + 1, table, lang, widths) + 1
+    last_col = _last_column(widths, [_as_of(s, lang)])
     layout.page_setup(
-        ws, s.now, lang, header_rows=(0, 1), print_area=(0, 0, max(row - 2, 3), len(widths) - 1)
+        ws, s.now, lang, header_rows=(0, 1), print_area=(0, 0, max(row - 2, 3), last_col)
     )
 
 
@@ -405,7 +423,10 @@ def _owner_sheet(ws: Any, cells: CellWriter, fmt: _Formats, s: Summaries, lang: 
     )
     widths = _widths([table], lang)
     end = _table(ws, cells, fmt, 3, table, lang, widths)
-    _finish(ws, s, lang, header_row=3, last_row=end - 1, widths=widths)
+    _finish(
+        ws, s, lang, header_row=3, last_row=end - 1, widths=widths,
+        titles=[heading("owner-note", lang)],
+    )  # fmt: skip
 
 
 # -- charts --------------------------------------------------------------------------------
@@ -438,7 +459,8 @@ def _chart_page(
         if last_col >= len(col_widths):
             col_widths.append(_DEFAULT_WIDTH)
         covered += layout.column_points(col_widths[last_col]) / 0.75
-    last_col = max(last_col, len(widths) - 1)
+    last_col = max(last_col, _last_column(widths, [_as_of(s, lang)]))
+    col_widths += [_DEFAULT_WIDTH] * (last_col + 1 - len(col_widths))
     scale = layout.print_scale(col_widths[: last_col + 1])
     page = layout.PRINT_HEIGHT / (scale / 100)  # unscaled points per page
 
@@ -453,7 +475,9 @@ def _chart_page(
         used += height(r)
     chart_points = chart_px[1] * 0.75
     if used + chart_points > page:
-        ws.set_h_pagebreaks([chart_row])
+        # break above the blank row before the chart: a chart whose top edge sat on the break
+        # would be drawn (clipped) on the page before as well
+        ws.set_h_pagebreaks([chart_row - 1])
     chart_rows = math.ceil(chart_px[1] / _ROW_PX) + 1
     layout.page_setup(
         ws,
@@ -503,7 +527,7 @@ def _trend_sheet(
     line.add_series({"name": heading("backlog", lang), "categories": ref("week"), "values": ref("backlog"),
                      "line": {"color": "#C00000", "width": 2.25}, "marker": {"type": "circle"}})  # fmt: skip
     chart.combine(line)
-    chart.set_title({"name": heading("trend-title", lang)})
+    chart.set_title({"name": heading("trend-chart", lang)})
     chart.set_x_axis({"name": heading("week", lang)})
     chart.set_y_axis({"name": heading("aging-x", lang), "major_gridlines": {"visible": True}})
     chart.set_legend({"position": "bottom"})
@@ -541,7 +565,7 @@ def _aging_sheet(
             "values": [AGING_SHEET, 3, c, end - 1, c],
             "fill": {"color": colours[i % len(colours)]},
         })  # fmt: skip
-    chart.set_title({"name": heading("aging-title", lang)})
+    chart.set_title({"name": heading("aging-chart", lang)})
     chart.set_legend({"position": "bottom"})
     chart.set_x_axis({"name": heading("aging-x", lang), "major_gridlines": {"visible": True}})
     chart.set_y_axis({"name": heading("aging-y", lang), "reverse": True})
