@@ -511,3 +511,23 @@ def test_printed_register_keeps_each_chart_on_one_page(
         assert len(with_title) == 1, name
         assert "记录数" in with_title[0], name
         assert sum("记录数" in p for p in mine) == 1, name
+
+
+# -- the working-hours boundary ----------------------------------------------------------------
+
+
+def test_working_hours_are_nine_inclusive_to_six_exclusive(policy):
+    from aftersales_xl.workcal import WorkCalendar
+
+    cal = WorkCalendar.from_policy(policy)
+    friday = datetime(2024, 6, 14)
+    assert cal.in_working_hours(friday.replace(hour=9))
+    assert cal.in_working_hours(friday.replace(hour=17, minute=59))
+    assert not cal.in_working_hours(friday.replace(hour=18))
+    assert not cal.in_working_hours(friday.replace(hour=8, minute=59))
+    # P2, 5 working days: 18:00 sharp starts the clock on Monday 09:00
+    assert cal.add_working_days(friday.replace(hour=18), 5) == datetime(2024, 6, 24, 9, 0)
+    assert cal.add_working_days(friday.replace(hour=17, minute=59), 5) == datetime(
+        2024, 6, 21, 17, 59
+    )
+    assert cal.add_working_days(friday.replace(hour=8), 5) == datetime(2024, 6, 21, 9, 0)
