@@ -314,9 +314,12 @@ def _overview_sheet(ws: Any, cells: CellWriter, fmt: _Formats, s: Summaries, lan
         header_rows.append(row)
         row += 1
         for m in part.itertuples(index=False):
-            basis = m.basis_en if en else m.basis
-            ws.set_row(row, layout.ROW_POINTS * layout.wrapped_lines(basis, widths[-1]))
-            cells.string(ws, row, 0, m.label_en if en else m.label, wrap=True)
+            basis, label = (m.basis_en, m.label_en) if en else (m.basis, m.label)
+            lines = max(
+                layout.wrapped_lines(basis, widths[-1]), layout.wrapped_lines(label, widths[0])
+            )
+            ws.set_row(row, layout.ROW_POINTS * lines)
+            cells.string(ws, row, 0, label, wrap=True)
             for col, period in enumerate(PERIODS):
                 value, count = getattr(m, f"{period}_value"), getattr(m, f"{period}_n")
                 _kpi(ws, cells, fmt, row, 1 + 2 * col, m.unit, value)

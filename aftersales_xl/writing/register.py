@@ -206,7 +206,11 @@ def _plan_columns(
                 f"register column {key!r} ({label}) has a value of the wrong type: {e}"
             ) from None
         if key == "record_id":  # an ID is never cut: as wide as the longest one
-            width = max(width, layout.column_width(v for v in values if v is not None))
+            longest = max(
+                (len(v) if v.isascii() else layout.text_width(v) for v in values if v),
+                default=0,
+            )
+            width = max(width, float(longest + 2))
         planned.append(_Column(key, label, kind, width, values, field))
     return planned
 
