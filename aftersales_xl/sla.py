@@ -9,6 +9,8 @@ clock: "now" is always passed in.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -461,3 +463,146 @@ def closure_figures(
 
 def _as_date(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
+
+
+# -- cohorts and period figures (pure: masks and series in, numbers out) -------------------
+
+#: SLA outcomes that are known: counted in SLA met %
+KNOWN_OUTCOMES = ("met", "breached", "overdue")
+
+
+@dataclass(frozen=True)
+class SlaMet:
+    """SLA met % of one group of records: ``met`` of ``known`` (see :func:`sla_met`)."""
+
+    met: int
+    known: int  # met + breached + overdue
+    pending: int  # open within target: outcome not known yet, not counted
+    pct: float | None
+
+
+def received_in(df: pd.DataFrame, start: datetime | None, end: datetime | None) -> pd.Series:
+    """Cohorts: a period's *received cohort* is the records whose 接收时间 falls in
+    [start, end) (records received in the period, whatever happened to them since); its
+    *resolved cohort* is the finished records (处理进度 in `status.done`) whose 解决时间 falls in
+    [start, end). Counts, closure rate, average response time and SLA met % of a period are
+    over its received cohort; resolved/closed count, average resolution time, CSAT,
+    bad-review rate and rating response rate over its resolved cohort. The whole register
+    is one cohort of every record.
+
+    ``start``/``end`` None = unbounded (every record with a 接收时间). Returns a boolean mask.
+    """
+    received = _times(df, "received_at")
+    mask = received.notna()
+    if start is not None:
+        mask &= received >= pd.Timestamp(start)
+    if end is not None:
+        mask &= received < pd.Timestamp(end)
+    return mask.fillna(False).astype(bool)
+
+
+def resolved_in(
+    df: pd.DataFrame, policy: Policy, start: datetime | None, end: datetime | None
+) -> pd.Series:
+    """The resolved cohort of [start, end) (see :func:`received_in`): finished records
+    (处理进度 in `status.done`) with 解决时间 in the period; ``None`` bounds = unbounded, and
+    the unbounded cohort is every finished record (with or without 解决时间)."""
+    finished = done_mask(df, policy)
+    if start is None and end is None:
+        return finished
+    resolved = _times(df, "resolved_at")
+    mask = finished & resolved.notna()
+    if start is not None:
+        mask &= resolved >= pd.Timestamp(start)
+    if end is not None:
+        mask &= resolved < pd.Timestamp(end)
+    return mask.fillna(False).astype(bool)
+
+
+def done_mask(df: pd.DataFrame, policy: Policy) -> pd.Series:
+    """Records whose 处理进度 is in `status.done` (default 已解决/已关闭)."""
+    if "status" not in df.columns:
+        return pd.Series(False, index=df.index)
+    finished = df["status"].astype("string").str.strip().isin(policy.done_statuses)
+    return finished.fillna(False).astype(bool)
+
+
+def sla_met(status: pd.Series, rows: pd.Series | None = None) -> SlaMet:
+    """SLA met % = records whose outcome is "met" ÷ records whose outcome is known ("met",
+    "breached", or "overdue": still open after its due time) × 100. Records still open within
+    their target (outcome not known yet) and records without a target ("—", e.g. P3: shown
+    as "无目标 / no target" with its count) are left out, so the rate does not fall as the day
+    goes on merely because recent records are still being worked on; it moves only when an
+    outcome becomes known (a record is resolved, or passes its due time unresolved). Shown with
+    the number of records with a known outcome; "—" when there are none. The overall rate
+    (all severities) is the same ratio over every severity that has a target.
+
+    ``status`` is a ``response_status``/``resolve_status`` column of :func:`sla_frame`;
+    ``rows`` an optional boolean mask (the cohort).
+    """
+    if rows is not None:
+        status = status[rows.reindex(status.index, fill_value=False).astype(bool)]
+    known = status.isin(KNOWN_OUTCOMES)
+    n_known = int(known.sum())
+    met = int(status.eq("met").sum())
+    pending = int(status.eq("open").sum())
+    return SlaMet(met, n_known, pending, _pct(met, n_known))
+
+
+def average_hours(hours: pd.Series, rows: pd.Series | None = None) -> tuple[float | None, int]:
+    """Average response time = the mean of 接收时间 − 问题发生时间 in hours over the cohort's
+    records with both times in order; average resolution time = the mean of 解决时间 − 接收时间
+    over the cohort's finished records (处理进度 in `status.done`) with both times in order.
+    Shown with the number of records averaged; "—" when there are none.
+
+    ``hours`` is ``response_hours``/``resolve_hours`` of :func:`sla_frame`; negative values
+    (times out of order) and NaN are skipped. Returns ``(mean or None, count)``.
+    """
+    if rows is not None:
+        hours = hours[rows.reindex(hours.index, fill_value=False).astype(bool)]
+    valid = hours[hours >= 0].dropna()
+    return (None if valid.empty else float(valid.mean()), int(len(valid)))
+
+
+def overdue_open(sla: pd.DataFrame, rows: pd.Series | None = None) -> int:
+    """Open past due = records without 解决时间 whose resolution due time (as in
+    :func:`sla_frame`) is before `now` (resolution result "未解决(已超期)"), counted as of the
+    统计时间; a cohort's figure counts its records that are open past due now."""
+    status = sla["resolve_status"]
+    if rows is not None:
+        status = status[rows.reindex(status.index, fill_value=False).astype(bool)]
+    return int(status.eq("overdue").sum())
+
+
+# -- documentation -----------------------------------------------------------------------
+
+_DOCUMENTED: list[tuple[str, Callable[..., Any]]] = [
+    ("Response and resolution time, SLA status (`sla_frame`)", sla_frame),
+    ("Working days (`WorkCalendar.is_workday`)", WorkCalendar.is_workday),
+    ("Working hours (`WorkCalendar.in_working_hours`)", WorkCalendar.in_working_hours),
+    ("Working-day due time (`add_working_days`)", WorkCalendar.add_working_days),
+    ("Cohorts (`received_in`, `resolved_in`)", received_in),
+    ("Average times (`average_hours`)", average_hours),
+    ("SLA met % (`sla_met`)", sla_met),
+    ("Open past due (`overdue_open`)", overdue_open),
+    ("Satisfaction (`satisfaction_figures`)", satisfaction_figures),
+    ("Closure rate (`closure_figures`)", closure_figures),
+    ("Percentages (`fmt_pct`)", fmt_pct),
+]
+
+
+def figures_doc() -> str:
+    """The Markdown section "How figures are computed", built from the first paragraph of
+    the docstring of each function that defines a figure."""
+    lines = [
+        "## How figures are computed",
+        "",
+        "Defaults shown; every target, bucket and status list comes from the policy "
+        "(`xlcheck config show`).",
+        "",
+    ]
+    for title, func in _DOCUMENTED:
+        doc = inspect.getdoc(func) or ""
+        first = " ".join(doc.split("\n\n", 1)[0].split())
+        lines.append(f"- **{title}**: {first}")
+    return "\n".join(lines) + "\n"

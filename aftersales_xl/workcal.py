@@ -142,12 +142,24 @@ class WorkCalendar:
             day = self.next_workday(day)
         return day
 
+    def in_working_hours(self, when: datetime) -> bool:
+        """Working hours are `working_hours.start` ≤ t < `working_hours.end` on a working day
+        (default 09:00 ≤ t < 18:00): a record received at exactly 09:00 starts its clock then;
+        one received at exactly 18:00 (or later, or on a day off) starts it at 09:00 on the
+        next working day, one received before 09:00 on a working day at 09:00 that day. So a P2
+        record received Friday 18:00 is counted from Monday 09:00 (the next working day).
+        """
+        ts = pd.Timestamp(when)
+        open_, close = self.working_hours
+        return self.is_workday(ts.date()) and open_ <= ts.time() < close
+
     def add_working_days(self, start: datetime, n: int) -> datetime:
         """Due time of an N-working-day target: the clock starts at `start` if that is a
         working day within `working_hours` (default 09:00–18:00), at the start of working
         hours if `start` is earlier that day, otherwise at the start of working hours on the
-        next working day. The due time is that same time of day on the N-th working day
-        after the clock-start date (so a Friday before a holiday week is due after it).
+        next working day (see `in_working_hours`: 09:00 ≤ t < 18:00). The due time is that
+        same time of day on the N-th working day after the clock-start date (so a Friday
+        before a holiday week is due after it).
 
         Example: received Friday 2024-09-27 10:00 with 5 working days → due
         2024-10-10 10:00 (working days 09-29 调休, 09-30, 10-08, 10-09, 10-10).

@@ -13,7 +13,7 @@ from aftersales_xl.cli import cli
 from aftersales_xl.config import load_policy
 from aftersales_xl.forms import field_table_markdown, load_form
 from aftersales_xl.reading.register import HISTORY_SHEET, REGISTER_SHEET, REJECTED_SHEET
-from aftersales_xl.reports.summaries import figures_doc
+from aftersales_xl.sla import figures_doc
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
 
@@ -70,6 +70,7 @@ def test_readme_lists_every_register_sheet_and_finding_code():
         REGISTER_SHEET,
         "概览",
         "分类统计",
+        "负责人统计",
         "高频问题",
         "周趋势",
         "未结账龄",

@@ -116,9 +116,10 @@ def column_of(ws, label: str) -> int:
 
 def test_sheet_order_and_names(book):
     assert book.sheetnames == [REGISTER_SHEET, *SUMMARY_SHEETS, REJECTED_SHEET, HISTORY_SHEET]
-    assert book.sheetnames[1:7] == [
+    assert book.sheetnames[1:8] == [
         "概览",
         "分类统计",
+        "负责人统计",
         "高频问题",
         "周趋势",
         "未结账龄",

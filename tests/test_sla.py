@@ -13,11 +13,11 @@ from builders import cell_ref, data_row_number, record_row, write_record_xlsx
 
 from aftersales_xl.config import load_policy
 from aftersales_xl.findings import make_finding
-from aftersales_xl.reports.summaries import figures_doc
 from aftersales_xl.sla import (
     SLA_COLUMNS,
     breaches,
     closure_figures,
+    figures_doc,
     fmt_pct,
     format_target,
     satisfaction_figures,

@@ -171,7 +171,7 @@ def test_labels_follow_the_policy_done_statuses(frame, tmp_path):
     )
     policy = load_policy(path)
     s = compute_summaries(frame, policy, NOW, WEEK_START)
-    assert overview_row(s, "closed")["label"] == "已完成/已关闭"
+    assert overview_row(s, "closed")["label"] == "已完成/已关闭记录数"
     assert "已解决" not in " ".join(s.overview["basis"])
 
 
@@ -301,6 +301,7 @@ def test_empty_register(policy):
 def test_headings_for_every_table_column(summaries):
     form_keys = set(load_form().keys)
     tables = [summaries.recurring, summaries.weekly, summaries.aging, summaries.follow_up]
+    tables.append(summaries.owners)
     tables += list(summaries.categories.values())
     for table in tables:
         for key in table.columns:
@@ -308,4 +309,4 @@ def test_headings_for_every_table_column(summaries):
             assert zh and en
             if not key.startswith("sev:") and key not in form_keys:
                 assert zh != key and en != key, key
-    assert len(SUMMARY_SHEETS) == 6
+    assert len(SUMMARY_SHEETS) == 7

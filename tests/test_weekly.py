@@ -311,15 +311,9 @@ def test_attachment_opens_and_holds_the_expected_rows(register, hours_policy):
     data = att.get_content()
     assert [r[0] for r in sheet_rows(data)[1:]] == frame.loc[in_week, "record_id"].tolist()
     wb = load_workbook(io.BytesIO(data), read_only=True)
-    assert wb.sheetnames[:7] == [
-        "总台账",
-        "概览",
-        "分类统计",
-        "高频问题",
-        "周趋势",
-        "未结账龄",
-        "满意度跟进",
-    ]
+    assert wb.sheetnames[:8] == [
+        "总台账", "概览", "分类统计", "负责人统计", "高频问题", "周趋势", "未结账龄", "满意度跟进",
+    ]  # fmt: skip
     wb.close()
 
 

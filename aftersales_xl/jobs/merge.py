@@ -80,6 +80,38 @@ _EMPTY_LOCK_GRACE = timedelta(minutes=1)
 
 
 @dataclass
+class FileMerge:
+    """What one merge did with one submission (in the order of ``report.files``).
+
+    ``kept_out`` = rows not merged (blocking errors, conflicts, an ID of another record);
+    ``errors`` = the blocking error findings behind them; ``fixed`` = cells masked on the way
+    in (contact data, personal data in free text), per field key — problems the merge fixed,
+    which keep no row out; ``fixed_findings`` = the findings masking fixed.
+    """
+
+    rows: int = 0
+    kept_out: int = 0
+    errors: int = 0
+    fixed: Counter = field(default_factory=Counter)
+    fixed_findings: int = 0
+
+    @property
+    def merged(self) -> int:
+        """Rows that went in (added, updated or already there unchanged)."""
+        return max(self.rows - self.kept_out, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "merged": self.merged,
+            "kept_out": self.kept_out,
+            "errors": self.errors,
+            "fixed": dict(self.fixed),
+            "fixed_findings": self.fixed_findings,
+        }
+
+
+@dataclass
 class MergeResult:
     """What one merge did. ``report`` is the validation report of the submissions.
 
@@ -103,6 +135,8 @@ class MergeResult:
     backup: Path | None = None
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: one per submission, in the order of ``report.files``
+    per_file: list[FileMerge] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -128,6 +162,7 @@ class MergeResult:
             "backup": str(self.backup) if self.backup else None,
             "notes": list(self.notes),
             "skipped": list(self.skipped),
+            "per_file": [f.to_dict() for f in self.per_file],
             "validation": self.report.to_dict(),
         }
 
@@ -504,25 +539,34 @@ def _merge_locked(
 
     # 1. keep out rows with blocking errors; mask the rest
     batches: list[tuple[str, pd.DataFrame, Checked]] = []
-    for c, source in zip(checked, names, strict=True):
+    batch_file: list[FileMerge] = []  # the FileMerge of each batch
+    result.per_file = [FileMerge() for _ in checked]
+    for c, source, per in zip(checked, names, result.per_file, strict=True):
         blocking = [
             f for f in c.report.findings if f.severity == ERROR and f.code not in FIXED_BY_MASKING
         ]
+        per.errors = len(blocking)
+        per.fixed_findings = sum(1 for f in c.report.findings if f.code in FIXED_BY_MASKING)
         rejected += [RejectedRow.from_finding(source, f) for f in blocking]
         if c.typed is None:
             continue
+        per.rows = len(c.typed)
         if any(
             f.row is None or f.code == "missing-column" for f in blocking
         ):  # file-level: all out
             result.rejected_rows += len(c.typed)
+            per.kept_out = len(c.typed)
             continue
         bad_rows = {f.row for f in blocking}
         result.rejected_rows += len(bad_rows)
+        per.kept_out = len(bad_rows)
         frame = c.typed[~c.typed.index.isin(bad_rows)]
         frame = frame.reindex(columns=keys)
         masked, _changes, counts = mask_frame(frame, form, policy)
         result.masked.update(counts)
+        per.fixed.update(counts)
         batches.append((source, masked, c))
+        batch_file.append(per)
 
     # 2. identity: rows added to the register by hand get IDs, then the rows without ID
     submitted = [rid for _s, f, _c in batches for rid in f["record_id"] if not is_missing(rid)]
@@ -552,6 +596,8 @@ def _merge_locked(
             v[3]["record_id"] = rid
         if any(_changed_fields(found[0][3], v[3], keys) for v in found[1:]):
             result.conflicts += len(found)
+            for v in found:
+                batch_file[v[0]].kept_out += 1
             by_key = any((v[0], v[2]) in unnumbered.rows for v in found)
             # an ID this run would have handed out means nothing to the sender: not named
             shown = None if rid in unnumbered.new_ids else rid
@@ -563,7 +609,7 @@ def _merge_locked(
     # 4. update or add
     new_rows: list[dict[str, Any]] = []
     replaced: list[dict[str, Any]] = []
-    for rid, (_b, source, row, rec, c) in incoming.items():
+    for rid, (b, source, row, rec, c) in incoming.items():
         values = {k: rec[k] for k in keys}
         values.update(source_file=source, source_row=int(row), merged_at=now)
         if id_key(rid) in position:
@@ -571,6 +617,7 @@ def _merge_locked(
             if _changed_fields(before, rec, IDENTITY):
                 # the ID belongs to another record in the register: never overwrite that one
                 result.rejected_rows += 1
+                batch_file[b].kept_out += 1
                 rejected.append(_clash_row(rid, source, row, c, form, lang))
                 continue
             changed = _changed_fields(before, rec, keys)

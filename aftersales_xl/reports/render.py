@@ -81,20 +81,33 @@ def render_merge(result, lang: str = "zh") -> str:
     seen: Counter[str] = (
         Counter()
     )  # two files can share a masked name: number them, as 来源文件 does
-    for f in result.report.files:
+    per_file = list(getattr(result, "per_file", None) or [])
+    for i, f in enumerate(result.report.files):
         seen[f.path] += 1
         path = f.path if seen[f.path] == 1 else f"{f.path} ({seen[f.path]})"
+        per = per_file[i] if i < len(per_file) else None
         if f.unreadable:
             lines.append(f"{path}: {f.findings[0].message}")
-        else:
+        elif per is None:
             lines.append(
                 f"{path}: {f.rows} "
                 + ("records" if en else "条记录")
                 + (f", {f.errors} errors" if en else f"，{f.errors} 个错误") * bool(f.errors)
             )
+        else:
+            lines.append(f"{path}: {_file_outcome(f.rows, per, en)}")
         lines.extend(f"  * {note}" for note in f.notes)
         if f.annotated:
-            lines.append(("  → annotated copy: " if en else "  → 批注副本：") + f.annotated)
+            if per is not None and not per.kept_out:  # every row went in: the copy is for reference
+                lines.append(
+                    ("  → annotated copy (for the sender's own sheet; every row merged): " if en
+                     else "  → 批注副本（供提交人改正原表，记录均已并入）：") + f.annotated
+                )  # fmt: skip
+            else:
+                lines.append(
+                    ("  → annotated copy (rows to fix and send again): " if en
+                     else "  → 批注副本（需改正后重新提交的行）：") + f.annotated
+                )  # fmt: skip
     masked = sum(result.masked.values())
     if en:
         lines.append(
@@ -119,6 +132,37 @@ def render_merge(result, lang: str = "zh") -> str:
             lines.append(f"上一版已备份为 {result.backup}")
     lines.extend(f"* {n}" for n in result.notes)
     return "\n".join(lines)
+
+
+def _file_outcome(rows: int, per, en: bool) -> str:
+    """One submission's line: rows merged and kept out (errors), and apart from them the
+    problems fixed on the way in (masked contact data), so a file whose only findings were
+    unmasked phones reads as merged, not as rejected."""
+    if en:
+        if not per.kept_out:
+            text = f"{rows} records, all merged" if rows else "0 records"
+        else:
+            text = (
+                f"{rows} records: {per.merged} merged, {per.kept_out} kept out "
+                f"({per.errors} errors, listed in 待修正)"
+            )
+    elif not per.kept_out:
+        text = f"{rows} 条记录，全部并入" if rows else "0 条记录"
+    else:
+        text = (
+            f"{rows} 条记录：并入 {per.merged} 条，{per.kept_out} 条未并入"
+            f"（{per.errors} 个错误，见“待修正”）"
+        )
+    fixed = sum(per.fixed.values())
+    if fixed:
+        contact_only = set(per.fixed) <= {"contact", "contact_name"}
+        if en:
+            what = "contact cells" if contact_only else "cells of contact or personal data"
+            text += f"; {fixed} {what} masked and merged"
+        else:
+            what = "联系方式" if contact_only else "联系方式或个人信息"
+            text += f"；{fixed} 处{what}已脱敏后并入"
+    return text
 
 
 def _outcome_line(o, text: str, en: bool) -> str:

@@ -13,8 +13,6 @@ datetimes, ``satisfaction`` as numbers, the other form keys as text.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -24,11 +22,22 @@ import pandas as pd
 
 from ..config import Policy
 from ..forms import load_form
-from ..sla import closure_figures, fmt_pct, format_target, satisfaction_figures, sla_frame
+from ..sla import (
+    average_hours,
+    closure_figures,
+    format_target,
+    overdue_open,
+    received_in,
+    resolved_in,
+    satisfaction_figures,
+    sla_frame,
+    sla_met,
+)
 from ..workcal import WorkCalendar
 
 OVERVIEW_SHEET = "概览"
 CATEGORY_SHEET = "分类统计"
+OWNER_SHEET = "负责人统计"
 RECURRING_SHEET = "高频问题"
 TREND_SHEET = "周趋势"
 AGING_SHEET = "未结账龄"
@@ -37,6 +46,7 @@ FOLLOW_UP_SHEET = "满意度跟进"
 SUMMARY_SHEETS = (
     OVERVIEW_SHEET,
     CATEGORY_SHEET,
+    OWNER_SHEET,
     RECURRING_SHEET,
     TREND_SHEET,
     AGING_SHEET,
@@ -65,10 +75,17 @@ _DAY = pd.Timedelta(days=1)
 class Summaries:
     """Everything the summary tabs show, as data.
 
-    ``overview``: one row per KPI — ``key, label, label_en, unit ("count"|"pct"|"hours"),
-    all_value, all_n, week_value, week_n, basis, basis_en``; a value is NaN when it has no
-    denominator (shown "—"), ``*_n`` is the count it is computed over (ratings for CSAT).
+    ``overview``: one row per KPI — ``key, block ("received"|"resolved"), label, label_en,
+    unit ("count"|"pct"|"hours"), all_value, all_n, week_value, week_n, prev_value, prev_n,
+    change, basis, basis_en``. ``block`` names the cohort the row counts (see
+    :func:`~aftersales_xl.sla.received_in`): records received in the period, or records
+    resolved in it; ``all`` = the whole register, ``week`` = the latest week, ``prev`` = the
+    week before it, ``change`` = week − prev (percentage points for rates). A value is NaN
+    when it has no denominator (shown "—"), ``*_n`` is the count it is computed over
+    (ratings for CSAT, records with a known outcome for SLA met %).
     ``categories``: dimension → ``value, count, open, share_pct`` (value NaN = blank).
+    ``owners``: per 处理负责人 (NaN = blank) ``records, open, overdue, respond_pct,
+    respond_n, resolve_pct, resolve_n, avg_resolve, avg_resolve_n, csat_pct, csat_n``.
     ``recurring``: ``rank, module, problem_type, count, open`` and up to three
     ``example_id_i`` / ``example_solution_i``. ``weekly``: ``week, week_start, received,
     closed, backlog``. ``aging``: ``bucket`` (a key of :data:`AGE_BUCKETS` or ``age_unknown``),
@@ -82,6 +99,7 @@ class Summaries:
     records: int
     overview: pd.DataFrame
     categories: dict[str, pd.DataFrame]
+    owners: pd.DataFrame
     recurring: pd.DataFrame
     weekly: pd.DataFrame
     aging: pd.DataFrame
@@ -121,6 +139,7 @@ def compute_summaries(
         records=len(frame),
         overview=_overview(frame, sla, done, policy, start, end),
         categories={dim: _category(frame, dim, done, policy) for dim in CATEGORY_DIMENSIONS},
+        owners=_owners(frame, sla, done, policy),
         recurring=_recurring(frame, done, top_n, min_count),
         weekly=_weekly(frame, done, now_ts, start),
         aging=_aging(frame, done, policy, now_ts),
@@ -131,6 +150,11 @@ def compute_summaries(
 
 # -- overview ----------------------------------------------------------------------------
 
+#: the periods of 概览, in column order: whole register, latest week, the week before
+PERIODS = ("all", "week", "prev")
+#: the cohort blocks of 概览: received cohort (by 接收时间), resolved cohort (by 解决时间)
+BLOCKS = ("received", "resolved")
+
 
 def _overview(
     frame: pd.DataFrame,
@@ -140,109 +164,200 @@ def _overview(
     start: pd.Timestamp,
     end: pd.Timestamp,
 ) -> pd.DataFrame:
-    received = _times(frame, "received_at")
-    resolved = _times(frame, "resolved_at")
-    in_week = (received >= start) & (received < end)
-    resolved_in_week = done & (resolved >= start) & (resolved < end)
-    week_days = (start.date(), (end - _DAY).date())
+    """概览's rows: the received-cohort block, then the resolved-cohort block; each row has a
+    value and count for the whole register, the latest week and the week before, and the
+    change (latest − previous; percentage points for rates)."""
+    bounds = {"all": (None, None), "week": (start, end), "prev": (start - 7 * _DAY, start)}
+    received = {p: received_in(frame, *b) for p, b in bounds.items()}
+    received["all"] = pd.Series(True, index=frame.index)  # every record, dated or not
+    resolved = {p: resolved_in(frame, policy, *b) for p, b in bounds.items()}
+    sat = policy.satisfaction
+    words = {
+        "good": "/".join(map(str, sat["good"])),
+        "bad": "/".join(map(str, sat["bad"])),
+        "max": sat["follow_up_max"],
+        "done": "/".join(policy.done_statuses),
+    }
     rows: list[dict[str, Any]] = []
 
-    def add(key: str, unit: str, whole: tuple[Any, Any], week: tuple[Any, Any]) -> None:
-        label, label_en, basis, basis_en = _METRICS[key]
-        sat = policy.satisfaction
-        words = {
-            "good": "/".join(map(str, sat["good"])),
-            "bad": "/".join(map(str, sat["bad"])),
-            "max": sat["follow_up_max"],
-            "done": "/".join(policy.done_statuses),
-        }
-        rows.append({
-            "key": key, "label": label.format(**words), "label_en": label_en, "unit": unit,
-            "all_value": _num(whole[0]), "all_n": _num(whole[1]),
-            "week_value": _num(week[0]), "week_n": _num(week[1]),
-            "basis": basis.format(**words), "basis_en": basis_en.format(**words),
-        })  # fmt: skip
+    def add(
+        key: str,
+        block: str,
+        unit: str,
+        figure: Any,
+        names: tuple[str, str, str, str] | None = None,
+    ) -> None:
+        """One row: ``figure(period) -> (value, count)`` for each period."""
+        label, label_en, basis, basis_en = names or _METRICS[key.split(":", 1)[0]]
+        row: dict[str, Any] = {
+            "key": key, "block": block, "label": label.format(**words),
+            "label_en": label_en.format(**words), "unit": unit,
+        }  # fmt: skip
+        for period in PERIODS:
+            value, n = figure(period)
+            row[f"{period}_value"], row[f"{period}_n"] = _num(value), _num(n)
+        row["change"] = row["week_value"] - row["prev_value"]
+        row["basis"], row["basis_en"] = basis.format(**words), basis_en.format(**words)
+        rows.append(row)
 
-    add("records", "count", (len(frame), None), (int(in_week.sum()), None))
-    add("open", "count", (int((~done).sum()), None), (int((in_week & ~done).sum()), None))
-    add("closed", "count", (int(done.sum()), None), (int(resolved_in_week.sum()), None))
-    dated = received.dropna()
-    if dated.empty:
-        whole_closure: tuple[Any, Any] = (None, 0)
-    else:
-        c = closure_figures(frame, policy, dated.min().date(), dated.max().date())
-        whole_closure = (c.rate_pct, c.received)
-    c = closure_figures(frame, policy, *week_days)
-    add("closure_rate", "pct", whole_closure, (c.rate_pct, c.received))
+    # received cohort -----------------------------------------------------------------------
+    def closure(period: str) -> tuple[Any, Any]:
+        if period == "all":
+            dated = _times(frame, "received_at").dropna()
+            if dated.empty:
+                return None, 0
+            c = closure_figures(frame, policy, dated.min().date(), dated.max().date())
+        else:
+            first, stop = bounds[period]
+            c = closure_figures(frame, policy, first.date(), (stop - _DAY).date())
+        return c.rate_pct, c.received
 
-    response = sla["response_hours"].where(sla["response_hours"] >= 0)
-    resolve = sla["resolve_hours"].where(done & (sla["resolve_hours"] >= 0))
-    add("avg_response", "hours", _mean(response), _mean(response[in_week]))
-    add("avg_resolve", "hours", _mean(resolve), _mean(resolve[resolved_in_week]))
-
-    severity = _text(frame, "severity")
-    for sev in policy.allowed("severity"):
-        of_sev = severity.eq(sev).fillna(False).astype(bool)
-        for kind, status in (
-            ("respond", sla["response_status"]),
-            ("resolve", sla["resolve_status"]),
-        ):
-            target = policy.sla_target(sev, kind)
-            if target is None:
-                continue
-            label, label_en, basis, basis_en = _METRICS[f"sla_{kind}"]
-            whole, week = _sla_met(of_sev, status), _sla_met(of_sev & in_week, status)
-            rows.append({
-                "key": f"sla_{kind}:{sev}", "label": f"{label} {sev}（目标 {format_target(target)}）",
-                "label_en": f"{label_en} {sev} (target {format_target(target, 'en')})", "unit": "pct",
-                "all_value": _num(whole[0]), "all_n": whole[1],
-                "week_value": _num(week[0]), "week_n": week[1],
-                "basis": basis, "basis_en": basis_en,
-            })  # fmt: skip
-
-    whole_sat = satisfaction_figures(frame, policy)
-    week_sat = satisfaction_figures(frame[resolved_in_week], policy)
-    add("csat", "pct", (whole_sat.csat_pct, whole_sat.count), (week_sat.csat_pct, week_sat.count))
+    add("records", "received", "count", lambda p: (int(received[p].sum()), None))
+    add("open", "received", "count", lambda p: (int((received[p] & ~done).sum()), None))
+    add("overdue", "received", "count", lambda p: (overdue_open(sla, received[p]), None))
+    add("closure_rate", "received", "pct", closure)
     add(
-        "bad_review",
-        "pct",
-        (whole_sat.bad_pct, whole_sat.count),
-        (week_sat.bad_pct, week_sat.count),
+        "avg_response",
+        "received",
+        "hours",
+        lambda p: average_hours(sla["response_hours"], received[p]),
     )
+    severity = _text(frame, "severity")
+    severities = policy.allowed("severity")
+    for kind, column in (("respond", "response_status"), ("resolve", "resolve_status")):
+        status = sla[column]
+        base, base_en, basis, basis_en = _METRICS[f"sla_{kind}"]
+        with_target = [s for s in severities if policy.sla_target(s, kind) is not None]
+        if with_target:
+            of_target = severity.isin(with_target).fillna(False).astype(bool)
+            add(
+                f"sla_{kind}",
+                "received",
+                "pct",
+                lambda p, st=status, m=of_target: _met(st, received[p] & m),
+                (f"{base}（全部有目标的级别）", f"{base_en} (all with a target)", basis, basis_en),
+            )
+        for sev in severities:
+            of_sev = severity.eq(sev).fillna(False).astype(bool)
+            target = policy.sla_target(sev, kind)
+            if target is not None:
+                add(
+                    f"sla_{kind}:{sev}",
+                    "received",
+                    "pct",
+                    lambda p, st=status, m=of_sev: _met(st, received[p] & m),
+                    (
+                        f"{base} {sev}（目标 {format_target(target)}）",
+                        f"{base_en} {sev} (target {format_target(target, 'en')})",
+                        f"同上，仅 {sev}",
+                        f"as above, {sev} only",
+                    ),
+                )
+            elif any(policy.sla_target(sev, k) is not None for k in ("respond", "resolve")):
+                add(  # a target for the other kind only
+                    f"no_target_{kind}:{sev}",
+                    "received",
+                    "count",
+                    lambda p, m=of_sev: (int((received[p] & m).sum()), None),
+                    _no_target_names(sev, kind),
+                )
+    for sev in severities:
+        if all(policy.sla_target(sev, k) is None for k in ("respond", "resolve")):
+            of_sev = severity.eq(sev).fillna(False).astype(bool)
+            add(
+                f"no_target:{sev}",
+                "received",
+                "count",
+                lambda p, m=of_sev: (int((received[p] & m).sum()), None),
+                _no_target_names(sev, None),
+            )
+
+    # resolved cohort -----------------------------------------------------------------------
+    add("closed", "resolved", "count", lambda p: (int(resolved[p].sum()), None))
+    add(
+        "avg_resolve",
+        "resolved",
+        "hours",
+        lambda p: average_hours(sla["resolve_hours"], resolved[p]),
+    )
+    sats = {p: satisfaction_figures(frame[resolved[p]], policy) for p in PERIODS}
+    add("csat", "resolved", "pct", lambda p: (sats[p].csat_pct, sats[p].count))
+    add("bad_review", "resolved", "pct", lambda p: (sats[p].bad_pct, sats[p].count))
     add(
         "response_rate",
+        "resolved",
         "pct",
-        (whole_sat.response_rate_pct, whole_sat.resolved),
-        (week_sat.response_rate_pct, week_sat.resolved),
+        lambda p: (sats[p].response_rate_pct, sats[p].resolved),
     )
-    add(
-        "follow_up",
-        "count",
-        (len(whole_sat.follow_up_rows), None),
-        (len(week_sat.follow_up_rows), None),
+    add("follow_up", "resolved", "count", lambda p: (len(sats[p].follow_up_rows), None))
+    return pd.DataFrame(rows, columns=_OVERVIEW_COLUMNS)
+
+
+_OVERVIEW_COLUMNS = [
+    "key", "block", "label", "label_en", "unit",
+    *[f"{p}_{x}" for p in PERIODS for x in ("value", "n")],
+    "change", "basis", "basis_en",
+]  # fmt: skip
+
+
+def _met(status: pd.Series, rows: pd.Series) -> tuple[float | None, int]:
+    m = sla_met(status, rows)
+    return m.pct, m.known
+
+
+def _no_target_names(sev: str, kind: str | None) -> tuple[str, str, str, str]:
+    """Labels of a severity without target (``kind`` None: neither response nor resolution)."""
+    if kind is None:
+        return (
+            f"{sev} 无目标 / no target",
+            f"{sev}: no target",
+            f"{sev} 没有响应和解决目标，不计入达标率；数值 = 该批次中 {sev} 的记录数",
+            f"{sev} has no response or resolution target and is not in the SLA rates; "
+            f"value = its records in the cohort",
+        )
+    zh, en = ("响应", "response") if kind == "respond" else ("解决", "resolution")
+    return (
+        f"{sev} {zh}无目标 / no target",
+        f"{sev}: no {en} target",
+        f"{sev} 没有{zh}目标，不计入{zh}达标率；数值 = 该批次中 {sev} 的记录数",
+        f"{sev} has no {en} target and is not in that SLA rate; value = its records in the cohort",
     )
-    return pd.DataFrame(rows)
 
 
-def _sla_met(rows: pd.Series, status: pd.Series) -> tuple[float | None, int]:
-    """SLA met % (概览, per severity, response and resolution) = records whose outcome is "met"
-    ÷ records whose outcome is decided ("met", "breached", or "overdue": still open after its
-    due time) × 100; records open within their target and records without a target ("—") are
-    not counted. Shown with the number of decided records; "—" when there are none.
-    """
-    decided = rows & status.isin(("met", "breached", "overdue"))
-    n = int(decided.sum())
-    return (None if n == 0 else int((decided & status.eq("met")).sum()) / n * 100, n)
+# -- per owner ------------------------------------------------------------------------------
 
 
-def _mean(hours: pd.Series) -> tuple[float | None, int]:
-    """Average response time (概览) = the mean of 接收时间 − 问题发生时间 in hours over records with
-    both times in order; average resolution time = the mean of 解决时间 − 接收时间 over finished
-    records (处理进度 in `status.done`) with both times in order. Shown with the number of records
-    averaged; "—" when there are none.
-    """
-    valid = hours.dropna()
-    return (None if valid.empty else float(valid.mean()), int(len(valid)))
+def _owners(
+    frame: pd.DataFrame, sla: pd.DataFrame, done: pd.Series, policy: Policy
+) -> pd.DataFrame:
+    """Per 处理负责人 over the whole register: records, open, open past due, response and
+    resolution SLA met % (known outcomes, with their counts), average resolution time of
+    finished records, CSAT % with the rating count. Most records first; blank owner last."""
+    columns = [
+        "owner", "records", "open", "overdue", "respond_pct", "respond_n",
+        "resolve_pct", "resolve_n", "avg_resolve", "avg_resolve_n", "csat_pct", "csat_n",
+    ]  # fmt: skip
+    owner = _text(frame, "owner")
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    order = owner.value_counts(dropna=False)
+    keys = sorted(order.index, key=lambda v: (pd.isna(v), -int(order[v]), str(v)))
+    rows = []
+    for value in keys:
+        mine = owner.isna() if pd.isna(value) else owner.eq(value).fillna(False).astype(bool)
+        resp = sla_met(sla["response_status"], mine)
+        reso = sla_met(sla["resolve_status"], mine)
+        avg, avg_n = average_hours(sla["resolve_hours"], mine & done)
+        sat = satisfaction_figures(frame[mine & done], policy)
+        rows.append({
+            "owner": value, "records": int(mine.sum()), "open": int((mine & ~done).sum()),
+            "overdue": overdue_open(sla, mine),
+            "respond_pct": _num(resp.pct), "respond_n": resp.known,
+            "resolve_pct": _num(reso.pct), "resolve_n": reso.known,
+            "avg_resolve": _num(avg), "avg_resolve_n": avg_n,
+            "csat_pct": _num(sat.csat_pct), "csat_n": sat.count,
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
 
 
 # -- categories, recurring problems ----------------------------------------------------------
@@ -439,83 +554,91 @@ def _num(value: Any) -> float:
 
 # -- labels -------------------------------------------------------------------------------
 
+_KNOWN = "只计结果已知的记录，未到期的未结记录不计入"
+_KNOWN_EN = "only records whose outcome is known; open records still within target are left out"
 _METRICS: dict[str, tuple[str, str, str, str]] = {
-    # key: (label, label_en, basis, basis_en)
+    # key: (label, label_en, basis, basis_en); "received" rows count the records received in
+    # the period (接收时间), "resolved" rows the records resolved in it (解决时间)
     "records": (
-        "记录数",
-        "Records",
-        "全部：台账中的全部记录；本周：本周接收的记录",
-        "all: every record; week: records received this week",
+        "接收记录数",
+        "Records received",
+        "该期间接收的记录（全部台账：全部记录）",
+        "records received in the period (whole register: every record)",
     ),
     "open": (
-        "未结记录",
-        "Open",
-        "处理进度不是{done}；本周：本周接收且仍未结的记录",
-        "status not resolved/closed; week: received this week and still open",
+        "其中仍未结",
+        "of which still open",
+        "该期间接收、处理进度仍不是{done}的记录（按统计时间）",
+        "received in the period and still not resolved/closed (as of the 统计时间)",
     ),
-    "closed": (
-        "{done}",
-        "Resolved/closed",
-        "全部：已结记录；本周：解决时间在本周的已结记录",
-        "all: finished records; week: finished with 解决时间 this week",
+    "overdue": (
+        "其中未结且已超期",
+        "of which open past due",
+        "该期间接收、没有解决时间且已过解决期限的记录（按统计时间）",
+        "received in the period, no 解决时间 and past the resolution due time (as of the 统计时间)",
     ),
     "closure_rate": (
         "结案率",
         "Closure rate",
-        "接收批次口径：该期间接收的记录中现为{done}的占比；计数 = 该期间接收的记录数",
-        "cohort: records received in the period that are now resolved/closed; "
+        "该期间接收的记录中现为{done}的占比；计数 = 该期间接收的记录数",
+        "records received in the period that are now resolved/closed; "
         "count = records received in the period",
     ),
     "avg_response": (
         "平均响应时长(小时)",
         "Average response (h)",
-        "接收时间 − 问题发生时间；本周：本周接收的记录；计数 = 有两个时间的记录数",
-        "received − occurred; week: received this week; count = records with both times",
-    ),
-    "avg_resolve": (
-        "平均解决时长(小时)",
-        "Average resolution (h)",
-        "解决时间 − 接收时间，已结记录；本周：解决时间在本周；计数 = 参与计算的记录数",
-        "resolved − received, finished records; week: resolved this week; count = records averaged",
+        "接收时间 − 问题发生时间，该期间接收的记录；计数 = 有两个时间的记录数",
+        "received − occurred, records received in the period; count = records with both times",
     ),
     "sla_respond": (
         "响应达标率",
         "Response SLA met",
-        "按时响应 ÷ 有结果的记录；本周：本周接收；计数 = 有结果的记录数",
-        "responded on time ÷ records with an outcome; week: received this week; "
-        "count = records with an outcome",
+        "按时响应 ÷（按时 + 超时）；计数 = 分母",
+        "responded on time ÷ (on time + late); count = the denominator",
     ),
     "sla_resolve": (
         "解决达标率",
         "Resolution SLA met",
-        "按时解决 ÷（按时 + 超时 + 未解决已超期）；本周：本周接收；计数 = 分母",
-        "resolved on time ÷ (on time + late + open past due); week: received this week; "
-        "count = the denominator",
+        "按时解决 ÷（按时 + 超时 + 未解决已超期）；" + _KNOWN + "；计数 = 分母",
+        "resolved on time ÷ (on time + late + open past due); "
+        + _KNOWN_EN
+        + "; count = the denominator",
+    ),
+    "closed": (
+        "{done}记录数",
+        "Resolved/closed",
+        "解决时间在该期间的{done}记录（全部台账：全部已结记录）",
+        "finished records with 解决时间 in the period (whole register: every finished record)",
+    ),
+    "avg_resolve": (
+        "平均解决时长(小时)",
+        "Average resolution (h)",
+        "解决时间 − 接收时间，该期间解决的记录；计数 = 参与计算的记录数",
+        "resolved − received, records resolved in the period; count = records averaged",
     ),
     "csat": (
         "满意度(CSAT)",
         "CSAT",
-        "{good} 分评价 ÷ 全部评价；本周：解决时间在本周的记录；计数 = 评价数",
-        "ratings {good} ÷ all ratings; week: records resolved this week; count = ratings",
+        "{good} 分评价 ÷ 全部评价，该期间解决的记录；计数 = 评价数",
+        "ratings {good} ÷ all ratings, records resolved in the period; count = ratings",
     ),
     "bad_review": (
         "差评率",
         "Bad-review rate",
-        "{bad} 分评价 ÷ 全部评价；本周：解决时间在本周的记录；计数 = 评价数",
-        "ratings {bad} ÷ all ratings; week: records resolved this week; count = ratings",
+        "{bad} 分评价 ÷ 全部评价，该期间解决的记录；计数 = 评价数",
+        "ratings {bad} ÷ all ratings, records resolved in the period; count = ratings",
     ),
     "response_rate": (
         "评价回收率",
         "Rating response rate",
-        "已结记录中有满意度评分的占比；本周：解决时间在本周的记录；计数 = 已结记录数",
-        "finished records that have a rating ÷ finished records; week: resolved this week; "
-        "count = finished records",
+        "该期间解决的记录中有满意度评分的占比；计数 = 该期间解决的记录数",
+        "records resolved in the period that have a rating; count = records resolved",
     ),
     "follow_up": (
         "待回访(低分)",
         "Follow-up (low ratings)",
-        "满意度 ≤ {max} 分的记录数，见“满意度跟进”",
-        "records rated {max} or lower; see 满意度跟进",
+        "该期间解决、满意度 ≤ {max} 分的记录数，名单见“满意度跟进”",
+        "records resolved in the period rated {max} or lower; the list is in 满意度跟进",
     ),
 }
 
@@ -525,7 +648,50 @@ _HEADINGS: dict[str, tuple[str, str]] = {
     "all_n": ("计数", "Count"),
     "week_value": ("最近一周", "Latest week"),
     "week_n": ("计数", "Count"),
+    "prev_value": ("前一周", "Week before"),
+    "prev_n": ("计数", "Count"),
+    "change": ("变化", "Change"),
     "basis": ("口径", "Basis"),
+    "block:received": (
+        "按接收时间（接收批次）：该期间接收的记录",
+        "By received time (received cohort): records received in the period",
+    ),
+    "block:resolved": (
+        "按解决时间（解决批次）：该期间解决/关闭的记录",
+        "By resolution time (resolved cohort): records resolved/closed in the period",
+    ),
+    "cohort:received": ("接收", "received"),
+    "cohort:resolved": ("解决", "resolved"),
+    "sla-note": (
+        "达标率只计结果已知的记录（达标、超时、未解决已超期），未到期的未结记录不计入，所以同一天内不会因"
+        "记录仍在处理而下降；变化 = 最近一周 − 前一周（比率为百分点）。",
+        "SLA met % counts only records whose outcome is known (met, breached, open past due); "
+        "open records still within target are left out, so the rate does not drop during the day "
+        "while records are being worked on. Change = latest week − week before (rates in "
+        "percentage points).",
+    ),
+    "owner-title": ("负责人统计（全部台账）", "By owner (whole register)"),
+    "owner": ("处理负责人", "Owner"),
+    "records": ("记录数", "Records"),
+    "overdue": ("未结且已超期", "Open past due"),
+    "respond_pct": ("响应达标率", "Response SLA met"),
+    "respond_n": ("计数", "Count"),
+    "resolve_pct": ("解决达标率", "Resolution SLA met"),
+    "resolve_n": ("计数", "Count"),
+    "avg_resolve": ("平均解决时长(小时)", "Average resolution (h)"),
+    "avg_resolve_n": ("计数", "Count"),
+    "csat_pct": ("满意度(CSAT)", "CSAT"),
+    "csat_n": ("评价数", "Ratings"),
+    "owner-note": (
+        "达标率只计结果已知的记录（达标、超时、未解决已超期）；满意度按已结记录的评价；每个比率旁为其计数。",
+        "SLA met % counts records whose outcome is known (met, breached, open past due); CSAT "
+        "over the ratings of finished records; every rate has its count beside it.",
+    ),
+    "(unassigned)": ("（未指定）", "(unassigned)"),
+    "aging-x": ("记录数", "Records"),
+    "trend-chart": ("每周接收、解决与积压", "Received, closed and backlog per week"),
+    "aging-chart": ("未结记录账龄（按严重程度）", "Open records by age and severity"),
+    "aging-y": ("账龄（自接收时间起）", "Age (since received)"),
     "value": ("分类", "Value"),
     "count": ("数量", "Count"),
     "open": ("未结", "Open"),
@@ -571,34 +737,3 @@ def heading(key: str, lang: str = "zh") -> str:
         except KeyError:
             return key
     return pair[1] if lang == "en" else pair[0]
-
-
-# -- the README's "How figures are computed", from the docstrings that define the figures ----
-
-_DOCUMENTED: list[tuple[str, Callable[..., Any]]] = [
-    ("Response and resolution time, SLA status (`sla_frame`)", sla_frame),
-    ("Working days (`WorkCalendar.is_workday`)", WorkCalendar.is_workday),
-    ("Average times (`summaries._mean`)", _mean),
-    ("SLA met % (`summaries._sla_met`)", _sla_met),
-    ("Working-day due time (`add_working_days`)", WorkCalendar.add_working_days),
-    ("Satisfaction (`satisfaction_figures`)", satisfaction_figures),
-    ("Closure rate (`closure_figures`)", closure_figures),
-    ("Percentages (`fmt_pct`)", fmt_pct),
-]
-
-
-def figures_doc() -> str:
-    """The Markdown section "How figures are computed", built from the first paragraph of
-    the docstring of each function that defines a figure."""
-    lines = [
-        "## How figures are computed",
-        "",
-        "Defaults shown; every target, bucket and status list comes from the policy "
-        "(`xlcheck config show`).",
-        "",
-    ]
-    for title, func in _DOCUMENTED:
-        doc = inspect.getdoc(func) or ""
-        first = " ".join(doc.split("\n\n", 1)[0].split())
-        lines.append(f"- **{title}**: {first}")
-    return "\n".join(lines) + "\n"

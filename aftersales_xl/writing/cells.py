@@ -46,6 +46,11 @@ class CellWriter:
         add = workbook.add_format
         self.text = add({"num_format": "@"})
         self.quoted = add({"num_format": "@", "quote_prefix": True})
+        # long text in the summary tabs: wrapped in its column, top-aligned
+        self.wrap = add({"num_format": "@", "text_wrap": True, "valign": "top"})
+        self.quoted_wrap = add(
+            {"num_format": "@", "quote_prefix": True, "text_wrap": True, "valign": "top"}
+        )
         self.datetime = add({"num_format": DATETIME_FORMAT})
         self.date = add({"num_format": "yyyy-mm-dd"})
         self.time = add({"num_format": "hh:mm"})
@@ -69,15 +74,19 @@ class CellWriter:
         self.long_lists: list[list[str]] = []
 
     # -- typed writers ------------------------------------------------------------------
-    def string(self, ws: Any, row: int, col: int, value: str) -> None:
-        """Write text as text; formula-like text gets Excel's quote prefix."""
+    def string(self, ws: Any, row: int, col: int, value: str, *, wrap: bool = False) -> None:
+        """Write text as text; formula-like text gets Excel's quote prefix; ``wrap`` wraps it
+        in its column (top-aligned)."""
         if value == "":
             ws.write_blank(row, col, None)
         else:
             value = redact(value)
-            ws.write_string(
-                row, col, value, self.quoted if value.startswith(FORMULA_PREFIXES) else self.text
-            )
+            quoted = value.startswith(FORMULA_PREFIXES)
+            if wrap:
+                fmt = self.quoted_wrap if quoted else self.wrap
+            else:
+                fmt = self.quoted if quoted else self.text
+            ws.write_string(row, col, value, fmt)
 
     def datetime_cell(self, ws: Any, row: int, col: int, value: datetime) -> None:
         ws.write_datetime(row, col, value, self.datetime)

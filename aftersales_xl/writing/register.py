@@ -39,6 +39,7 @@ from ..reading.register import (
 )
 from ..sla import SLA_COLUMNS, sla_frame, sla_register_columns
 from ..workcal import WorkCalendar
+from . import layout
 from .cells import CellWriter
 from .fileio import atomic_output
 
@@ -138,13 +139,19 @@ def write_register(
             cells = CellWriter(workbook)
             register_ws = workbook.add_worksheet(REGISTER_SHEET)
             _write_register_sheet(register_ws, cells, planned, len(frame), policy, lang)
+            _print_setup(register_ws, planned, len(frame), now, lang)
             # summary tabs come right after 总台账, then 待修正 and 变更记录
             if summary_sheets is not None:
                 summary_sheets(workbook, cells)
-            _write_rejected_sheet(workbook.add_worksheet(REJECTED_SHEET), cells, rejected, lang)
-            _write_history_sheet(
-                workbook.add_worksheet(HISTORY_SHEET), cells, planned_history, len(history)
-            )
+            rejected_ws = workbook.add_worksheet(REJECTED_SHEET)
+            n_rejected = _write_rejected_sheet(rejected_ws, cells, rejected, lang)
+            layout.page_setup(
+                rejected_ws, now, lang, header_rows=(0, 0),
+                print_area=(0, 0, max(n_rejected, 1), len(REJECTED_COLUMNS) - 1),
+            )  # fmt: skip
+            history_ws = workbook.add_worksheet(HISTORY_SHEET)
+            _write_history_sheet(history_ws, cells, planned_history, len(history))
+            _print_setup(history_ws, planned_history, len(history), now, lang)
             cells.finish_lists(workbook)
             register_ws.activate()
             workbook.close()
@@ -197,6 +204,12 @@ def _plan_columns(
             raise ValueError(
                 f"register column {key!r} ({label}) has a value of the wrong type: {e}"
             ) from None
+        if key == "record_id":  # an ID is never cut: as wide as the longest one
+            longest = max(
+                (len(v) if v.isascii() else layout.text_width(v) for v in values if v),
+                default=0,
+            )
+            width = max(width, float(longest + 2))
         planned.append(_Column(key, label, kind, width, values, field))
     return planned
 
@@ -244,6 +257,23 @@ def _write_table(ws: Any, cells: CellWriter, planned: list[_Column], n: int) -> 
                 put(ws, row, col, value)
 
 
+def _print_setup(ws: Any, planned: list[_Column], n: int, now: datetime, lang: str) -> None:
+    """Printing a register-like sheet: landscape A4, the header row and the 问题编号 column
+    repeated on every page, the print area over the data, the footer of every tab. Not fit
+    to one page wide: thirty-odd columns at that scale could not be read; pages run down,
+    then across."""
+    id_col = next((i for i, c in enumerate(planned) if c.key == "record_id"), None)
+    layout.page_setup(
+        ws,
+        now,
+        lang,
+        header_rows=(0, 0),
+        header_columns=None if id_col is None else (id_col, id_col),
+        print_area=(0, 0, max(n, 1), len(planned) - 1),
+        fit_width=False,
+    )
+
+
 def _writer(column: _Column, cells: CellWriter) -> tuple[Callable[[Any, int, int, Any], None], Any]:
     """The typed write call for a column's cells, and the column's default format."""
     if column.kind == "datetime":
@@ -285,8 +315,9 @@ def _datetimes(series: pd.Series) -> list[datetime | None]:
 
 def _write_rejected_sheet(
     ws: Any, cells: CellWriter, rejected: Iterable[RejectedRow], lang: str
-) -> None:
-    """待修正: one row per reason a submitted row was not merged this run."""
+) -> int:
+    """待修正: one row per reason a submitted row was not merged this run; returns their
+    number."""
     widths = {"source_file": 28, "cell": 16, "column": 14, "code": 20, "message": 80}
     for col, key in enumerate(REJECTED_COLUMNS):
         ws.set_column(col, col, widths[key], cells.text)
@@ -298,6 +329,7 @@ def _write_rejected_sheet(
             value = getattr(item, key)
             cells.value(ws, row, col, value)
     ws.autofilter(0, 0, max(row, 1), len(REJECTED_COLUMNS) - 1)
+    return row
 
 
 def _write_history_sheet(ws: Any, cells: CellWriter, planned: list[_Column], n: int) -> None:
