@@ -106,7 +106,9 @@ def cli() -> None:
 
 
 @cli.command("template")
-@click.argument("form_name", metavar="[FORM]", type=click.Choice(["record"]), default="record")
+@click.argument(
+    "form_name", metavar="[FORM]", type=click.Choice(["record", "daily"]), default="record"
+)
 @click.option(
     "-o",
     "--output",
@@ -126,19 +128,21 @@ def template_cmd(
 ) -> None:
     """Write the blank Excel form: headers, drop-downs, input hints and a 填写说明 sheet.
 
-    Fields come from the form spec (schemas/FORM.toml) and drop-down values from the
-    policy (--config), so a regenerated template always matches what validate checks.
-    OUTPUT is never overwritten without --force.
+    Fields come from the form spec (schemas/FORM.toml; daily: schemas/daily_report.toml,
+    the 系统监控日报表) and drop-down values from the policy (--config), so a regenerated
+    template always matches what validate checks. OUTPUT is never overwritten without --force.
 
     \b
     Example:
         xlcheck template record -o templates/record_form.xlsx
         xlcheck template record --lang en -o records_en.xlsx --force
+        xlcheck template daily -o templates/daily_report.xlsx
     """
     from .forms import load_form
     from .writing.template import write_template
 
-    out = output or Path(f"{form_name}_form.xlsx")
+    default_name = "daily_report.xlsx" if form_name == "daily" else f"{form_name}_form.xlsx"
+    out = output or Path(default_name)
     written = write_template(
         out, load_form(form_name), load(config_path, lang), lang, overwrite=force
     )
