@@ -91,6 +91,11 @@ class Policy:
     def limits(self) -> Mapping[str, Any]:
         return self.raw["limits"]
 
+    def value(self, dotted: str) -> Any:
+        """The setting at ``section.key`` (``"daily.csat_min"``)."""
+        section, _, key = dotted.partition(".")
+        return self.raw[section][key]
+
     @property
     def notify(self) -> Mapping[str, Any]:
         return self.raw["notify"]
@@ -366,15 +371,23 @@ def _check(raw: Mapping[str, Any]) -> None:
                 f"daily.{key} 必须是 0 到 100 之间的百分比",
                 f"daily.{key} must be a percentage between 0 and 100",
             )
-    _check_daily_counts(daily)
+    _check_daily_report(raw["daily_report"])
     _check_notify(raw["notify"])
 
 
-def _check_daily_counts(daily: Mapping[str, Any]) -> None:
+def _check_daily_report(section: Mapping[str, Any]) -> None:
     for key in ("first_response_overdue_max", "anomalies_max"):
-        if daily[key] < 0:
+        if section[key] < 0:
             raise ConfigError(
-                f"daily.{key} 必须是 0 或正整数", f"daily.{key} must be a whole number, 0 or more"
+                f"daily_report.{key} 必须是 0 或正整数",
+                f"daily_report.{key} must be a whole number, 0 or more",
+            )
+    for key in ("anomaly_types", "anomaly_statuses"):
+        values = section[key]
+        if not values or not all(isinstance(v, str) and v.strip() for v in values):
+            raise ConfigError(
+                f"daily_report.{key} 必须是非空的文字列表",
+                f"daily_report.{key} must be a non-empty list of text values",
             )
 
 

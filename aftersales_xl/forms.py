@@ -114,7 +114,7 @@ class SheetCell:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """One metric row: 阈值 from policy ``[daily].<threshold>``; ``rule`` "max" means normal
+    """One metric row: 阈值 from the policy setting ``threshold`` (``daily.csat_min``); ``rule`` "max" means normal
     while 实际值 ≤ 阈值, "min" normal while 实际值 ≥ 阈值; ``note`` is its 说明 (cohort)."""
 
     key: str
@@ -132,7 +132,7 @@ class MetricSpec:
     def threshold_value(self, policy: Policy) -> float:
         """The 阈值 as the cell holds it: hours, a whole count, or a fraction for a percentage
         (policy ``95.0`` → ``0.95``, shown ``95.0%``)."""
-        value = float(policy.daily[self.threshold])
+        value = float(policy.value(self.threshold))
         return value / 100 if self.unit == "pct" else value
 
 

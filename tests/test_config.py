@@ -116,8 +116,6 @@ def test_defaults_follow_the_seeds(policy) -> None:
         "closure_rate_min": 95.0,
         "csat_min": 80.0,
         "bad_review_max": 15.0,
-        "first_response_overdue_max": 0,
-        "anomalies_max": 0,
     }
     assert dict(policy.satisfaction) == {"good": [4, 5], "bad": [1, 2], "follow_up_max": 3}
 

@@ -388,10 +388,11 @@ _EARLIEST = datetime(2000, 1, 1)
 
 
 def sheet_list_values(form: FormSpec, policy: Policy, name: str, lang: str = "zh") -> list[str]:
-    """A form-style sheet's drop-down values: the spec's own list, else the policy's."""
+    """A form-style sheet's drop-down values: the spec's own list, else the policy setting
+    ``name`` (``daily_report.anomaly_types``)."""
     assert form.sheet_form is not None
     own = form.sheet_form.own_list(name, lang)
-    return own if own is not None else policy.allowed(name)
+    return own if own is not None else list(policy.value(name))
 
 
 def _write_sheet_form(
