@@ -205,6 +205,9 @@ def validate(
 ) -> None:
     """Validate record workbooks (files or folders) against the record form.
 
+    A filled 系统监控日报表 (made from `xlcheck template daily` or by `xlcheck daily`) is
+    recognised by its marker and checked against the daily form instead.
+
     Folders mean every .xlsx/.xlsm/.xls/.ods in them; Excel lock files (~$...) and hidden
     files are skipped. The originals are never modified.
 
@@ -212,6 +215,7 @@ def validate(
     Example:
         xlcheck validate submissions/ --annotate checked/
         xlcheck validate 周报.xlsx --format json > report.json
+        xlcheck validate reports/daily-2024-05-21.xlsx --annotate checked/
     """
     from datetime import datetime
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -495,3 +496,147 @@ def test_report_converts_in_libreoffice(soffice, register, tmp_path):
     assert run("--register", str(register), "--date", "2024-10-01", "-o", str(out)).exit_code == 0
     pdf = soffice_convert(soffice, out, tmp_path / "pdf")
     assert pdf.is_file() and pdf.stat().st_size > 1000
+
+
+# -- 4. validating a filled report ----------------------------------------------------------------
+
+
+def fill(path: Path, changes: dict[str, object]) -> None:
+    wb = openpyxl.load_workbook(path)
+    for name, v in changes.items():
+        if isinstance(v, list):
+            for cells, values in zip(named(wb, name), v, strict=False):
+                for c, x in zip(cells, values, strict=False):
+                    c.value = x
+        else:
+            named(wb, name).value = v
+    wb.save(path)
+
+
+def good_filling() -> dict[str, object]:
+    """A correctly hand-filled report of 2024-05-21."""
+    out: dict[str, object] = {
+        "daily_report_date": datetime(2024, 5, 21),
+        "daily_filled_by": "李工",
+        "daily_filled_at": datetime(2024, 5, 22, 8, 40),
+    }
+    actual = {
+        "first_response_avg": (1.5, 12, "正常"),
+        "first_response_max": (1.9, 12, "正常"),
+        "first_response_overdue": (0, 12, "正常"),
+        "closure_rate": (0.96, 25, "正常"),
+        "csat": ("—", 0, "—"),
+        "bad_review_rate": ("—", 0, "—"),
+        "system_anomalies": (1, 1, "预警"),
+    }
+    for key, (a, n, status) in actual.items():
+        out[f"daily_{key}_actual"] = a
+        out[f"daily_{key}_count"] = n
+        out[f"daily_{key}_status"] = status
+    out["daily_anomalies"] = [
+        ("界面卡顿", "工单列表加载慢", datetime(2024, 5, 21, 10, 5), "已解决", "赵工", None)
+    ]
+    return out
+
+
+def validate_json(*paths: Path, annotate: Path | None = None) -> dict:
+    import json
+
+    args = ["validate", *map(str, paths), "--format", "json"]
+    if annotate is not None:
+        args += ["--annotate", str(annotate)]
+    result = CliRunner().invoke(cli, args)
+    return result.exit_code, json.loads(result.output)
+
+
+def test_a_correct_hand_filled_report_is_valid(template, tmp_path):
+    path = tmp_path / "日报.xlsx"
+    shutil.copy(template, path)
+    fill(path, good_filling())
+    code, data = validate_json(path)
+    (f,) = data["files"]
+    assert (code, f["form"], f["valid"], f["rows"], f["findings"]) == (0, "daily", True, 1, [])
+
+
+def test_planted_mistakes_give_exactly_those_findings_at_those_cells(template, tmp_path):
+    path = tmp_path / "日报.xlsx"
+    shutil.copy(template, path)
+    changes = good_filling()
+    changes.update(
+        {
+            "daily_filled_by": None,  # required
+            "daily_filled_at": datetime(2024, 5, 22, 9, 30),  # after the 09:00 deadline
+            "daily_closure_rate_actual": 0.88,  # 88 % closed, but marked 正常
+            "daily_csat_actual": 1.5,  # 150 %
+            "daily_first_response_max_status": "好",  # not a status
+            "daily_first_response_avg_actual": None,  # required
+            "daily_anomalies": [
+                (
+                    "界面卡顿",
+                    "工单列表加载慢",
+                    datetime(2024, 5, 21, 10, 5),
+                    "已解决",
+                    "赵工",
+                    None,
+                ),
+                ("宕机", f"联系 {PHONE}", "昨天", "挂起", None, None),
+            ],
+        }
+    )
+    fill(path, changes)
+    wb = openpyxl.load_workbook(path)
+
+    def at(name, col=None, row=1):
+        cell = named(wb, name) if col is None else named(wb, name)[row][col]
+        return cell.coordinate
+
+    code, data = validate_json(path)
+    (f,) = data["files"]
+    got = sorted((x["cell"], x["code"]) for x in f["findings"])
+    assert got == sorted(
+        [
+            (at("daily_filled_by"), "required-value"),
+            (at("daily_filled_at"), "late-report"),
+            (at("daily_closure_rate_status"), "status-inconsistent"),
+            (at("daily_csat_actual"), "out-of-range"),
+            (at("daily_first_response_max_status"), "not-in-list"),
+            (at("daily_first_response_avg_actual"), "required-value"),
+            (at("daily_anomalies", 0), "not-in-list"),
+            (at("daily_anomalies", 1), "pii-in-text"),
+            (at("daily_anomalies", 2), "bad-date"),
+            (at("daily_anomalies", 3), "not-in-list"),
+            (at("daily_anomalies", 4), "required-value"),
+        ]
+    )
+    assert code == 1 and f["form"] == "daily" and f["rows"] == 2
+    late = next(x for x in f["findings"] if x["code"] == "late-report")
+    assert late["severity"] == "warning" and "2024-05-22 09:00" in late["message"]
+    bad = next(x for x in f["findings"] if x["code"] == "status-inconsistent")
+    assert "88.0%" in bad["message"] and "预警" in bad["message"]
+    assert PHONE not in json_dump(data)
+
+
+def json_dump(data) -> str:
+    import json
+
+    return json.dumps(data, ensure_ascii=False)
+
+
+def test_a_generated_report_validates_except_for_the_signature_and_annotates(register, tmp_path):
+    out = tmp_path / "d.xlsx"
+    assert run("--register", str(register), "--date", "2024-10-01", "-o", str(out)).exit_code == 0
+    code, data = validate_json(out, annotate=tmp_path / "checked")
+    (f,) = data["files"]
+    wb = openpyxl.load_workbook(out)
+    assert sorted((x["cell"], x["code"]) for x in f["findings"]) == sorted(
+        [
+            (named(wb, "daily_filled_by").coordinate, "required-value"),
+            (named(wb, "daily_filled_at").coordinate, "required-value"),
+        ]
+    )
+    annotated = Path(f["annotated"])
+    assert annotated.is_file()
+    copy = openpyxl.load_workbook(annotated)
+    sheet = copy[DAILY.sheet]
+    assert sheet[named(wb, "daily_filled_by").coordinate].comment is not None
+    assert PHONE not in xml_parts(annotated)
