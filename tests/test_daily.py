@@ -640,3 +640,26 @@ def test_a_generated_report_validates_except_for_the_signature_and_annotates(reg
     sheet = copy[DAILY.sheet]
     assert sheet[named(wb, "daily_filled_by").coordinate].comment is not None
     assert PHONE not in xml_parts(annotated)
+
+
+def test_more_overdue_records_than_rows_says_how_many_more_and_english_works(tmp_path):
+    day = date(2024, 5, 21)
+    records = [
+        rec(
+            f"FW20240521{i + 1:03d}",
+            T(day, 0) + timedelta(minutes=i),
+            T(day, 5) + timedelta(minutes=i),
+        )
+        for i in range(25)
+    ]
+    reg = write_register(tmp_path / "r.xlsx", records, T(day, 23))
+    out = tmp_path / "d.xlsx"
+    result = run("--register", str(reg), "--date", "2024-05-21", "-o", str(out), "--lang", "en")
+    assert result.exit_code == 0, result.output
+    assert "First responses over threshold" in result.output
+    wb = openpyxl.load_workbook(out)
+    rows = [tuple(c.value for c in r) for r in named(wb, "daily_overdue")]
+    assert len(rows) == 20 and rows[-1][:2] == ("…", "6 more, see the register")
+    assert value(wb, "first_response_overdue", "actual") == 25
+    assert value(wb, "first_response_overdue", "status") == "warning"
+    assert wb.sheetnames == [DAILY.sheet_en]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -219,7 +219,6 @@ def daily_report(
     lang: str = "zh",
     notify: bool = False,
     env: Mapping[str, str] | None = None,
-    on_line: Callable[[str], None] | None = None,
 ) -> DailyResult:
     """Compute the daily report of ``day`` (default: the day before ``now``) from
     ``register`` and write it to ``output``; see the module docstring for the steps.
@@ -282,7 +281,9 @@ def daily_report(
     if notify:
         from ..sending.robots import notify_all
 
-        if result.warnings or result.overdue:
+        if not policy.notify["channels"]:
+            result.notes.append(text["no-channels"])
+        elif result.warnings or result.overdue:
             subject, body = alert_message(result, lang)
             result.deliveries = notify_all(
                 subject, body, policy, env=os.environ if env is None else env, lang=lang
@@ -451,6 +452,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "empty": "总台账 {register} 中没有带接收时间的记录：无法生成日报",
         "out-of-range": "{day} 不在总台账 {register} 的范围内（{first} 至 {last}）：请换一个 --date，或先合并当天的记录",
         "nothing-to-send": "没有预警或超时工单，未推送",
+        "no-channels": "未配置推送渠道（xlcheck.toml 的 [notify] channels），未推送",
         "subject": "【系统监控日报表】{day} 预警 {n} 项",
         "warning-line": "· {label}：实际 {actual}，阈值 {rule} {threshold}（样本 {count}）",
         "overdue-title": "超时工单（首次响应超过阈值）：",
@@ -475,6 +477,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "empty": "the register {register} holds no records with a received time: no report can be made",
         "out-of-range": "{day} is outside the register {register} ({first} to {last}): give another --date, or merge that day's records first",
         "nothing-to-send": "no warnings and no overdue records: nothing was sent",
+        "no-channels": "no channels configured ([notify] channels in xlcheck.toml): nothing was sent",
         "subject": "[Daily monitoring report] {day}: {n} warning(s)",
         "warning-line": "- {label}: {actual}, threshold {rule} {threshold} (sample {count})",
         "overdue-title": "Records over the first-response threshold:",

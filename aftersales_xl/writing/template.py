@@ -485,6 +485,7 @@ def _write_sheet_form(
     for col, (_part, zh, en) in enumerate(spec.metric_columns, start=1):
         ws.write_string(row, col, en if lang == "en" else zh, f_head)
     status_values = sheet_list_values(form, policy, "metric_status", lang)
+    first_metric_row = row + 1
     for metric in spec.metrics:
         row += 1
         ws.set_row(row, 36)
@@ -503,6 +504,16 @@ def _write_sheet_form(
             name(defined_name(form, metric.key, part), row, col)
             if part == "status":
                 validate(row, col, row, "list", "", metric.title(lang), status_values)
+
+    status_col = 1 + [part for part, *_ in spec.metric_columns].index("status")
+    f_warning = wb.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"})
+    ws.conditional_format(
+        first_metric_row,
+        status_col,
+        row,
+        status_col,
+        {"type": "cell", "criteria": "==", "value": f'"{status_values[1]}"', "format": f_warning},
+    )
 
     for table in spec.tables:
         row += 2
