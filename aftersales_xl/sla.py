@@ -498,6 +498,7 @@ def first_response_figures(
     period_start: date,
     period_end: date,
     limit_hours: float | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> FirstResponse:
     """First response of the records received in the period (接收时间 on a date from
     `period_start` to `period_end`, both included): response time as in `sla_frame`
@@ -506,14 +507,14 @@ def first_response_figures(
     than `daily.first_response_hours` (default 2 h; exactly 2 h is within it). With no such
     record the average and the longest are "—" and the sample is 0.
 
-    ``df`` is as for :func:`sla_frame`; ``limit_hours`` overrides the policy's threshold.
+    ``df`` is as for :func:`sla_frame`; ``limit_hours`` overrides the policy's threshold;
+    ``calendar`` is the run's working calendar (collecting its warnings).
     """
     limit = float(policy.daily["first_response_hours"] if limit_hours is None else limit_hours)
     cohort = df[_on_dates(_times(df, "received_at"), period_start, period_end)]
     # the response time has one definition (sla_frame); "now" plays no part in it
-    hours = sla_frame(cohort, policy, datetime.combine(_as_date(period_end), datetime.max.time()))[
-        "response_hours"
-    ]
+    end_of_period = datetime.combine(_as_date(period_end), datetime.max.time())
+    hours = sla_frame(cohort, policy, end_of_period, calendar)["response_hours"]
     hours = hours[hours.notna() & (hours >= 0)]
     if hours.empty:
         return FirstResponse(0, None, None, (), limit)

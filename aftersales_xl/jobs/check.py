@@ -37,6 +37,7 @@ def check_paths(
     on_file: Callable[[Path], None] | None = None,
     debug: bool = False,
     calendar: WorkCalendar | None = None,
+    daily_reports: bool = False,
 ) -> Iterator[Checked]:
     """Check every workbook (folders expanded), yielding one :class:`Checked` per file.
 
@@ -47,6 +48,9 @@ def check_paths(
     whose copies would share a name (``a/x.xlsx`` and ``b/x.xlsx``, ``x.xls`` and ``x.ods``)
     get ``x (2).checked.xlsx``… in order, with a note saying so.
     ``calendar``: one working calendar for the run (see :func:`check_file`).
+    ``daily_reports``: a workbook with the daily report's marker is checked as a filled
+    系统监控日报表 (:func:`~aftersales_xl.checking.daily_rules.check_daily_file`) instead of as
+    a record form (validate does this; merge does not, a report is not a submission).
     """
     copy_names: dict[str, Path] = {}  # casefolded copy name -> the input that has it
     daily = load_form("daily")
@@ -54,7 +58,7 @@ def check_paths(
         if on_file:
             on_file(path)
         try:
-            if read_marker(path) == daily.marker:  # a filled 系统监控日报表
+            if daily_reports and read_marker(path) == daily.marker:  # a filled 系统监控日报表
                 checked = check_daily_file(path, daily, policy, lang=lang)
             else:
                 checked = check_file(path, form, policy, lang=lang, now=now, calendar=calendar)
@@ -229,6 +233,7 @@ def validate_paths(
     are the report's run-level ``notes``, given once however many files touch that year.
     """
     calendar = options.pop("calendar", None) or WorkCalendar.from_policy(policy)
+    options.setdefault("daily_reports", True)
     lang = options.get("lang", "zh")
     files = [c.report for c in check_paths(paths, form, policy, calendar=calendar, **options)]
     return Report(files, notes=calendar.warning_messages(lang))

@@ -164,14 +164,20 @@ def day_kind(day: date, calendar: WorkCalendar) -> str:
 
 
 def compute_metrics(
-    df: pd.DataFrame, form: FormSpec, policy: Policy, day: date, anomalies: int, lang: str = "zh"
+    df: pd.DataFrame,
+    form: FormSpec,
+    policy: Policy,
+    day: date,
+    anomalies: int,
+    lang: str = "zh",
+    calendar: WorkCalendar | None = None,
 ) -> tuple[list[Metric], tuple[Any, ...]]:
     """Every metric of the daily form for ``day`` and the Excel rows of the records whose
     first response is over the threshold (longest first). ``anomalies`` is the number of
     filled 异常情况 rows (typed by people into the report)."""
     spec = form.sheet_form
     assert spec is not None
-    response = first_response_figures(df, policy, day, day)
+    response = first_response_figures(df, policy, day, day, calendar=calendar)
     closure = closure_figures(df, policy, day, day)
     sat = resolved_satisfaction(df, policy, day, day)
 
@@ -265,9 +271,9 @@ def daily_report(
         )
 
     anomalies = len(existing.filled_rows(defined_name(form, "anomalies"))) if existing else 0
-    metrics, over_rows = compute_metrics(df, form, policy, day, anomalies, lang)
-    overdue = [_overdue(df, row, policy) for row in over_rows]
     calendar = WorkCalendar.from_policy(policy)
+    metrics, over_rows = compute_metrics(df, form, policy, day, anomalies, lang, calendar)
+    overdue = [_overdue(df, row, policy) for row in over_rows]
     result = DailyResult(
         day=day,
         day_kind=day_kind(day, calendar),
