@@ -320,3 +320,41 @@ def test_daily_notify_end_to_end(server, tmp_path, smtp):
     for raw in (PHONE, EMAIL, IDCARD, KEY, SECRET):
         assert raw not in everything, raw
     assert "lead@example.com" not in xml_parts(out)
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ('[notify]\nchannels = ["slack"]\n', "notify.channels"),
+        (
+            '[notify]\nwecom_webhook_env = "https://qyapi.weixin.qq.com/x?key=1"\n',
+            "wecom_webhook_env",
+        ),
+        ("[notify]\nretries = 9\n", "notify.retries"),
+        ('[notify]\nemail_to = ["not-an-address"]\n', "notify.email_to"),
+        ('[mail]\nsecurity = "tls"\n', None),
+    ],
+)
+def test_bad_notify_settings_are_refused_with_the_key(tmp_path, toml, needle):
+    from aftersales_xl.errors import ConfigError
+
+    path = tmp_path / "x.toml"
+    path.write_text(toml, "utf-8")
+    if needle is None:  # [mail] is checked where it is used
+        with pytest.raises(ConfigError, match="mail.security"):
+            SmtpSettings.from_policy(load_policy(path))
+        return
+    with pytest.raises(ConfigError, match=needle):
+        load_policy(path)
+
+
+def test_smtp_settings_from_the_mail_section():
+    s = SmtpSettings.from_policy(load_policy(search_cwd=False))
+    assert (s.host, s.port, s.security, s.password_env, s.to, s.timeout_s) == (
+        "",
+        587,
+        "starttls",
+        "XLCHECK_SMTP_PASSWORD",
+        (),
+        30.0,
+    )
