@@ -106,7 +106,9 @@ def cli() -> None:
 
 
 @cli.command("template")
-@click.argument("form_name", metavar="[FORM]", type=click.Choice(["record"]), default="record")
+@click.argument(
+    "form_name", metavar="[FORM]", type=click.Choice(["record", "daily"]), default="record"
+)
 @click.option(
     "-o",
     "--output",
@@ -126,19 +128,21 @@ def template_cmd(
 ) -> None:
     """Write the blank Excel form: headers, drop-downs, input hints and a 填写说明 sheet.
 
-    Fields come from the form spec (schemas/FORM.toml) and drop-down values from the
-    policy (--config), so a regenerated template always matches what validate checks.
-    OUTPUT is never overwritten without --force.
+    Fields come from the form spec (schemas/FORM.toml; daily: schemas/daily_report.toml,
+    the 系统监控日报表) and drop-down values from the policy (--config), so a regenerated
+    template always matches what validate checks. OUTPUT is never overwritten without --force.
 
     \b
     Example:
         xlcheck template record -o templates/record_form.xlsx
         xlcheck template record --lang en -o records_en.xlsx --force
+        xlcheck template daily -o templates/daily_report.xlsx
     """
     from .forms import load_form
     from .writing.template import write_template
 
-    out = output or Path(f"{form_name}_form.xlsx")
+    default_name = "daily_report.xlsx" if form_name == "daily" else f"{form_name}_form.xlsx"
+    out = output or Path(default_name)
     written = write_template(
         out, load_form(form_name), load(config_path, lang), lang, overwrite=force
     )
@@ -201,6 +205,9 @@ def validate(
 ) -> None:
     """Validate record workbooks (files or folders) against the record form.
 
+    A filled 系统监控日报表 (made from `xlcheck template daily` or by `xlcheck daily`) is
+    recognised by its marker and checked against the daily form instead.
+
     Folders mean every .xlsx/.xlsm/.xls/.ods in them; Excel lock files (~$...) and hidden
     files are skipped. The originals are never modified.
 
@@ -208,6 +215,7 @@ def validate(
     Example:
         xlcheck validate submissions/ --annotate checked/
         xlcheck validate 周报.xlsx --format json > report.json
+        xlcheck validate reports/daily-2024-05-21.xlsx --annotate checked/
     """
     from datetime import datetime
 
@@ -603,6 +611,89 @@ def weekly_cmd(
         if failure:
             echo(f"xlcheck: {failure}", err=True)
     sys.exit(result.exit_code)
+
+
+@cli.command("daily")
+@click.option(
+    "--register",
+    "register",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The master register (总台账.xlsx) written by xlcheck merge.",
+)
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="The day to report on (YYYY-MM-DD). Default: yesterday.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The report (.xlsx). An existing report of the same day is refreshed: what people "
+    "typed (填写人, 异常情况, 备注) is kept.",
+)
+@click.option(
+    "--fail-on-warning", is_flag=True, help="Exit 1 when any metric is 预警 (for schedulers)."
+)
+@click.option(
+    "--notify",
+    is_flag=True,
+    help="Push the warnings and overdue records to the channels of [notify] in the policy.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@common_options
+@guarded
+def daily_cmd(
+    register: Path,
+    day: Any,
+    output: Path,
+    fail_on_warning: bool,
+    notify: bool,
+    fmt: str,
+    config_path: Path | None,
+    lang: str,
+    debug: bool,
+) -> None:
+    """Compute the monitoring daily report (系统监控日报表) of one day from the register.
+
+    Each metric (first response, closure rate, CSAT, bad-review rate, anomalies) is computed
+    with the SLA module, its 状态 set against the [daily] thresholds, and the records over
+    the first-response threshold are listed. Webhook URLs and secrets are read only from the
+    environment variables [notify] names. Exit 0 done; 1 with --fail-on-warning when a
+    metric warns; 2 when the register cannot be read, the day is outside it, the report
+    cannot be written, or a --notify channel failed (the report is still written and the
+    other channels still tried).
+
+    \b
+    Example:
+        xlcheck daily --register 总台账.xlsx -o reports/daily-2024-05-21.xlsx --date 2024-05-21
+        xlcheck daily --register 总台账.xlsx -o daily.xlsx --notify --fail-on-warning
+    """
+    from datetime import datetime
+
+    from .jobs.daily import daily_report, render_daily
+
+    result = daily_report(
+        register,
+        output,
+        load(config_path, lang),
+        day=day.date() if day is not None else None,
+        now=datetime.now(),
+        lang=lang,
+        notify=notify,
+    )
+    if fmt == "json":
+        echo_json(result.to_dict(lang))
+    else:
+        echo(render_daily(result, lang))
+    for delivery in result.failed:
+        echo(f"xlcheck: {delivery.line(lang)}", err=True)
+    sys.exit(result.exit_code(fail_on_warning))
 
 
 def main() -> None:

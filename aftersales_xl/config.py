@@ -99,6 +99,16 @@ class Policy:
     def limits(self) -> Mapping[str, Any]:
         return self.raw["limits"]
 
+    def value(self, dotted: str) -> Any:
+        """The setting at ``section.key`` (``"daily.csat_min"``)."""
+        section, _, key = dotted.partition(".")
+        return self.raw[section][key]
+
+    @property
+    def notify(self) -> Mapping[str, Any]:
+        """``[notify]``: the daily alerts' channels (secrets come from the env vars named)."""
+        return self.raw["notify"]
+
     @property
     def mail(self) -> Mapping[str, Any]:
         """``[mail]``: SMTP settings (the password comes from the env var ``password_env``)."""
@@ -378,6 +388,60 @@ def _check(raw: Mapping[str, Any]) -> None:
                 f"daily.{key} 必须是 0 到 100 之间的百分比",
                 f"daily.{key} must be a percentage between 0 and 100",
             )
+    _check_daily_report(raw["daily_report"])
+    _check_notify(raw["notify"])
+
+
+def _check_daily_report(section: Mapping[str, Any]) -> None:
+    for key in ("first_response_overdue_max", "anomalies_max"):
+        if section[key] < 0:
+            raise ConfigError(
+                f"daily_report.{key} 必须是 0 或正整数",
+                f"daily_report.{key} must be a whole number, 0 or more",
+            )
+    for key in ("anomaly_types", "anomaly_statuses"):
+        values = section[key]
+        if not values or not all(isinstance(v, str) and v.strip() for v in values):
+            raise ConfigError(
+                f"daily_report.{key} 必须是非空的文字列表",
+                f"daily_report.{key} must be a non-empty list of text values",
+            )
+
+
+#: the alert channels of ``[notify] channels``
+NOTIFY_CHANNELS = ("wecom", "dingtalk", "feishu", "email")
+
+
+def _check_notify(notify: Mapping[str, Any]) -> None:
+    allowed = ", ".join(f'"{c}"' for c in NOTIFY_CHANNELS)
+    for channel in notify["channels"]:
+        if channel not in NOTIFY_CHANNELS:
+            raise ConfigError(
+                f"notify.channels：{_toml_value(channel)} 不是推送渠道；允许：{allowed}",
+                f"notify.channels: {_toml_value(channel)} is not a channel; allowed: {allowed}",
+            )
+    for key, value in notify.items():
+        if key.endswith("_env") and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ConfigError(
+                f'notify.{key} 必须是环境变量名，例如 "XLCHECK_WECOM_WEBHOOK"（网址和密钥只从环境变量读取）',
+                f'notify.{key} must be the name of an environment variable, e.g. "XLCHECK_WECOM_WEBHOOK" '
+                "(URLs and secrets are read from the environment only)",
+            )
+    if not all(isinstance(v, str) and "@" in v for v in notify["email_to"]):
+        raise ConfigError(
+            'notify.email_to 必须是邮箱地址列表，例如 ["ops@example.com"]',
+            'notify.email_to must be a list of email addresses, e.g. ["ops@example.com"]',
+        )
+    if not 0 < notify["timeout_s"] <= 300:
+        raise ConfigError(
+            "notify.timeout_s 必须是 1 到 300 之间的秒数",
+            "notify.timeout_s must be a number of seconds from 1 to 300",
+        )
+    if not 0 <= notify["retries"] <= 5:
+        raise ConfigError(
+            "notify.retries 必须是 0 到 5 之间的整数",
+            "notify.retries must be a whole number from 0 to 5",
+        )
 
 
 def _check_calendar(raw: Mapping[str, Any]) -> None:

@@ -32,6 +32,7 @@ CODES: dict[str, str] = {
     "formula-no-value": ERROR,
     "error-value": ERROR,
     "conflict": ERROR,
+    "late-report": WARNING,
 }
 
 

@@ -61,6 +61,8 @@ class FormSpec:
     sheet: str
     sheet_en: str
     fields: tuple[FieldSpec, ...]
+    layout: str = "table"  # "table": one record per row; "sheet": a form-style sheet
+    sheet_form: SheetForm | None = None  # the cells, metrics and tables of a "sheet" form
 
     @property
     def keys(self) -> list[str]:
@@ -96,6 +98,175 @@ class FormSpec:
         return found
 
 
+# -- form-style sheets (the daily report) ------------------------------------------------------
+SHEET_CELL_TYPES = ("date", "datetime", "text")
+TABLE_COLUMN_TYPES = ("text", "list", "datetime", "hours")
+METRIC_UNITS = ("hours", "pct", "count")
+METRIC_RULES = ("max", "min")
+TABLE_ROLES = ("computed", "input", "log")
+
+
+@dataclass(frozen=True)
+class SheetCell:
+    """One labelled cell of a form-style sheet's header block (报表日期, 填写人...)."""
+
+    key: str
+    label: str
+    label_en: str
+    type: str
+    role: str  # "input" (people type it) | "computed" (xlcheck writes it)
+    required: bool = False
+    help: str = ""
+    help_en: str = ""
+
+    def title(self, lang: str = "zh") -> str:
+        return self.label_en if lang == "en" else self.label
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric row: 阈值 from the policy setting ``threshold`` (``daily.csat_min``); ``rule`` "max" means normal
+    while 实际值 ≤ 阈值, "min" normal while 实际值 ≥ 阈值; ``note`` is its 说明 (cohort)."""
+
+    key: str
+    label: str
+    label_en: str
+    unit: str
+    threshold: str
+    rule: str
+    note: str = ""
+    note_en: str = ""
+
+    def title(self, lang: str = "zh") -> str:
+        return self.label_en if lang == "en" else self.label
+
+    def threshold_value(self, policy: Policy) -> float:
+        """The 阈值 as the cell holds it: hours, a whole count, or a fraction for a percentage
+        (policy ``95.0`` → ``0.95``, shown ``95.0%``)."""
+        value = float(policy.value(self.threshold))
+        return value / 100 if self.unit == "pct" else value
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    key: str
+    label: str
+    label_en: str
+    type: str = "text"
+    list: str | None = None
+    required: bool = False
+
+    def title(self, lang: str = "zh") -> str:
+        return self.label_en if lang == "en" else self.label
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    key: str
+    title: str
+    title_en: str
+    role: str
+    rows: int
+    columns: tuple[ColumnSpec, ...]
+
+    def heading(self, lang: str = "zh") -> str:
+        return self.title_en if lang == "en" else self.title
+
+
+@dataclass(frozen=True)
+class SheetForm:
+    """The layout of a form-style sheet: header cells, metric rows, tables, a notes cell."""
+
+    widths: tuple[int, ...]
+    header: tuple[SheetCell, ...]
+    metric_columns: tuple[tuple[str, str, str], ...]  # (part, label, label_en)
+    metrics: tuple[MetricSpec, ...]
+    tables: tuple[TableSpec, ...]
+    lists: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (name, zh, en values)
+    labels: tuple[tuple[str, str], ...]  # extra labels of [form]: (key, text)
+
+    def label(self, key: str, lang: str = "zh") -> str:
+        found = dict(self.labels)
+        return found.get(f"{key}_en", found[key]) if lang == "en" else found[key]
+
+    def cell(self, key: str) -> SheetCell:
+        return next(c for c in self.header if c.key == key)
+
+    def metric(self, key: str) -> MetricSpec:
+        return next(m for m in self.metrics if m.key == key)
+
+    def table(self, key: str) -> TableSpec:
+        return next(t for t in self.tables if t.key == key)
+
+    def own_list(self, name: str, lang: str = "zh") -> list[str] | None:
+        """Values of a list this spec defines (``[lists]``), or None if it defines none."""
+        for list_name, zh, en in self.lists:
+            if list_name == name:
+                return list(en if lang == "en" else zh)
+        return None
+
+    def all_list_values(self, name: str) -> list[str]:
+        """Every language's values of a spec list (a filled report may use either)."""
+        for list_name, zh, en in self.lists:
+            if list_name == name:
+                return [*zh, *(v for v in en if v not in zh)]
+        return []
+
+
+def defined_name(form: FormSpec, key: str, part: str | None = None) -> str:
+    """The Excel defined name of a form-style sheet's cell: ``daily_filled_by``,
+    ``daily_closure_rate_actual``; a table's body range: ``daily_anomalies``."""
+    return f"{form.name}_{key}" + (f"_{part}" if part else "")
+
+
+def _sheet_form(name: str, data: dict[str, Any]) -> SheetForm:
+    """The ``sheet`` layout of spec ``name`` (header, metrics, tables), checked."""
+
+    def bad(what: str) -> ValueError:
+        return ValueError(f"{name}.toml: {what}")
+
+    header = tuple(SheetCell(**raw) for raw in data.get("header", ()))
+    for c in header:
+        if c.type not in SHEET_CELL_TYPES or c.role not in ("input", "computed"):
+            raise bad(f"header {c.key}: type {c.type!r} / role {c.role!r}")
+    metrics = tuple(MetricSpec(**raw) for raw in data.get("metrics", ()))
+    for m in metrics:
+        if m.unit not in METRIC_UNITS or m.rule not in METRIC_RULES:
+            raise bad(f"metric {m.key}: unit {m.unit!r} / rule {m.rule!r}")
+    tables = []
+    for raw in data.get("tables", ()):
+        raw = dict(raw)
+        columns = tuple(ColumnSpec(**c) for c in raw.pop("columns"))
+        table = TableSpec(columns=columns, **raw)
+        if table.role not in TABLE_ROLES or any(c.type not in TABLE_COLUMN_TYPES for c in columns):
+            raise bad(f"table {table.key}: role or column type")
+        tables.append(table)
+    lists_raw = data.get("lists", {})
+    lists = tuple(
+        (key, tuple(values), tuple(lists_raw.get(f"{key}_en", values)))
+        for key, values in lists_raw.items()
+        if not key.endswith("_en")
+    )
+    form = data["form"]
+    widths = tuple(int(w) for w in str(form.get("widths", "")).split(",") if w.strip())
+    labels = tuple(
+        (k, str(v))
+        for k, v in form.items()
+        if k not in ("name", "version", "layout", "widths") and not k.startswith(("title", "sheet"))
+    )
+    return SheetForm(
+        widths=widths,
+        header=header,
+        metric_columns=tuple(
+            (c["key"], c["label"], c["label_en"]) for c in data.get("metric_columns", ())
+        ),
+        metrics=metrics,
+        tables=tuple(tables),
+        lists=lists,
+        labels=labels,
+    )
+
+
 _DECORATION = re.compile(r"[\(\[【<《][^\)\]】>》]*[\)\]】>》]|[*＊※:：\s]")
 
 
@@ -120,14 +291,32 @@ def _label_lookup(form: FormSpec) -> dict[str, str]:
     return lookup
 
 
+#: form name -> spec file stem, where they differ (``daily`` is ``schemas/daily_report.toml``)
+SPEC_FILES = {"daily": "daily_report"}
+
+
 @cache
 def load_form(name: str = "record") -> FormSpec:
-    """Load and check the spec ``schemas/<name>.toml``."""
+    """Load and check the spec ``schemas/<name>.toml`` (``daily``: ``daily_report.toml``)."""
+    stem = SPEC_FILES.get(name, name)
     try:
-        text = resources.files("aftersales_xl.schemas").joinpath(f"{name}.toml").read_text("utf-8")
+        text = resources.files("aftersales_xl.schemas").joinpath(f"{stem}.toml").read_text("utf-8")
     except FileNotFoundError:
         raise KeyError(f"no form spec named {name!r}") from None
     data = tomllib.loads(text)
+    form = data["form"]
+    if form.get("layout") == "sheet":
+        return FormSpec(
+            name=str(form["name"]),
+            version=str(form["version"]),
+            title=str(form["title"]),
+            title_en=str(form["title_en"]),
+            sheet=str(form["sheet"]),
+            sheet_en=str(form["sheet_en"]),
+            fields=(),
+            layout="sheet",
+            sheet_form=_sheet_form(stem, data),
+        )
     fields = []
     for raw in data["fields"]:
         raw = dict(raw)

@@ -91,6 +91,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh": "{detail}",
         "en": "{detail}",
     },
+    "late-report": {
+        "zh": "填写时间 {value} 晚于截止时间 {deadline}（报表日期次日 09:00）：日报须在截止前填写",
+        "en": "filled in at {value}, after the deadline {deadline} (09:00 the day after the report date): fill the report in before the deadline",
+    },
 }
 
 

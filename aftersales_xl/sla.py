@@ -574,6 +574,96 @@ def overdue_open(sla: pd.DataFrame, rows: pd.Series | None = None) -> int:
     return int(status.eq("overdue").sum())
 
 
+def _on_dates(times: pd.Series, period_start: date, period_end: date) -> pd.Series:
+    """True where a time falls on a date from ``period_start`` to ``period_end`` (both in)."""
+    day = times.dt.normalize()
+    start, end = pd.Timestamp(_as_date(period_start)), pd.Timestamp(_as_date(period_end))
+    return ((day >= start) & (day <= end)).fillna(False).astype(bool)
+
+
+# -- the monitoring daily report ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FirstResponse:
+    """First-response figures of one cohort; hours are ``None`` when no record has a time."""
+
+    count: int  # records of the cohort with a response time
+    mean_hours: float | None
+    max_hours: float | None
+    over_rows: tuple[Any, ...]  # index labels (Excel rows) over the limit, longest first
+    limit_hours: float
+
+    @property
+    def over(self) -> int:
+        return len(self.over_rows)
+
+
+def first_response_figures(
+    df: pd.DataFrame,
+    policy: Policy,
+    period_start: date,
+    period_end: date,
+    limit_hours: float | None = None,
+    calendar: WorkCalendar | None = None,
+) -> FirstResponse:
+    """First response of the records received in the period (接收时间 on a date from
+    `period_start` to `period_end`, both included): response time as in `sla_frame`
+    (接收时间 − 问题发生时间, calendar hours, counted only when both times are there and in
+    order); average = their mean, longest = their maximum, over the threshold = those longer
+    than `daily.first_response_hours` (default 2 h; exactly 2 h is within it). With no such
+    record the average and the longest are "—" and the sample is 0.
+
+    ``df`` is as for :func:`sla_frame`; ``limit_hours`` overrides the policy's threshold;
+    ``calendar`` is the run's working calendar (collecting its warnings).
+    """
+    limit = float(policy.daily["first_response_hours"] if limit_hours is None else limit_hours)
+    cohort = df[_on_dates(_times(df, "received_at"), period_start, period_end)]
+    # the response time has one definition (sla_frame); "now" plays no part in it
+    end_of_period = datetime.combine(_as_date(period_end), datetime.max.time())
+    hours = sla_frame(cohort, policy, end_of_period, calendar)["response_hours"]
+    hours = hours[hours.notna() & (hours >= 0)]
+    if hours.empty:
+        return FirstResponse(0, None, None, (), limit)
+    over = hours[hours > limit].sort_values(ascending=False, kind="stable")
+    return FirstResponse(
+        count=int(len(hours)),
+        mean_hours=float(hours.mean()),
+        max_hours=float(hours.max()),
+        over_rows=tuple(over.index.tolist()),
+        limit_hours=limit,
+    )
+
+
+def resolved_satisfaction(
+    df: pd.DataFrame, policy: Policy, period_start: date, period_end: date
+) -> Satisfaction:
+    """Satisfaction of the records resolved in the period (解决时间 on a date from
+    `period_start` to `period_end`, both included): CSAT % and bad-review % exactly as in
+    `satisfaction_figures`, over those records' ratings only (a rating is given once a
+    problem is solved, so the day it was solved is the day it counts for).
+
+    ``df`` has columns ``resolved_at``, ``satisfaction`` and ``status``.
+    """
+    cohort = df[_on_dates(_times(df, "resolved_at"), period_start, period_end)]
+    return satisfaction_figures(cohort, policy)
+
+
+def threshold_status(actual: float | None, threshold: float, rule: str) -> str | None:
+    """A daily-report metric's 状态: "normal" (正常) while the actual value is within its
+    threshold — at most the threshold for a ceiling (rule "max": first response ≤ 2 h,
+    bad-review rate ≤ 15 %, counts ≤ their maximum), at least it for a floor (rule "min":
+    closure rate ≥ 95 %, CSAT ≥ 80 %) — otherwise "warning" (预警); no actual value (no
+    sample) → None, shown "—". Values are compared rounded to 9 decimals, so 19 of 20 closed
+    is exactly 95 %.
+    """
+    if actual is None or pd.isna(actual):
+        return None
+    a, t = round(float(actual), 9), round(float(threshold), 9)
+    within = a <= t if rule == "max" else a >= t
+    return "normal" if within else "warning"
+
+
 # -- documentation -----------------------------------------------------------------------
 
 _DOCUMENTED: list[tuple[str, Callable[..., Any]]] = [
@@ -587,6 +677,9 @@ _DOCUMENTED: list[tuple[str, Callable[..., Any]]] = [
     ("Open past due (`overdue_open`)", overdue_open),
     ("Satisfaction (`satisfaction_figures`)", satisfaction_figures),
     ("Closure rate (`closure_figures`)", closure_figures),
+    ("Daily first response (`first_response_figures`)", first_response_figures),
+    ("Daily satisfaction (`resolved_satisfaction`)", resolved_satisfaction),
+    ("Daily status (`threshold_status`)", threshold_status),
     ("Percentages (`fmt_pct`)", fmt_pct),
 ]
 

@@ -189,6 +189,27 @@ def _weekly_dry_run(src: list[Path], out: Path) -> list[str]:
     return [*_weekly(src, out)[:5], "--dry-run", "--format", "json"]
 
 
+def _daily(src: list[Path], out: Path) -> list[str]:
+    register = _register(src, out)
+    return [
+        "daily", "--register", str(register), "--date", "2024-05-21", "-o", str(out / "日报.xlsx"),
+    ]  # fmt: skip
+
+
+def _daily_json(src: list[Path], out: Path) -> list[str]:
+    return [*_daily(src, out), "--format", "json"]
+
+
+def _validate_daily(src: list[Path], out: Path) -> list[str]:
+    code, _stdout, _stderr = run(_daily(src, out))
+    assert code in (0, 1) and (out / "日报.xlsx").exists()
+    return ["validate", str(out / "日报.xlsx"), "--annotate", str(out / "checked")]
+
+
+def _template_daily(src: list[Path], out: Path) -> list[str]:
+    return ["template", "daily", "-o", str(out / "daily.xlsx")]
+
+
 COMMANDS: dict[str, Callable[[list[Path], Path], list[str]]] = {
     "validate": _validate,
     "validate --format json": _validate_json,
@@ -200,6 +221,10 @@ COMMANDS: dict[str, Callable[[list[Path], Path], list[str]]] = {
     "merge --format json": _merge_json,
     "template": _template,
     "config show": _config,
+    "daily": _daily,
+    "daily --format json": _daily_json,
+    "validate a daily report --annotate": _validate_daily,
+    "template daily": _template_daily,
     "weekly": _weekly,
     "weekly --dry-run --format json": _weekly_dry_run,
 }

@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+from ..checking.daily_rules import check_daily_file
 from ..checking.validate import Checked, check_file, shown_path
 from ..config import Policy
 from ..findings import FileReport, Report, make_finding
-from ..forms import FormSpec
+from ..forms import FormSpec, load_form
+from ..reading.marker import read_marker
 from ..reading.opening import Reading, expand_paths
 from ..reading.workbook import FormSheet
 from ..workcal import WorkCalendar
@@ -35,6 +37,7 @@ def check_paths(
     debug: bool = False,
     calendar: WorkCalendar | None = None,
     early: Reading | None = None,
+    daily_reports: bool = False,
 ) -> Iterator[Checked]:
     """Check every workbook (folders expanded), yielding one :class:`Checked` per file.
 
@@ -46,15 +49,22 @@ def check_paths(
     get ``x (2).checked.xlsx``… in order, with a note saying so.
     ``calendar``: one working calendar for the run (see :func:`check_file`). ``early``: a
     reading of one of the files begun beforehand (:func:`aftersales_xl.reading.opening.start`).
+    ``daily_reports``: a workbook with the daily report's marker is checked as a filled
+    系统监控日报表 (:func:`~aftersales_xl.checking.daily_rules.check_daily_file`) instead of as
+    a record form (validate does this; merge does not, a report is not a submission).
     """
     copy_names: dict[str, Path] = {}  # casefolded copy name -> the input that has it
+    daily = load_form("daily")
     for path in expand_paths(list(paths)):
         if on_file:
             on_file(path)
         try:
-            checked = check_file(
-                path, form, policy, lang=lang, now=now, calendar=calendar, reading=early
-            )
+            if daily_reports and read_marker(path) == daily.marker:  # a filled 系统监控日报表
+                checked = check_daily_file(path, daily, policy, lang=lang)
+            else:
+                checked = check_file(
+                    path, form, policy, lang=lang, now=now, calendar=calendar, reading=early
+                )
         except Exception as e:  # noqa: BLE001 - isolate one file's surprise from the run
             if debug:
                 raise
@@ -76,19 +86,22 @@ def check_paths(
                     ],
                 )
             )
+        is_daily = checked.report.form == daily.name and not checked.report.unreadable
         if (
             annotate_dir is not None
-            and checked.sheet is not None
+            and (checked.sheet is not None or is_daily)
             and (checked.report.errors or not annotate_only_failed)
         ):
             from ..writing.annotate import (
                 LABELS,
                 annotated_name,
+                input_kind,
                 not_carried_over,
                 write_annotated,
             )
 
-            cells, limit = _cells_to_load(checked.sheet), policy.limits["max_annotate_cells"]
+            cells = _cells_to_load(checked.sheet) if checked.sheet is not None else 0
+            limit = policy.limits["max_annotate_cells"]
             if cells > limit:  # openpyxl needs about 0.75 KB per cell it loads
                 checked.report.write_failed = True
                 checked.report.notes.append(
@@ -122,8 +135,12 @@ def check_paths(
                     annotate_dir,
                     lang=lang,
                     checked_at=now,
-                    masked=masked_cells(checked.sheet, form, policy, lang),
-                    kind=checked.sheet.kind,
+                    masked=(
+                        masked_cells(checked.sheet, form, policy, lang)
+                        if checked.sheet is not None
+                        else {}
+                    ),
+                    kind=checked.sheet.kind if checked.sheet is not None else None,
                     name=name,
                 )
             except Exception as e:  # noqa: BLE001 - a copy that cannot be written never stops the run
@@ -137,7 +154,8 @@ def check_paths(
                 )
             else:
                 checked.report.annotated = shown_path(out)
-                lost = not_carried_over(checked.sheet.kind, lang, src=path)
+                kind = checked.sheet.kind if checked.sheet is not None else input_kind(path)
+                lost = not_carried_over(kind, lang, src=path)
                 if lost:
                     checked.report.notes.append(
                         "批注副本未带入：" + "；".join(lost)
@@ -210,6 +228,7 @@ def validate_paths(
     are the report's run-level ``notes``, given once however many files touch that year.
     """
     calendar = options.pop("calendar", None) or WorkCalendar.from_policy(policy)
+    options.setdefault("daily_reports", True)
     lang = options.get("lang", "zh")
     files = [c.report for c in check_paths(paths, form, policy, calendar=calendar, **options)]
     return Report(files, notes=calendar.warning_messages(lang))

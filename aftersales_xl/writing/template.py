@@ -155,6 +155,9 @@ def _build(target: Path, form: FormSpec, policy: Policy, lang: str) -> None:
         wb.set_custom_property(MARKER_PROPERTY, form.marker)
         _check(wb.define_name(MARKER_NAME, f'="{form.marker}"'), "define_name")
 
+        if form.layout == "sheet" and form.sheet_form is not None:
+            _write_sheet_form(wb, wb.add_worksheet(sheet_name), form, policy, lang, title)
+            return
         fmt = _Formats(wb)
         records = wb.add_worksheet(sheet_name)
         guide = wb.add_worksheet(INSTRUCTIONS_SHEET[lang])
@@ -353,6 +356,188 @@ def _write_example(ws: Any, row: int, col: int, field: FieldSpec, fmt: _Formats)
         ws.write_number(row, col, int(value))
         return
     ws.write_string(row, col, value, fmt.column(field) if field.type == "text" else None)
+
+
+# -- form-style sheets (the daily report) -----------------------------------------------------
+
+#: number formats of a form-style sheet's cells by type / unit, per language
+SHEET_FORMATS: dict[str, dict[str, str]] = {
+    "zh": {"hours": '0.0" 小时"', "pct": "0.0%", "count": "0", "date": "yyyy-mm-dd"},
+    "en": {"hours": '0.0" h"', "pct": "0.0%", "count": "0", "date": "yyyy-mm-dd"},
+}
+_SHEET_COLUMNS = 6  # A..F: label/value pairs three to a row, metric label + five parts
+_EARLIEST = datetime(2000, 1, 1)
+
+
+def sheet_list_values(form: FormSpec, policy: Policy, name: str, lang: str = "zh") -> list[str]:
+    """A form-style sheet's drop-down values: the spec's own list, else the policy setting
+    ``name`` (``daily_report.anomaly_types``)."""
+    assert form.sheet_form is not None
+    own = form.sheet_form.own_list(name, lang)
+    return own if own is not None else list(policy.value(name))
+
+
+def _write_sheet_form(
+    wb: xlsxwriter.Workbook, ws: Any, form: FormSpec, policy: Policy, lang: str, title: str
+) -> None:
+    """The form-style sheet: title, header pairs, metric rows, tables and a notes cell, each
+    input / computed cell an Excel defined name (:func:`~aftersales_xl.forms.defined_name`),
+    printed landscape one page wide."""
+    from ..forms import defined_name
+
+    spec = form.sheet_form
+    assert spec is not None
+    text = _TEXT[lang]
+    numbers = SHEET_FORMATS[lang]
+    base = {"border": 1, "valign": "vcenter"}
+    f_title = wb.add_format({"bold": True, "font_size": 16, "align": "center", "valign": "vcenter"})
+    f_section = wb.add_format({"bold": True, "font_size": 12, "bottom": 2})
+    f_label = wb.add_format({**base, "bold": True, "bg_color": "#DDEBF7", "text_wrap": True})
+    f_head = wb.add_format({**base, "bold": True, "bg_color": "#DDEBF7", "align": "center"})
+
+    def cell_format(kind: str, role: str) -> Any:
+        props: dict[str, Any] = dict(base)
+        if role == "input":
+            props["bg_color"] = "#FFF2CC"  # where people type
+        if kind == "datetime":
+            props["num_format"] = DATETIME_FORMAT
+        elif kind in numbers:
+            props["num_format"] = numbers[kind]
+        elif kind == "note":
+            props.update(text_wrap=True, font_size=9, valign="top")
+        else:
+            props.update(text_wrap=True, num_format=TEXT_FORMAT)
+        return wb.add_format(props)
+
+    formats: dict[tuple[str, str], Any] = {}
+
+    def fmt(kind: str, role: str) -> Any:
+        if (kind, role) not in formats:
+            formats[(kind, role)] = cell_format(kind, role)
+        return formats[(kind, role)]
+
+    def name(key: str, row: int, col: int, last_row: int | None = None, last_col: int = 0) -> None:
+        ref = xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)
+        if last_row is not None:
+            ref += ":" + xl_rowcol_to_cell(last_row, last_col, row_abs=True, col_abs=True)
+        _check(wb.define_name(key, f"='{ws.name}'!{ref}"), f"define_name {key}")
+
+    def validate(row: int, col: int, last_row: int, kind: str, hint: str, label: str, values=None):
+        options: dict[str, Any] = {}
+        if hint:
+            options.update(input_title=_clip(label, 32), input_message=_clip(hint, 255))
+        if values is not None:
+            options.update(
+                validate="list",
+                source=values,
+                error_title=_clip(text["error_title"], 32),
+                error_message=_clip(text["list_error"].format(values=" / ".join(values)), 255),
+            )
+        elif kind in ("date", "datetime"):
+            options.update(validate="date", criteria=">=", value=_EARLIEST)
+        elif kind == "hours":
+            options.update(validate="decimal", criteria=">=", value=0)
+        elif hint:
+            options["validate"] = "any"
+        else:
+            return
+        _check(ws.data_validation(row, col, last_row, col, options), f"validation {label}")
+
+    for col, width in enumerate(spec.widths):
+        ws.set_column(col, col, width)
+    last = _SHEET_COLUMNS - 1
+    ws.set_row(0, 30)
+    ws.merge_range(0, 0, 0, last, title, f_title)
+
+    row = 2
+    for i, cell in enumerate(spec.header):
+        col = (i % 3) * 2
+        if i and not i % 3:
+            row += 1
+        ws.write_string(row, col, cell.title(lang), f_label)
+        ws.write_blank(row, col + 1, None, fmt(cell.type, cell.role))
+        name(defined_name(form, cell.key), row, col + 1)
+        hint = cell.help_en if lang == "en" else cell.help
+        validate(row, col + 1, row, cell.type, hint, cell.title(lang))
+
+    row += 2
+    ws.write_string(row, 0, spec.label("metrics_title", lang), f_section)
+    row += 1
+    ws.write_string(row, 0, spec.label("metric_label", lang), f_head)
+    for col, (_part, zh, en) in enumerate(spec.metric_columns, start=1):
+        ws.write_string(row, col, en if lang == "en" else zh, f_head)
+    status_values = sheet_list_values(form, policy, "metric_status", lang)
+    first_metric_row = row + 1
+    for metric in spec.metrics:
+        row += 1
+        ws.set_row(row, 36)
+        ws.write_string(row, 0, metric.title(lang), f_label)
+        for col, (part, _zh, _en) in enumerate(spec.metric_columns, start=1):
+            kind = {"threshold": metric.unit, "actual": metric.unit, "count": "count"}.get(
+                part, "note" if part == "note" else "text"
+            )
+            cell_fmt = fmt(kind, "computed")
+            if part == "note":
+                ws.write_string(row, col, metric.note_en if lang == "en" else metric.note, cell_fmt)
+            elif part == "threshold":
+                ws.write_number(row, col, metric.threshold_value(policy), cell_fmt)
+            else:
+                ws.write_blank(row, col, None, cell_fmt)
+            name(defined_name(form, metric.key, part), row, col)
+            if part == "status":
+                validate(row, col, row, "list", "", metric.title(lang), status_values)
+
+    status_col = 1 + [part for part, *_ in spec.metric_columns].index("status")
+    f_warning = wb.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"})
+    ws.conditional_format(
+        first_metric_row,
+        status_col,
+        row,
+        status_col,
+        {"type": "cell", "criteria": "==", "value": f'"{status_values[1]}"', "format": f_warning},
+    )
+
+    for table in spec.tables:
+        row += 2
+        ws.write_string(row, 0, table.heading(lang), f_section)
+        row += 1
+        widest = len(table.columns) - 1
+        for col, column in enumerate(table.columns):
+            if col == widest and col < last:
+                ws.merge_range(row, col, row, last, column.title(lang), f_head)
+            else:
+                ws.write_string(row, col, column.title(lang), f_head)
+        first = row + 1
+        role = "input" if table.role == "input" else "computed"
+        for r in range(first, first + table.rows):
+            for col, column in enumerate(table.columns):
+                kind = "list" if column.type == "list" else column.type
+                cell_fmt = fmt("text" if kind == "list" else kind, role)
+                if col == widest and col < last:
+                    ws.merge_range(r, col, r, last, None, cell_fmt)
+                else:
+                    ws.write_blank(r, col, None, cell_fmt)
+        row = first + table.rows - 1
+        name(defined_name(form, table.key), first, 0, row, widest)
+        if table.role == "input":
+            for col, column in enumerate(table.columns):
+                values = sheet_list_values(form, policy, column.list, lang) if column.list else None
+                validate(first, col, row, column.type, "", column.title(lang), values)
+
+    row += 2
+    ws.set_row(row, 48)
+    ws.write_string(row, 0, spec.label("notes_label", lang), f_label)
+    ws.merge_range(row, 1, row, last, None, fmt("text", "input"))
+    name(defined_name(form, "notes"), row, 1)
+
+    ws.hide_gridlines(2)
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    ws.print_area(0, 0, row, last)
+    ws.activate()
 
 
 # -- helpers -----------------------------------------------------------------------------
