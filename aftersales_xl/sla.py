@@ -523,8 +523,7 @@ def done_mask(df: pd.DataFrame, policy: Policy) -> pd.Series:
     """Records whose 处理进度 is in `status.done` (default 已解决/已关闭)."""
     if "status" not in df.columns:
         return pd.Series(False, index=df.index)
-    finished = df["status"].astype("string").str.strip().isin(policy.done_statuses)
-    return finished.fillna(False).astype(bool)
+    return policy.is_done(df["status"])
 
 
 def sla_met(status: pd.Series, rows: pd.Series | None = None) -> SlaMet:

@@ -2,8 +2,10 @@
 
 :func:`period_figures` is pure: the register frame, the period, the policy, ``now`` and the
 working calendar in, a :class:`PeriodFigures` out; nothing reads the clock or a file. Every
-figure is built on :mod:`aftersales_xl.sla` (:func:`~aftersales_xl.sla.sla_frame`,
-:func:`~aftersales_xl.sla.closure_figures`, :func:`~aftersales_xl.sla.satisfaction_figures`),
+figure is built on the definitions in :mod:`aftersales_xl.sla` — the cohorts
+(:func:`~aftersales_xl.sla.received_in`, :func:`~aftersales_xl.sla.resolved_in`),
+:func:`~aftersales_xl.sla.sla_met`, :func:`~aftersales_xl.sla.average_hours`,
+:func:`~aftersales_xl.sla.closure_figures`, :func:`~aftersales_xl.sla.satisfaction_figures` —
 the functions the register's summary tabs use, so the email and the workbook agree.
 """
 
@@ -16,7 +18,16 @@ from typing import Any
 import pandas as pd
 
 from ..config import Policy
-from ..sla import closure_figures, satisfaction_figures, sla_frame
+from ..sla import (
+    average_hours,
+    closure_figures,
+    done_mask,
+    received_in,
+    resolved_in,
+    satisfaction_figures,
+    sla_frame,
+    sla_met,
+)
 from ..workcal import WorkCalendar
 
 _HOUR = pd.Timedelta(hours=1)
@@ -119,19 +130,16 @@ def period_figures(
         sla = sla_frame(frame, policy, now, calendar)
     received_at = _times(frame, "received_at")
     resolved_at = _times(frame, "resolved_at")
-    done = _done(frame, policy)
+    done = done_mask(frame, policy)
 
-    received = (received_at >= start_ts) & (received_at < end_ts)
-    closed = done & (resolved_at >= start_ts) & (resolved_at < end_ts)
+    received = received_in(frame, start_ts, end_ts)
+    closed = resolved_in(frame, policy, start_ts, end_ts)
     closed_at = resolved_at.where(resolved_at.notna(), received_at).where(done)
     open_at_end = (received_at < as_of) & ~(closed_at < as_of)
     past_due = open_at_end & (sla["resolve_due"] < as_of)
 
     last_day = (end_ts - pd.Timedelta(microseconds=1)).date()
     c = closure_figures(frame, policy, start_ts.date(), last_day)
-
-    response_h = sla["response_hours"].where(sla["response_hours"] >= 0)
-    resolve_h = sla["resolve_hours"].where(sla["resolve_hours"] >= 0)
 
     severity = _text(frame, "severity")
     sla_rates: dict[str, dict[str, Rate]] = {"respond": {}, "resolve": {}}
@@ -143,10 +151,8 @@ def period_figures(
         ):
             if policy.sla_target(sev, kind) is None:
                 continue
-            known = of_sev & status.isin(("met", "breached", "overdue"))
-            n = int(known.sum())
-            met = int((known & status.eq("met")).sum())
-            sla_rates[kind][sev] = Rate(None if n == 0 else met / n * 100, n)
+            met = sla_met(status, of_sev)
+            sla_rates[kind][sev] = Rate(met.pct, met.known)
 
     sat = satisfaction_figures(frame[closed], policy)
     return PeriodFigures(
@@ -157,8 +163,8 @@ def period_figures(
         closed=int(closed.sum()),
         open_at_end=int(open_at_end.sum()),
         closure=Rate(c.rate_pct, c.received),
-        response=_mean(response_h[received]),
-        resolution=_mean(resolve_h[closed]),
+        response=Mean(*average_hours(sla["response_hours"], received)),
+        resolution=Mean(*average_hours(sla["resolve_hours"], closed)),
         sla_response=sla_rates["respond"],
         sla_resolve=sla_rates["resolve"],
         csat=Rate(sat.csat_pct, sat.count),
@@ -184,18 +190,6 @@ def iso_week_label(start: datetime) -> str:
     """The ISO week label of the week containing ``start`` (``2024-W21``)."""
     iso = start.isocalendar()
     return f"{iso.year}-W{iso.week:02d}"
-
-
-def _mean(hours: pd.Series) -> Mean:
-    valid = hours.dropna()
-    return Mean(None if valid.empty else float(valid.mean()), int(len(valid)))
-
-
-def _done(frame: pd.DataFrame, policy: Policy) -> pd.Series:
-    if "status" not in frame.columns:
-        return pd.Series(False, index=frame.index)
-    status = _text(frame, "status")
-    return status.isin(policy.done_statuses).fillna(False).astype(bool)
 
 
 def _text(frame: pd.DataFrame, key: str) -> pd.Series:
