@@ -29,7 +29,10 @@ EPILOG_EXIT = (
 _TEXT: dict[str, dict[str, str]] = {
     "template-written": {"zh": "已生成模板：{path}", "en": "Template written: {path}"},
     "progress": {"zh": "校验中", "en": "checking"},
-    "output-or-in-place": {"zh": "请二选一：-o 文件夹 或 --in-place", "en": "give either -o DIR or --in-place"},
+    "output-or-in-place": {
+        "zh": "请二选一：-o 文件夹 或 --in-place",
+        "en": "give either -o DIR or --in-place",
+    },
     "no-workbooks": {"zh": "没有找到工作簿", "en": "no workbooks found in the given paths"},
 }
 

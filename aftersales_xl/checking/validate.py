@@ -423,9 +423,7 @@ def _rule_findings(
                     "status-inconsistent",
                     row,
                     "status",
-                    detail=localise(
-                        _TEXT, "open-but-resolved", lang, value=value, done=done_words
-                    ),
+                    detail=localise(_TEXT, "open-but-resolved", lang, value=value, done=done_words),
                 )
         if "satisfaction" in cols:
             for row in rows[open_ & filled("satisfaction")].tolist():
@@ -605,7 +603,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "a satisfaction rating is given before the problem is resolved: rate it after resolution",
     },
     "expected-rating": {"zh": "{min}–{max} 的整数", "en": "a whole number {min}–{max}"},
-    "fix-name": {"zh": "只保留姓，其余用*代替，如 张*", "en": "keep the first letter only, e.g. Z*"},
+    "fix-name": {
+        "zh": "只保留姓，其余用*代替，如 张*",
+        "en": "keep the first letter only, e.g. Z*",
+    },
     "fix-email": {
         "zh": "邮箱只留首字母和域名，如 z***@example.com",
         "en": "show only the first letter and the domain, e.g. z***@example.com",
