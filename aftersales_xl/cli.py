@@ -17,12 +17,24 @@ import click
 
 from . import __version__
 from .errors import XlcheckError
+from .messages import localise
 from .pii import redact, redact_tree
 
 EPILOG_EXIT = (
     "Exit codes: 0 done, no errors; 1 error findings; 2 bad usage, unreadable input "
     "or an output that could not be written."
 )
+
+#: what the commands themselves say, in Chinese and English (:func:`messages.localise`)
+_TEXT: dict[str, dict[str, str]] = {
+    "template-written": {"zh": "已生成模板：{path}", "en": "Template written: {path}"},
+    "progress": {"zh": "校验中", "en": "checking"},
+    "output-or-in-place": {
+        "zh": "请二选一：-o 文件夹 或 --in-place",
+        "en": "give either -o DIR or --in-place",
+    },
+    "no-workbooks": {"zh": "没有找到工作簿", "en": "no workbooks found in the given paths"},
+}
 
 
 # -- the one way out: everything the CLI prints passes here -----------------------------------
@@ -146,7 +158,7 @@ def template_cmd(
     written = write_template(
         out, load_form(form_name), load(config_path, lang), lang, overwrite=force
     )
-    echo(f"Template written: {written}" if lang == "en" else f"已生成模板：{written}")
+    echo(localise(_TEXT, "template-written", lang, path=written))
 
 
 @cli.group("config")
@@ -345,7 +357,7 @@ class _progress:
     def __init__(self, items: list, lang: str):
         self.items, self.bar = items, None
         if len(items) > 3 and sys.stderr.isatty():
-            label = "校验中" if lang != "en" else "checking"
+            label = localise(_TEXT, "progress", lang)
             self.bar = click.progressbar(length=len(items), label=label, file=sys.stderr)
 
     def __enter__(self) -> Callable[[Any], None]:
@@ -387,16 +399,10 @@ def _writable_inputs(
     from .writing.xlsxpatch import check_distinct_outputs
 
     if in_place == (out_dir is not None):
-        raise click.UsageError(
-            "请二选一：-o 文件夹 或 --in-place"
-            if lang != "en"
-            else "give either -o DIR or --in-place"
-        )
+        raise click.UsageError(localise(_TEXT, "output-or-in-place", lang))
     files = expand_paths(list(paths))
     if not files:
-        raise click.UsageError(
-            "没有找到工作簿" if lang != "en" else "no workbooks found in the given paths"
-        )
+        raise click.UsageError(localise(_TEXT, "no-workbooks", lang))
     check_distinct_outputs(files, out_dir, in_place, lang)
     return files
 

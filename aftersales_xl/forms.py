@@ -358,7 +358,7 @@ def required_wording(policy: Policy, lang: str = "zh") -> dict[str, str]:
     done = "/".join(policy.done_statuses)
     return {
         kind: phrase.format(done=done, pending=policy.pending_status)
-        for kind, phrase in REQUIRED_WORDING["en" if lang == "en" else "zh"].items()
+        for kind, phrase in REQUIRED_WORDING.get(lang, REQUIRED_WORDING["zh"]).items()
     }
 
 

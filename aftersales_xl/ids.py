@@ -31,6 +31,7 @@ import pandas as pd
 
 from .coerce import nfkc, to_text
 from .config import Policy
+from .messages import localise
 
 _PERIOD = {
     "daily": (r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])", "%Y%m%d"),
@@ -103,12 +104,7 @@ def normalise_id(value: Any) -> str | None:
 
 def scheme_hint(policy: Policy, lang: str = "zh") -> str:
     """How a valid ID looks, for messages."""
-    example = id_example(policy)
-    if lang == "en":
-        return (
-            f"use an ID like {example} (prefix + date + sequence), or leave it blank to be assigned"
-        )
-    return f"应为 {example} 这样的编号（前缀+日期+流水号）；也可留空，自动编号"
+    return localise(_TEXT, "scheme-hint", lang, example=id_example(policy))
 
 
 def _is_missing(value: Any) -> bool:
@@ -118,3 +114,11 @@ def _is_missing(value: Any) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "scheme-hint": {
+        "zh": "应为 {example} 这样的编号（前缀+日期+流水号）；也可留空，自动编号",
+        "en": "use an ID like {example} (prefix + date + sequence), or leave it blank to be assigned",
+    },
+}

@@ -3,10 +3,15 @@
 Each message says what is wrong and how to fix it. Values echoed into a message are
 passed through :func:`aftersales_xl.pii.redact` first, so no phone number, email or
 ID-card number from the input can reach a report.
+
+Other texts (errors, notes, labels) stay beside the code that says them, in that module's
+``_TEXT`` table (key -> ``{"zh": ..., "en": ...}``), and are looked up with :func:`localise`:
+the zh/en choice is made in one place, never inline.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -96,6 +101,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "filled in at {value}, after the deadline {deadline} (09:00 the day after the report date): fill the report in before the deadline",
     },
 }
+
+
+def localise(table: Mapping[str, Mapping[str, str]], key: str, lang: str, **params: Any) -> str:
+    """The text ``table[key]`` in ``lang``, filled in with ``params`` (``str.format``).
+
+    ``table`` is a module's ``_TEXT``: message key -> ``{"zh": ..., "en": ...}``. A language the
+    entry does not have (or has empty) falls back to Chinese, the staff's language. The one
+    lookup every module's own table goes through, so no module chooses a language inline.
+    """
+    entry = table[key]
+    return (entry.get(lang) or entry["zh"]).format(**params)
 
 
 def place(sheet: str | None, cell: str | None, column: str | None) -> str:

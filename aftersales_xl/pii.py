@@ -105,7 +105,7 @@ def pii_kinds(text: str) -> list[str]:
 
 def kinds_named(kinds: Iterable[str], lang: str = "zh") -> str:
     """``["email", "mobile"]`` → ``邮箱、手机号`` (``an email address, a mobile number``)."""
-    labels = KIND_LABELS["en" if lang == "en" else "zh"]
+    labels = KIND_LABELS.get(lang, KIND_LABELS["zh"])
     return (", " if lang == "en" else "、").join(labels[k] for k in kinds)
 
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import chinese_calendar
 import pandas as pd
 
+from .messages import localise
+
 if TYPE_CHECKING:
     from .config import Policy
 
@@ -30,18 +32,7 @@ class CalendarWarning:
 
     def message(self, lang: str = "zh") -> str:
         """The warning as a sentence in ``lang`` ("zh" or "en") that says what to do."""
-        if lang == "en":
-            return (
-                f"no statutory holiday data for {self.year}; working days were counted as "
-                "Monday to Friday: upgrade chinesecalendar, or list that year's holidays in "
-                "extra_holidays / extra_workdays under [calendar] in xlcheck.toml and add "
-                "the year to covered_years"
-            )
-        return (
-            f"{self.year} 年没有法定节假日数据，已按周一至周五计算工作日：请升级 chinesecalendar "
-            "，或在 xlcheck.toml 的 [calendar] 中补充该年的 extra_holidays / extra_workdays "
-            "并把年份加入 covered_years"
-        )
+        return localise(_TEXT, "no-holiday-data", lang, year=self.year)
 
     def __str__(self) -> str:
         return self.message("zh")
@@ -207,3 +198,16 @@ class WorkCalendar:
         )
         due = start_day.map(due_days) + start_clock
         return due.where(starts.notna())
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "no-holiday-data": {
+        "zh": "{year} 年没有法定节假日数据，已按周一至周五计算工作日：请升级 chinesecalendar "
+        "，或在 xlcheck.toml 的 [calendar] 中补充该年的 extra_holidays / extra_workdays "
+        "并把年份加入 covered_years",
+        "en": "no statutory holiday data for {year}; working days were counted as "
+        "Monday to Friday: upgrade chinesecalendar, or list that year's holidays in "
+        "extra_holidays / extra_workdays under [calendar] in xlcheck.toml and add "
+        "the year to covered_years",
+    },
+}

@@ -159,7 +159,7 @@ def test_validate_an_empty_folder_is_bad_usage(tmp_path):
         pytest.param(
             ["merge", "x.xlsx", "--register", "r.xlsx", "--keep", "-1"], "--keep", id="bad-keep"
         ),
-        pytest.param(["template", "daily"], "FORM", id="unknown-form"),
+        pytest.param(["template", "weekly"], "FORM", id="unknown-form"),
         pytest.param(["bogus"], "No such command 'bogus'", id="unknown-command"),
     ],
 )

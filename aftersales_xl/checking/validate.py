@@ -27,7 +27,7 @@ from ..errors import UnreadableError
 from ..findings import ERROR, WARNING, FileReport, Finding, make_finding
 from ..forms import FieldSpec, FormSpec
 from ..ids import id_pattern, parse_id, scheme_hint
-from ..messages import shorten
+from ..messages import localise, shorten
 from ..pii import redact
 from ..reading.opening import Reading
 from ..reading.workbook import FormSheet, read_form
@@ -222,11 +222,7 @@ def _check_file(
 ) -> Checked:
     report = FileReport(path=shown_path(path), form=form.name)
     if report.path != str(path):
-        report.notes.append(
-            "文件名中含有手机号或邮箱，报告中已遮盖：请给文件改名"
-            if lang != "en"
-            else "the file name holds a phone number or email, masked in this report: rename the file"
-        )
+        report.notes.append(localise(_TEXT, "pii-in-file-name", lang))
     try:
         sheet, structural = read_form(path, form, policy, lang, reading=reading)
     except UnreadableError as e:
@@ -340,7 +336,6 @@ def _rule_findings(
     notes = notes if notes is not None else []
     out: list[Finding] = []
     seen: set[tuple[int, str]] = set()
-    en = lang == "en"
     rows = typed.index.to_numpy()
     letters = {key: sheet.cell(key, 0)[:-1] for key in typed.columns}
     columns = {key: sheet.label(key, form, lang) for key in typed.columns}
@@ -400,33 +395,22 @@ def _rule_findings(
         status = None
         done = known_status = pending = np.zeros(len(typed), dtype=bool)
 
-    def conditional_required(key: str, mask: np.ndarray, why_zh: str, why_en: str, severity=None):
+    done_words = "/".join(policy.done_statuses)
+
+    def conditional_required(key: str, mask: np.ndarray, why_key: str, severity=None):
         if key not in cols:
             return
+        why = localise(_TEXT, why_key, lang, pending=policy.pending_status, done=done_words)
         for row in rows[mask & ~filled(key)].tolist():
-            add("required-value", row, key, severity=severity, why=why_en if en else why_zh)
+            add("required-value", row, key, severity=severity, why=why)
 
-    done_words = "/".join(policy.done_statuses)
     for spec in form.fields:
         if spec.required == "unless-pending":
-            conditional_required(
-                spec.key,
-                known_status & ~pending,
-                f"（处理进度不是“{policy.pending_status}”时必填）",
-                f" (required unless the status is {policy.pending_status})",
-            )
+            conditional_required(spec.key, known_status & ~pending, "why-unless-pending")
         elif spec.required == "when-done":
-            conditional_required(
-                spec.key, done, f"（{done_words}时必填）", f" (required once {done_words})"
-            )
+            conditional_required(spec.key, done, "why-when-done")
         elif spec.required == "expected-when-done":
-            conditional_required(
-                spec.key,
-                done,
-                f"（{done_words}时应填写）",
-                f" (expected once {done_words})",
-                severity=WARNING,
-            )
+            conditional_required(spec.key, done, "why-expected-when-done", severity=WARNING)
 
     if status is not None:
         open_ = known_status & ~done
@@ -439,12 +423,7 @@ def _rule_findings(
                     "status-inconsistent",
                     row,
                     "status",
-                    detail=(
-                        f"处理进度为“{value}”却已填写解决时间：已解决请改为{done_words}，否则清空解决时间"
-                        if not en
-                        else f'status is "{value}" but a resolution time is filled in: '
-                        f"set the status to {done_words}, or clear the resolution time"
-                    ),
+                    detail=localise(_TEXT, "open-but-resolved", lang, value=value, done=done_words),
                 )
         if "satisfaction" in cols:
             for row in rows[open_ & filled("satisfaction")].tolist():
@@ -452,11 +431,7 @@ def _rule_findings(
                     "status-inconsistent",
                     row,
                     "satisfaction",
-                    detail=(
-                        "问题尚未解决就填写了客户满意度：解决后再回访评分"
-                        if not en
-                        else "a satisfaction rating is given before the problem is resolved: rate it after resolution"
-                    ),
+                    detail=localise(_TEXT, "open-but-rated", lang),
                 )
 
     _time_order(typed, cols, add, form, lang)
@@ -493,11 +468,7 @@ def _expected(form: FormSpec, policy: Policy, key: str, lang: str) -> str:
     if spec.check == "record-id":
         return scheme_hint(policy, lang)
     if spec.type == "rating":
-        return (
-            f"{spec.min}–{spec.max} 的整数"
-            if lang != "en"
-            else f"a whole number {spec.min}–{spec.max}"
-        )
+        return localise(_TEXT, "expected-rating", lang, min=spec.min, max=spec.max)
     return ""
 
 
@@ -589,27 +560,14 @@ def _masking(
                 row,
                 spec.key,
                 what=spec.title(lang),
-                fix="只保留姓，其余用*代替，如 张*"
-                if lang != "en"
-                else "keep the first letter only, e.g. Z*",
+                fix=localise(_TEXT, "fix-name", lang),
             )
     for spec in form.by_check("masked-contact"):
         if spec.key not in typed.columns:
             continue
         judge = lambda v: pii.contact_unmasked(v, mask["char"], mask["phone_keep_last"])  # noqa: E731
         for row, kind in _flagged(typed[spec.key], judge, distinct.get(spec.key)):
-            if kind == "email":
-                fix = (
-                    "邮箱只留首字母和域名，如 z***@example.com"
-                    if lang != "en"
-                    else "show only the first letter and the domain, e.g. z***@example.com"
-                )
-            else:
-                fix = (
-                    "电话只留后4位，如 ****5678"
-                    if lang != "en"
-                    else "show only the last 4 digits, e.g. ****5678"
-                )
+            fix = localise(_TEXT, "fix-email" if kind == "email" else "fix-phone", lang)
             add("unmasked-contact", row, spec.key, what=spec.title(lang), fix=fix)
     for spec in form.pii_scanned():
         if spec.key not in typed.columns:
@@ -622,3 +580,39 @@ def _masking(
                 severity=WARNING,
                 what=pii.kinds_named(kinds, lang),
             )
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "pii-in-file-name": {
+        "zh": "文件名中含有手机号或邮箱，报告中已遮盖：请给文件改名",
+        "en": "the file name holds a phone number or email, masked in this report: rename the file",
+    },
+    "why-unless-pending": {
+        "zh": "（处理进度不是“{pending}”时必填）",
+        "en": " (required unless the status is {pending})",
+    },
+    "why-when-done": {"zh": "（{done}时必填）", "en": " (required once {done})"},
+    "why-expected-when-done": {"zh": "（{done}时应填写）", "en": " (expected once {done})"},
+    "open-but-resolved": {
+        "zh": "处理进度为“{value}”却已填写解决时间：已解决请改为{done}，否则清空解决时间",
+        "en": 'status is "{value}" but a resolution time is filled in: '
+        "set the status to {done}, or clear the resolution time",
+    },
+    "open-but-rated": {
+        "zh": "问题尚未解决就填写了客户满意度：解决后再回访评分",
+        "en": "a satisfaction rating is given before the problem is resolved: rate it after resolution",
+    },
+    "expected-rating": {"zh": "{min}–{max} 的整数", "en": "a whole number {min}–{max}"},
+    "fix-name": {
+        "zh": "只保留姓，其余用*代替，如 张*",
+        "en": "keep the first letter only, e.g. Z*",
+    },
+    "fix-email": {
+        "zh": "邮箱只留首字母和域名，如 z***@example.com",
+        "en": "show only the first letter and the domain, e.g. z***@example.com",
+    },
+    "fix-phone": {
+        "zh": "电话只留后4位，如 ****5678",
+        "en": "show only the last 4 digits, e.g. ****5678",
+    },
+}

@@ -36,6 +36,7 @@ from ..errors import UnreadableError, WriteError, XlcheckError
 from ..findings import FileOutcome, Finding, make_finding
 from ..forms import FormSpec
 from ..ids import _is_missing, _parser, format_id, normalise_id, period_of, scheme_hint
+from ..messages import localise
 from ..writing.xlsxpatch import check_distinct_outputs, check_patchable, write_patched
 
 
@@ -122,7 +123,7 @@ class Assignment:
             if p.code in ("no-date", "bad-date"):  # at the date cell, not the ID's
                 if p.code == "no-date":
                     key, code = "received_at", "required-value"
-                    params = {"why": _NO_DATE[lang if lang in _NO_DATE else "zh"]}
+                    params = {"why": localise(_TEXT, "no-date", lang)}
                 else:
                     key, code, params = p.key or "received_at", "bad-date", {"value": p.value}
                 out.append(
@@ -162,12 +163,6 @@ class Assignment:
                     )
                 )
         return out
-
-
-_NO_DATE = {
-    "zh": "（没有有效的接收时间或问题发生时间，无法自动编号）",
-    "en": " (no valid received or occurred time, so no ID could be assigned)",
-}
 
 
 def _cell(sheet: _SheetLike, key: str, row: int) -> str | None:
@@ -397,8 +392,16 @@ def _mark_unusable(
 
 def _no_id_column(path: Path, form: FormSpec, lang: str) -> WriteError:
     label = form.field("record_id").title(lang)
-    if lang == "en":
-        return WriteError(
-            f'{Path(path).name}: there is no "{label}" column to fill; add it as in the template and run again'
-        )
-    return WriteError(f"{Path(path).name}：没有“{label}”列可填写：请按模板加上这一列后再运行")
+    return WriteError(localise(_TEXT, "no-id-column", lang, name=Path(path).name, label=label))
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "no-date": {
+        "zh": "（没有有效的接收时间或问题发生时间，无法自动编号）",
+        "en": " (no valid received or occurred time, so no ID could be assigned)",
+    },
+    "no-id-column": {
+        "zh": "{name}：没有“{label}”列可填写：请按模板加上这一列后再运行",
+        "en": '{name}: there is no "{label}" column to fill; add it as in the template and run again',
+    },
+}

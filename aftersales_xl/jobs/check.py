@@ -1,9 +1,10 @@
-"""Validate record workbooks: pandera for per-column rules, vectorised pandas for cross-field rules.
+"""The validate job: check many workbooks (folders expanded) one by one, and write the
+annotated copies asked for.
 
-Pipeline for one file: :func:`workbook.read_form` (safe open, sheet, header, raw values) →
-:func:`coerce.coerce_frame` (typed values, cells that could not be typed) → the pandera schema
-built from the spec (:func:`build_schema`, ``lazy=True``) → cross-field rules → findings with the
-physical cell. Every rule's failure is translated into a :class:`Finding` in this module only.
+One file's check is :func:`aftersales_xl.checking.validate.check_file` (a filled daily report
+goes to :func:`aftersales_xl.checking.daily_rules.check_daily_file`); this module isolates one
+file's surprise from the run, names the copies so that none overwrites another, and turns a copy
+that cannot be written into a note on its file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..checking.validate import Checked, check_file, shown_path
 from ..config import Policy
 from ..findings import FileReport, Report, make_finding
 from ..forms import FormSpec, load_form
+from ..messages import localise
 from ..reading.marker import read_marker
 from ..reading.opening import Reading, expand_paths
 from ..reading.workbook import FormSheet
@@ -77,11 +79,7 @@ def check_paths(
                         make_finding(
                             "unreadable",
                             lang,
-                            detail=(
-                                f"内部错误（{type(e).__name__}），请加 --debug 重跑并报告"
-                                if lang != "en"
-                                else f"internal error ({type(e).__name__}); rerun with --debug and report it"
-                            ),
+                            detail=localise(_TEXT, "internal-error", lang, error=type(e).__name__),
                         )
                     ],
                 )
@@ -105,11 +103,7 @@ def check_paths(
             if cells > limit:  # openpyxl needs about 0.75 KB per cell it loads
                 checked.report.write_failed = True
                 checked.report.notes.append(
-                    f"表格太大（约 {cells:,} 个单元格，批注副本上限 {limit:,}），未写批注副本："
-                    "请删除表格下方多余的空行和格式，或分成几个文件提交"
-                    if lang != "en"
-                    else f"too large for an annotated copy (about {cells:,} cells, limit "
-                    f"{limit:,}): delete the empty formatted rows below the table, or split the file"
+                    localise(_TEXT, "too-large-to-annotate", lang, cells=cells, limit=limit)
                 )
                 yield checked
                 continue
@@ -123,7 +117,7 @@ def check_paths(
             if number > 1:
                 taken = annotated_name(path)
                 checked.report.notes.append(
-                    LABELS["en" if lang == "en" else "zh"]["renamed"].format(
+                    LABELS.get(lang, LABELS["zh"])["renamed"].format(
                         name=name, taken=taken, other=shown_path(copy_names[taken.casefold()])
                     )
                 )
@@ -148,19 +142,22 @@ def check_paths(
                     raise
                 checked.report.write_failed = True
                 checked.report.notes.append(
-                    f"批注副本未能写出（{type(e).__name__}）：{str(e)[:120]}"
-                    if lang != "en"
-                    else f"the annotated copy could not be written ({type(e).__name__}): {str(e)[:120]}"
+                    localise(
+                        _TEXT,
+                        "copy-not-written",
+                        lang,
+                        error=type(e).__name__,
+                        detail=str(e)[:120],
+                    )
                 )
             else:
                 checked.report.annotated = shown_path(out)
                 kind = checked.sheet.kind if checked.sheet is not None else input_kind(path)
                 lost = not_carried_over(kind, lang, src=path)
                 if lost:
+                    separator = localise(_TEXT, "list-separator", lang)
                     checked.report.notes.append(
-                        "批注副本未带入：" + "；".join(lost)
-                        if lang != "en"
-                        else "not carried over into the annotated copy: " + "; ".join(lost)
+                        localise(_TEXT, "not-carried-over", lang, items=separator.join(lost))
                     )
         yield checked
 
@@ -232,3 +229,26 @@ def validate_paths(
     lang = options.get("lang", "zh")
     files = [c.report for c in check_paths(paths, form, policy, calendar=calendar, **options)]
     return Report(files, notes=calendar.warning_messages(lang))
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "internal-error": {
+        "zh": "内部错误（{error}），请加 --debug 重跑并报告",
+        "en": "internal error ({error}); rerun with --debug and report it",
+    },
+    "too-large-to-annotate": {
+        "zh": "表格太大（约 {cells:,} 个单元格，批注副本上限 {limit:,}），未写批注副本："
+        "请删除表格下方多余的空行和格式，或分成几个文件提交",
+        "en": "too large for an annotated copy (about {cells:,} cells, limit "
+        "{limit:,}): delete the empty formatted rows below the table, or split the file",
+    },
+    "copy-not-written": {
+        "zh": "批注副本未能写出（{error}）：{detail}",
+        "en": "the annotated copy could not be written ({error}): {detail}",
+    },
+    "not-carried-over": {
+        "zh": "批注副本未带入：{items}",
+        "en": "not carried over into the annotated copy: {items}",
+    },
+    "list-separator": {"zh": "；", "en": "; "},
+}

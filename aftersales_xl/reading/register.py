@@ -39,7 +39,7 @@ from ..errors import UnreadableError
 from ..findings import Finding
 from ..forms import FieldSpec, FormSpec, normalise_label
 from ..ids import normalise_id
-from ..messages import shorten
+from ..messages import localise, shorten
 from ..pii import redact
 from ..sla import SLA_COLUMNS
 from .safety import inspect
@@ -367,7 +367,7 @@ def _extra_columns(
         cell = header[pos] if pos < len(header) else None
         letter = xl_col_to_name(pos)
         base = redact(as_text(cell).strip()) if cell not in ("", None) else ""
-        base = base or (f"Column {letter}" if lang == "en" else f"列{letter}")
+        base = base or _t("unnamed-column", lang, letter=letter)
         name, n = base, 2
         while name in names:
             name, n = f"{base} ({n})", n + 1
@@ -487,9 +487,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "{path} 的“{sheet}”中有无法识别的值：{cells}。请在台账中改正后重试",
         "en": '{path}: "{sheet}" holds values that cannot be read: {cells}. Correct them in the register and retry',
     },
+    "unnamed-column": {"zh": "列{letter}", "en": "Column {letter}"},
 }
 
 
 def _t(key: str, lang: str, **params: Any) -> str:
-    entry = _TEXT[key]
-    return (entry.get(lang) or entry["zh"]).format(**params)
+    return localise(_TEXT, key, lang, **params)

@@ -38,6 +38,7 @@ from ..config import Policy
 from ..errors import UnreadableError
 from ..findings import Finding, make_finding
 from ..forms import FormSpec, normalise_label
+from ..messages import localise
 from ..pii import cell_text, kinds_named, pii_kinds, redact
 from .marker import read_marker
 from .opening import (
@@ -284,11 +285,9 @@ def read_form(
     finally:
         book.close()
     if chosen is None:
-        msg = {
-            "zh": f"{path.name} 中找不到{form.title}的表头：请使用模板 templates/record_form.xlsx 的表头（问题编号、客户名称/编号……）",
-            "en": f"{path.name}: no sheet has the {form.title_en} headers; use the headers of templates/record_form.xlsx",
-        }
-        raise UnreadableError(str(path), "no-form", msg.get(lang, msg["zh"]))
+        title = form.title_en if lang == "en" else form.title
+        msg = localise(_TEXT, "no-form", lang, name=path.name, title=title)
+        raise UnreadableError(str(path), "no-form", msg)
     name, parsed, rows, header_idx, columns = chosen
     scan = insp.sheet(name)
     header_row = header_idx + 1
@@ -381,11 +380,7 @@ def read_form(
                     sheet=name,
                     row=r,
                     cell=f"{get_column_letter(columns[first_key] + 1)}{r}" if first_key else None,
-                    detail=(
-                        "该行被隐藏但有数据，已照常校验：请取消隐藏并确认是否应提交"
-                        if lang != "en"
-                        else "this row is hidden but holds data; it was checked as usual: unhide it and confirm it belongs"
-                    ),
+                    detail=localise(_TEXT, "hidden-row", lang),
                 )
             )
         col_to_key = {c: k for k, c in columns.items()}
@@ -414,10 +409,8 @@ def read_form(
                     "hidden-data",
                     lang,
                     sheet=s.name,
-                    detail=(
-                        f"工作表“{s.name}”被隐藏但有数据，未读取：如其中有记录，请取消隐藏并移到“{form.sheet}”"
-                        if lang != "en"
-                        else f'sheet "{s.name}" is hidden but holds data and was not read: if it has records, unhide them and move them to "{form.sheet}"'
+                    detail=localise(
+                        _TEXT, "hidden-sheet", lang, sheet=s.name, form_sheet=form.sheet
                     ),
                 )
             )
@@ -436,3 +429,19 @@ def read_form(
         cell_codes=cell_codes,
     )
     return sheet, findings
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "no-form": {
+        "zh": "{name} 中找不到{title}的表头：请使用模板 templates/record_form.xlsx 的表头（问题编号、客户名称/编号……）",
+        "en": "{name}: no sheet has the {title} headers; use the headers of templates/record_form.xlsx",
+    },
+    "hidden-row": {
+        "zh": "该行被隐藏但有数据，已照常校验：请取消隐藏并确认是否应提交",
+        "en": "this row is hidden but holds data; it was checked as usual: unhide it and confirm it belongs",
+    },
+    "hidden-sheet": {
+        "zh": "工作表“{sheet}”被隐藏但有数据，未读取：如其中有记录，请取消隐藏并移到“{form_sheet}”",
+        "en": 'sheet "{sheet}" is hidden but holds data and was not read: if it has records, unhide them and move them to "{form_sheet}"',
+    },
+}

@@ -25,6 +25,7 @@ from xlsxwriter.utility import xl_col_to_name
 
 from ..coerce import as_text, is_missing
 from ..forms import LISTS_SHEET
+from ..messages import localise
 from ..pii import redact
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -178,5 +179,4 @@ _TEXT: dict[str, dict[str, str]] = {
 
 
 def _t(key: str, lang: str, **params: Any) -> str:
-    entry = _TEXT[key]
-    return (entry.get(lang) or entry["zh"]).format(**params)
+    return localise(_TEXT, key, lang, **params)

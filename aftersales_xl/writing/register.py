@@ -24,6 +24,7 @@ from ..coerce import as_text, is_missing
 from ..config import Policy
 from ..errors import WriteError
 from ..forms import FieldSpec, FormSpec
+from ..messages import localise
 from ..reading.register import (
     HISTORY_META,
     HISTORY_SHEET,
@@ -359,5 +360,4 @@ _TEXT: dict[str, dict[str, str]] = {
 
 
 def _t(key: str, lang: str, **params: Any) -> str:
-    entry = _TEXT[key]
-    return (entry.get(lang) or entry["zh"]).format(**params)
+    return localise(_TEXT, key, lang, **params)

@@ -51,6 +51,7 @@ from typing import IO, Any
 from defusedxml import ElementTree
 
 from ..errors import WriteError
+from ..messages import localise
 from ..pii import redact
 from .fileio import atomic_output, backup_copy, refuse_if_open_in_excel
 
@@ -80,58 +81,66 @@ _COMMENT_TYPES = {"/comments": False, "/threadedComment": True}  # rel type end 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 
 
-_TEXT: dict[str, tuple[str, str]] = {
-    "not-patchable": (
-        "{name}：{suffix} 文件不能逐格写回：请在 Excel 或 WPS 中打开并另存为 .xlsx，再对该副本运行",
-        "{name}: {suffix} files cannot be written back cell by cell; open it in Excel or WPS, "
+_TEXT: dict[str, dict[str, str]] = {
+    "not-patchable": {
+        "zh": "{name}：{suffix} 文件不能逐格写回：请在 Excel 或 WPS 中打开并另存为 .xlsx，再对该副本运行",
+        "en": "{name}: {suffix} files cannot be written back cell by cell; open it in Excel or WPS, "
         "save it as .xlsx, and run the command on that copy",
-    ),
-    "structure": (
-        "{name}：无法读取工作簿结构（{detail}）：请在 Excel 中打开并另存为 .xlsx",
-        "{name}: the workbook structure cannot be read ({detail}); open it in Excel and save as .xlsx",
-    ),
-    "no-sheet": ("{name}：没有名为“{sheet}”的工作表", '{name}: no worksheet named "{sheet}"'),
-    "not-worksheet": (
-        "{name}：{part} 不是该工作簿的工作表",
-        "{name}: {part} is not a worksheet of this workbook",
-    ),
-    "extension": (
-        "{name}：输出文件须保持输入的扩展名 {suffix}（工作簿的内容类型，如 .xlsm 的宏，取决于它）",
-        "{name}: the output must keep the input's extension {suffix} "
+    },
+    "structure": {
+        "zh": "{name}：无法读取工作簿结构（{detail}）：请在 Excel 中打开并另存为 .xlsx",
+        "en": "{name}: the workbook structure cannot be read ({detail}); open it in Excel and save as .xlsx",
+    },
+    "no-sheet": {
+        "zh": "{name}：没有名为“{sheet}”的工作表",
+        "en": '{name}: no worksheet named "{sheet}"',
+    },
+    "not-worksheet": {
+        "zh": "{name}：{part} 不是该工作簿的工作表",
+        "en": "{name}: {part} is not a worksheet of this workbook",
+    },
+    "extension": {
+        "zh": "{name}：输出文件须保持输入的扩展名 {suffix}（工作簿的内容类型，如 .xlsm 的宏，取决于它）",
+        "en": "{name}: the output must keep the input's extension {suffix} "
         "(the workbook's content types, e.g. macros in .xlsm, depend on it)",
-    ),
-    "no-folder": ("{folder}：输出文件夹不存在", "{folder}: output folder does not exist"),
-    "malformed": (
-        "{name}：工作表 XML 不完整或格式不对，未写出任何内容",
-        "{name}: the worksheet XML is not well formed; nothing was written",
-    ),
-    "formula": (
-        "{name}：单元格 {ref} 是公式，未修改：请先把公式改为数值再运行",
-        "{name}: cell {ref} holds a formula and was not changed; replace the formula with its value and run again",
-    ),
-    "write-failed": ("{name}：无法写出（{reason}）", "{name}: could not be written ({reason})"),
-    "verify": (
-        "{name}：写出后核对失败（{detail}），未保存",
-        "{name}: verification failed ({detail}); nothing was saved",
-    ),
-    "same-folder": (
-        "{name}：输出文件夹就是源文件所在的文件夹：请换一个文件夹，或用 --in-place（会先备份）",
-        "{name}: the output folder is the source's own folder; choose another folder, "
+    },
+    "no-folder": {
+        "zh": "{folder}：输出文件夹不存在",
+        "en": "{folder}: output folder does not exist",
+    },
+    "malformed": {
+        "zh": "{name}：工作表 XML 不完整或格式不对，未写出任何内容",
+        "en": "{name}: the worksheet XML is not well formed; nothing was written",
+    },
+    "formula": {
+        "zh": "{name}：单元格 {ref} 是公式，未修改：请先把公式改为数值再运行",
+        "en": "{name}: cell {ref} holds a formula and was not changed; replace the formula with its value and run again",
+    },
+    "write-failed": {
+        "zh": "{name}：无法写出（{reason}）",
+        "en": "{name}: could not be written ({reason})",
+    },
+    "verify": {
+        "zh": "{name}：写出后核对失败（{detail}），未保存",
+        "en": "{name}: verification failed ({detail}); nothing was saved",
+    },
+    "same-folder": {
+        "zh": "{name}：输出文件夹就是源文件所在的文件夹：请换一个文件夹，或用 --in-place（会先备份）",
+        "en": "{name}: the output folder is the source's own folder; choose another folder, "
         "or use --in-place (which keeps a backup first)",
-    ),
-    "same-output": (
-        "{first} 和 {second} 会写到同一个输出文件 {target}，未写出任何文件："
+    },
+    "same-output": {
+        "zh": "{first} 和 {second} 会写到同一个输出文件 {target}，未写出任何文件："
         "请分两次运行（用不同的 -o 文件夹），或先给其中一个改名",
-        "{first} and {second} would both be written to {target}; nothing was written: "
+        "en": "{first} and {second} would both be written to {target}; nothing was written: "
         "run them separately (different -o folders) or rename one",
-    ),
+    },
 }
 
 
 def _error(key: str, lang: str, **params: Any) -> WriteError:
     """A :class:`WriteError` with the catalogue sentence in ``lang`` (Chinese by default)."""
-    zh, en = _TEXT[key]
-    return WriteError((en if lang == "en" else zh).format(**params))
+    return WriteError(localise(_TEXT, key, lang, **params))
 
 
 # -- cell references ---------------------------------------------------------------------
