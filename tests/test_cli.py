@@ -297,7 +297,7 @@ def test_merge_exit_codes_and_streams(tmp_path, books):
     result = run("merge", books["good"], "--register", register)
     assert result.exit_code == 0 and result.stderr == ""
     assert lines(result.stdout) == [
-        f"{books['good']}: 2 条记录",
+        f"{books['good']}: 2 条记录，全部并入",
         "共 1 个文件：新增 2，更新 0，未变 0，退回 0，冲突 0，脱敏 0 处，编号 2 条",
         f"总台账：{register}（共 2 条）",
     ]
