@@ -168,7 +168,7 @@ def test_render_merge_zh():
         "in/a.xlsx: 3 条记录",
         "in/b.xlsx: 2 条记录，1 个错误",
         "  * note b",
-        "  → 批注副本：out/b.checked.xlsx",
+        "  → 批注副本（需改正后重新提交的行）：out/b.checked.xlsx",
         "in/b.xlsx (2): 1 条记录",
         "in/c.xlsx: 无法读取：c.xlsx 已损坏",
         "共 4 个文件：新增 4，更新 1，未变 1，退回 1，冲突 0，脱敏 3 处，编号 4 条",
@@ -184,7 +184,7 @@ def test_render_merge_en():
         "in/a.xlsx: 3 records",
         "in/b.xlsx: 2 records, 1 errors",
         "  * note b",
-        "  → annotated copy: out/b.checked.xlsx",
+        "  → annotated copy (rows to fix and send again): out/b.checked.xlsx",
         "in/b.xlsx (2): 1 records",
         "in/c.xlsx: cannot be read: c.xlsx 已损坏",
         "4 files: 4 added, 1 updated, 1 unchanged, 1 rejected, 0 in conflict, 3 cells masked, "
