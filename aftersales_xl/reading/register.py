@@ -493,3 +493,155 @@ _TEXT: dict[str, dict[str, str]] = {
 def _t(key: str, lang: str, **params: Any) -> str:
     entry = _TEXT[key]
     return (entry.get(lang) or entry["zh"]).format(**params)
+
+
+# -- the merge state (the very-hidden sheet) -------------------------------------------------
+#: the very-hidden sheet holding, per record and source, the fingerprints of the version last
+#: merged from that source (never the values themselves)
+STATE_SHEET = "_xlcheck_state"
+#: first cell of the state sheet, and the version of its layout
+STATE_MARK = "xlcheck-state"
+STATE_VERSION = "1"
+#: the document property (keywords) naming the state's checksum: a register whose
+#: properties name a state that is not there lost it in another tool
+STATE_PROPERTY = "xlcheck-state"
+#: letters only (no digits, no @): a fingerprint never looks like a phone, an ID number or an
+#: email, so the redacting cell writer passes it unchanged
+_B32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"abcdefghijklmnopqrstuvwxyzABCDEF")
+#: characters of one field's fingerprint (5 bytes: 40 bits)
+PRINT_WIDTH = 8
+
+
+def _letters(digest: bytes) -> str:
+    import base64
+
+    return base64.b32encode(digest).translate(_B32).decode().rstrip("=")
+
+
+def canonical(value: Any) -> Any:
+    """A value as the merge compares it: blank → None, datetimes to the second without time
+    zone, whole floats as ints, numpy scalars as Python ones."""
+    from datetime import datetime
+
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, float):
+        if value != value:
+            return None
+        return int(value) if value.is_integer() else value
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime(warn=False)
+    if isinstance(value, datetime):
+        return value.replace(microsecond=0, tzinfo=None)
+    if hasattr(value, "item"):  # numpy scalars
+        return canonical(value.item())
+    return value
+
+
+def field_print(value: Any) -> str:
+    """The fingerprint of one field's value (8 letters): equal for values the merge takes as
+    equal (:func:`canonical`), different otherwise (40 bits: a chance of 1 in 10¹² to miss a
+    change). Not reversible: the state holds no data."""
+    import hashlib
+    from datetime import datetime
+
+    v = canonical(value)
+    if v is None or v == "":
+        text = "\x00"
+    elif isinstance(v, datetime):
+        text = "d" + v.isoformat(sep=" ")
+    else:
+        text = "v" + str(v)
+    return _letters(hashlib.blake2b(text.encode(), digest_size=5).digest())
+
+
+def record_print(record: Mapping[str, Any], fields: Sequence[str]) -> str:
+    """The fingerprints of ``fields`` of ``record``, concatenated in that order."""
+    return "".join(field_print(record.get(k)) for k in fields)
+
+
+def split_prints(prints: str, fields: Sequence[str]) -> dict[str, str]:
+    """``record_print``'s string back as field → fingerprint ({} when it is not one)."""
+    if len(prints) != PRINT_WIDTH * len(fields):
+        return {}
+    return {k: prints[i * PRINT_WIDTH : (i + 1) * PRINT_WIDTH] for i, k in enumerate(fields)}
+
+
+@dataclass
+class MergeState:
+    """What the register remembers of past merges.
+
+    ``entries`` maps ``(record ID, source file)`` to the fingerprints (:func:`record_print`
+    over ``fields``) of the version last merged from that source; the source ``""`` with no
+    fingerprints marks a record that was in 总台账 when it was written (added by hand), so
+    that every record the register held can be missed when it is deleted by hand.
+    """
+
+    fields: tuple[str, ...]
+    entries: dict[tuple[str, str], str]
+
+    def checksum(self) -> str:
+        """A checksum over the fields and every entry: the state is trusted only when the
+        checksum written with it still matches."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=15)
+        h.update((",".join(self.fields) + "\n").encode())
+        for (rid, source), prints in sorted(self.entries.items()):
+            h.update(f"{rid}\t{source}\t{prints}\n".encode())
+        return _letters(h.digest())
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """The entries as the sheet's rows, sorted (record ID, source, fingerprints)."""
+        return [(rid, source, prints) for (rid, source), prints in sorted(self.entries.items())]
+
+
+@dataclass
+class StateRead:
+    """The state found in a register: ``state`` when it can be trusted, else None with
+    ``problem`` saying why (None as well for a register written before there was a state)."""
+
+    state: MergeState | None
+    problem: str | None = None  # "lost" (the properties name a state that is gone) | "mismatch"
+
+
+def read_state(path: str | Path, policy: Policy, *, lang: str = "zh") -> StateRead:
+    """Read and verify the merge state of the register at ``path``.
+
+    The sheet's checksum (its first row) must match its entries, and the checksum the document
+    properties name (``keywords``), if any, must be the sheet's: a sheet edited, truncated or
+    left over from another register is not trusted (``problem="mismatch"``); properties
+    naming a state whose sheet is gone (saved by a tool that dropped very-hidden sheets) give
+    ``problem="lost"``; a register without either is one written before the state existed.
+    """
+    import re
+    import zipfile
+
+    path = Path(path)
+    named: str | None = None
+    try:
+        with zipfile.ZipFile(path) as z:
+            core = z.read("docProps/core.xml") if "docProps/core.xml" in z.namelist() else b""
+        m = re.search(re.escape(STATE_PROPERTY).encode() + rb"\s+([a-zA-F]+)", core)
+        named = m.group(1).decode() if m else None
+    except (OSError, zipfile.BadZipFile, KeyError):
+        pass
+    rows, _ = _load_sheet(path, STATE_SHEET, policy, lang)
+    if rows is None:
+        return StateRead(None, "lost" if named else None)
+    head = [as_text(v) if v not in ("", None) else "" for v in (rows[0] if rows else [])]
+    head += [""] * (4 - len(head))
+    if head[0] != STATE_MARK or head[1] != STATE_VERSION:
+        return StateRead(None, "mismatch")
+    fields = tuple(k for k in head[3].split(",") if k)
+    entries: dict[tuple[str, str], str] = {}
+    for row in rows[2:]:
+        cells = [("" if v in ("", None) else as_text(v)) for v in row[:3]]
+        cells += [""] * (3 - len(cells))
+        if cells[0]:
+            entries[(cells[0], cells[1])] = cells[2]
+    state = MergeState(fields, entries)
+    checksum = state.checksum()
+    if head[2] != checksum or (named is not None and named != checksum):
+        return StateRead(None, "mismatch")
+    return StateRead(state)

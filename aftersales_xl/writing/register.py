@@ -31,6 +31,11 @@ from ..reading.register import (
     REGISTER_SHEET,
     REJECTED_COLUMNS,
     REJECTED_SHEET,
+    STATE_MARK,
+    STATE_PROPERTY,
+    STATE_SHEET,
+    STATE_VERSION,
+    MergeState,
     RejectedRow,
     column_kind,
     empty_frame,
@@ -81,6 +86,7 @@ def write_register(
     history: pd.DataFrame | None = None,
     sla_columns: Sequence[tuple[str, str]] | Mapping[str, tuple[str, str]] = SLA_COLUMNS,
     extra_columns: Sequence[str] = (),
+    state: MergeState | None = None,
     lang: str = "zh",
 ) -> None:
     """Write the whole register workbook to ``path`` atomically.
@@ -93,6 +99,9 @@ def write_register(
     its type. ``history`` holds the replaced versions for ``变更记录``
     with the columns of :func:`history_columns` (all of them, old rows first: pass what
     :func:`read_history` returned with this run's rows appended); None writes an empty sheet.
+    ``state`` (the merge's memory of what it merged from each source: fingerprints, never
+    values) goes into the very-hidden sheet ``_xlcheck_state`` of the same file, its checksum
+    into the document's keywords, so rows and state are always replaced together.
 
     Every column is typed and checked before any file is created (:class:`ValueError` for a
     missing column or a value of the wrong type). The workbook is built in a temporary file
@@ -133,9 +142,11 @@ def write_register(
                     "tmpdir": scratch,
                 },
             )
-            workbook.set_properties(
-                {"title": REGISTER_SHEET, "comments": "xlcheck merge", "created": now}
-            )
+            properties = {"title": REGISTER_SHEET, "comments": "xlcheck merge", "created": now}
+            checksum = state.checksum() if state is not None else None
+            if checksum is not None:
+                properties["keywords"] = f"{STATE_PROPERTY} {checksum}"
+            workbook.set_properties(properties)
             cells = CellWriter(workbook)
             register_ws = workbook.add_worksheet(REGISTER_SHEET)
             _write_register_sheet(register_ws, cells, planned, len(frame), policy, lang)
@@ -147,6 +158,8 @@ def write_register(
                 workbook.add_worksheet(HISTORY_SHEET), cells, planned_history, len(history)
             )
             cells.finish_lists(workbook)
+            if state is not None and checksum is not None:
+                _write_state_sheet(workbook.add_worksheet(STATE_SHEET), cells, state, checksum)
             register_ws.activate()
             workbook.close()
     except (OSError, xlsxwriter.exceptions.XlsxWriterException) as e:
@@ -310,6 +323,21 @@ def _write_history_sheet(ws: Any, cells: CellWriter, planned: list[_Column], n: 
     ws.freeze_panes(1, frozen)
     ws.autofilter(0, 0, max(n, 1), len(planned) - 1)
     _write_table(ws, cells, planned, n)
+
+
+def _write_state_sheet(ws: Any, cells: CellWriter, state: MergeState, checksum: str) -> None:
+    """_xlcheck_state, very hidden: a first row with the layout's mark, version, checksum and
+    field keys; a header; then one row per (record, source) with the fingerprints."""
+    for col, value in enumerate((STATE_MARK, STATE_VERSION, checksum, ",".join(state.fields))):
+        cells.string(ws, 0, col, value)
+    cells.header_row(ws, 1, ["问题编号", "来源文件", "指纹"])
+    for row, (rid, source, prints) in enumerate(state.rows(), start=2):
+        cells.string(ws, row, 0, rid)
+        if source:
+            cells.string(ws, row, 1, source)
+        if prints:
+            cells.string(ws, row, 2, prints)
+    ws.very_hidden()
 
 
 _TEXT: dict[str, dict[str, str]] = {
