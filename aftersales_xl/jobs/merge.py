@@ -569,7 +569,8 @@ def _merge_locked(
             continue
         bad_rows = {f.row for f in blocking}
         result.rejected_rows += len(bad_rows)
-        result.per_file[source]["rejected"] += len(bad_rows)
+        if bad_rows:
+            result.per_file[source]["rejected"] += len(bad_rows)
         frame = c.typed[~c.typed.index.isin(bad_rows)]
         frame = frame.reindex(columns=keys)
         masked, _changes, counts = mask_frame(frame, form, policy)
