@@ -112,7 +112,7 @@ class Model:
                 reg, last = self.register[rid], self.last[rid]
                 for k in FIELDS:
                     sub, now, was = row[k], reg[k], last[k]
-                    if sub == was or sub == now:
+                    if sub in (was, now):
                         last[k] = sub
                     elif now == was or prefer == "submission":
                         reg[k] = last[k] = sub
@@ -297,7 +297,9 @@ def test_eight_weeks_of_real_use(tmp_path, form, policy):
     w.model.register[l1]["module"] = "支付模块"
     w.week = 4
     paths = [
-        w.submit(zhang, w.new_rows(zhang, 1), {z5: {"description": "问题 5：登录后页面空白（偶发）"}}),
+        w.submit(
+            zhang, w.new_rows(zhang, 1), {z5: {"description": "问题 5：登录后页面空白（偶发）"}}
+        ),
         w.submit(li, [], {l1: {"module": "报表模块"}}),
     ]
     result = w.merge(paths)

@@ -586,14 +586,17 @@ def _merge_locked(
     old = old.reset_index(drop=True)
     state = found_state.state
     fields = [k for k in keys if k != "record_id"]
-    base_of: dict[tuple[Any, str], dict[str, str]] = {}
     if state is not None:
         old = _restore_deleted(
             old, state, batches, history, register, form, policy, result, now, lang
         )
-        for (rid, source), prints in state.entries.items():
-            if source and (split := split_prints(prints, state.fields)):
-                base_of[(id_key(rid), source)] = split
+
+    def base_of(stored: str, source: str) -> dict[str, str] | None:
+        """The fingerprints last merged from ``source`` for the record stored as ``stored``
+        (the state is keyed by the ID as 总台账 holds it), split only when asked."""
+        prints = state.entries.get((stored, source)) if state is not None else None
+        return (split_prints(prints, state.fields) or None) if prints else None
+
     unnumbered = _resolve_blank_ids(batches, old, keys, policy, submitted)
 
     # 3. one version per ID in this run; different versions (two files, or twice) conflict.
@@ -650,12 +653,13 @@ def _merge_locked(
             rejected.append(_clash_row(rid, source, row, c, form, lang))
             continue
         stored = before["record_id"]
-        plan = _three_way(before, rec, fields, base_of.get((id_key(rid), source)), prefer)
+        base = base_of(stored, source)
+        plan = _three_way(before, rec, fields, base, prefer)
         prints = plan.prints
         if plan.conflicts:
             result.edit_conflicts += len(plan.conflicts)
             counter["conflicts"] += len(plan.conflicts)
-            base = base_of[(id_key(rid), source)]
+            assert base is not None  # a conflict needs a remembered version
             rejected += [
                 _edit_conflict_row(
                     stored, k, recover.value(stored, k, base[k]), before[k], rec[k], source, row,
