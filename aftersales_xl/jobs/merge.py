@@ -513,7 +513,9 @@ def _merge_locked(
     exists = register.is_file()
     old = read_register(register, form, policy, lang=lang) if exists else _empty(keys + prov)
     history = read_history(register, form, policy, lang=lang) if exists else None
-    found_state = read_state(register, policy, lang=lang) if exists else StateRead(None)
+    found_state = (
+        read_state(register, policy, lang=lang, inspected=True) if exists else StateRead(None)
+    )
     extras = [c for c in old.columns if c not in keys and c not in prov]
 
     checked: list[Checked] = list(
@@ -594,7 +596,9 @@ def _merge_locked(
     def base_of(stored: str, source: str) -> dict[str, str] | None:
         """The fingerprints last merged from ``source`` for the record stored as ``stored``
         (the state is keyed by the ID as 总台账 holds it), split only when asked."""
-        prints = state.entries.get((stored, source)) if state is not None else None
+        if state is None or state.fields != tuple(fields):
+            return None
+        prints = state.entries.get((stored, source))
         return (split_prints(prints, state.fields) or None) if prints else None
 
     unnumbered = _resolve_blank_ids(batches, old, keys, policy, submitted)
@@ -631,7 +635,11 @@ def _merge_locked(
 
     # 4. update or add: three-way per field where the state knows the version last merged
     # from the source, else (no state yet) the submission's changed fields win as before
-    entries: dict[tuple[str, str], str] = dict(state.entries) if state is not None else {}
+    entries: dict[tuple[str, str], str] = {}
+    if state is not None and state.fields == tuple(fields):
+        entries = dict(state.entries)
+    elif state is not None:  # the form's fields changed: the records are kept, not the prints
+        entries = dict.fromkeys(state.entries, "")
     recover = _Recovery(old, history, policy, form, id_key)
     new_rows: list[dict[str, Any]] = []
     replaced: list[dict[str, Any]] = []
@@ -719,12 +727,12 @@ def _merge_locked(
         )
 
     # 5. figures and the write
+    if dry_run:
+        return result
     calendar = WorkCalendar.from_policy(policy)
     with_sla = with_sla_columns(merged, policy, now, calendar=calendar, lang=lang)
     summaries = compute_summaries(merged, policy, now, week_start, calendar=calendar, lang=lang)
     result.notes.extend(calendar.warning_messages(lang))
-    if dry_run:
-        return result
     if exists:  # old backups go only once the new register is in place
         result.backup = backup_copy(register, keep, prune=False)
     write_register(
@@ -943,9 +951,14 @@ def _restore_deleted(
     description. A record found nowhere is named in a note (its state is kept, so it is
     looked for again next time)."""
     id_key = _id_keys(policy)
-    present = {id_key(r) for r in old["record_id"].dropna()}
+    stored = set(old["record_id"].dropna())
+    # the state is keyed by the IDs as written: only the others need comparing by ID key
+    unknown = [(rid, prints) for (rid, _s), prints in state.entries.items() if rid not in stored]
+    if not unknown:
+        return old
+    present = {id_key(r) for r in stored}
     wanted: dict[Any, tuple[str, list[str]]] = {}
-    for (rid, _source), prints in state.entries.items():
+    for rid, prints in unknown:
         k = id_key(rid)
         if k not in present:
             wanted.setdefault(k, (rid, []))[1].append(prints)

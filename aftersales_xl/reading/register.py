@@ -208,18 +208,20 @@ def read_history(
 
 
 def _load_sheet(
-    path: Path, sheet: str, policy: Policy, lang: str
+    path: Path, sheet: str, policy: Policy, lang: str, *, inspected: bool = False
 ) -> tuple[list[list[Any]] | None, bool]:
     """The rows of ``sheet`` (None if the workbook has no such sheet) and its 1904 date flag.
 
-    The file must exist and pass the safety gate first; then python-calamine reads it.
+    The file must exist and pass the safety gate first (skipped with ``inspected``: the
+    caller has just passed the same file through it); then python-calamine reads it.
     """
     name = path.name
     if not path.is_file():
         raise UnreadableError(str(path), "not-found", _t("not-found", lang, path=name))
     # the safety gate first (policy limits, zip bombs, unsafe XML); it raises UnreadableError
-    inspection = inspect(path, policy.limits, lang)
-    date1904 = inspection.date1904
+    date1904 = False
+    if not inspected:
+        date1904 = inspect(path, policy.limits, lang).date1904
     try:
         with path.open("rb") as fh:  # from the bytes, whatever the extension says
             workbook = python_calamine.CalamineWorkbook.from_filelike(fh)
@@ -605,8 +607,13 @@ class StateRead:
     problem: str | None = None  # "lost" (the properties name a state that is gone) | "mismatch"
 
 
-def read_state(path: str | Path, policy: Policy, *, lang: str = "zh") -> StateRead:
+def read_state(
+    path: str | Path, policy: Policy, *, lang: str = "zh", inspected: bool = False
+) -> StateRead:
     """Read and verify the merge state of the register at ``path``.
+
+    ``inspected``: the file has just passed the safety gate (:func:`read_register`), so it is
+    not scanned again (the state holds text only: the date system does not matter).
 
     The sheet's checksum (its first row) must match its entries, and the checksum the document
     properties name (``keywords``), if any, must be the sheet's: a sheet edited, truncated or
@@ -626,7 +633,7 @@ def read_state(path: str | Path, policy: Policy, *, lang: str = "zh") -> StateRe
         named = m.group(1).decode() if m else None
     except (OSError, zipfile.BadZipFile, KeyError):
         pass
-    rows, _ = _load_sheet(path, STATE_SHEET, policy, lang)
+    rows, _ = _load_sheet(path, STATE_SHEET, policy, lang, inspected=inspected)
     if rows is None:
         return StateRead(None, "lost" if named else None)
     head = [as_text(v) if v not in ("", None) else "" for v in (rows[0] if rows else [])]
