@@ -31,6 +31,7 @@ CODES: dict[str, str] = {
     "formula-no-value": ERROR,
     "error-value": ERROR,
     "conflict": ERROR,
+    "edit-conflict": ERROR,
 }
 
 
