@@ -478,3 +478,31 @@ def test_prefer_on_the_command_line(tmp_path, form, policy, prefer):
     assert result.exit_code == 0, result.output
     expected = "员工" if prefer == "submission" else "主管"
     assert register_records(register)[rid]["owner"] == expected
+
+
+def test_a_merge_killed_while_writing_leaves_rows_and_state_together(
+    tmp_path, form, policy, monkeypatch
+):
+    rows = record_rows(2)
+    src = submission(tmp_path, rows)
+    register = tmp_path / "总台账.xlsx"
+    merge([src], register, form, policy, now=START)
+    rid = sorted(register_records(register))[0]
+    edit_register(register, {rid: {"owner": "主管指派"}})
+    before = register.read_bytes()
+    rows[1]["analysis"] = "员工补充的分析"
+    write_record_xlsx(src, rows)
+
+    import aftersales_xl.writing.fileio as fileio
+
+    def boom(*_args: Any, **_kw: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fileio.os, "replace", boom)
+    with pytest.raises(Exception):  # noqa: B017 - any failure, as long as nothing is lost
+        merge([src], register, form, policy, now=START, keep=0)
+    monkeypatch.undo()
+    assert register.read_bytes() == before
+    result = merge([src], register, form, policy, now=START)
+    assert (result.updated, result.unchanged, result.notes) == (1, 1, [])
+    assert register_records(register)[rid]["owner"] == "主管指派"
