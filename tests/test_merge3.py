@@ -506,3 +506,42 @@ def test_a_merge_killed_while_writing_leaves_rows_and_state_together(
     result = merge([src], register, form, policy, now=START)
     assert (result.updated, result.unchanged, result.notes) == (1, 1, [])
     assert register_records(register)[rid]["owner"] == "主管指派"
+
+
+def test_a_deleted_record_comes_back_from_a_backup_or_is_named(tmp_path, form, policy):
+    a = submission(tmp_path, record_rows(2))
+    register = tmp_path / "总台账.xlsx"
+    merge([a], register, form, policy, now=START)
+    # a row the supervisor typed in, numbered by the next merge, then deleted with another one
+    wb = openpyxl.load_workbook(register)
+    ws = wb["总台账"]
+    header = [c.value for c in ws[1]]
+    typed = record_rows(1, start=datetime(2024, 5, 23, 8, 0))[0]
+    typed["customer"] = "电话客户/C0900"
+    ws.append([norm(typed.get(KEY.get(h))) if h in KEY else None for h in header])
+    wb.save(register)
+    merge([a], register, form, policy, now=START + timedelta(days=1))
+    records = register_records(register)
+    assert len(records) == 3
+    hand = next(r for r, rec in records.items() if rec["customer"] == "电话客户/C0900")
+    first = sorted(records)[0]
+    merge([a], register, form, policy, now=START + timedelta(days=2))  # a backup holding both
+    edit_register(register, {}, delete=hand)
+    edit_register(register, {}, delete=first)
+    other = tmp_path / "other.xlsx"
+    write_record_xlsx(other, record_rows(1, start=datetime(2024, 5, 24, 8, 0)))
+    result = merge([other], register, form, policy, now=START + timedelta(days=3))
+    assert (result.restored, sorted(result.restored_ids)) == (2, sorted([hand, first]))
+    assert register_records(register)[hand] == records[hand]
+    assert register_records(register)[first] == records[first]
+
+    # without a backup, a history row or a submission holding it, a record is named
+    for backup in tmp_path.glob("总台账.bak-*.xlsx"):
+        backup.unlink()
+    edit_register(register, {}, delete=hand)
+    result = merge([other], register, form, policy, now=START + timedelta(days=4), lang="en")
+    assert result.restored == 0
+    assert [n for n in result.notes if hand in n and "could not be restored" in n]
+    # the state still knows it, so it is looked for again next time
+    state = read_state(register, policy).state
+    assert state is not None and (hand, "") in state.entries
