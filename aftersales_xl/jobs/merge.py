@@ -15,14 +15,24 @@ without 问题编号 are numbered. Then, for each submitted row, in this order:
    kept out and listed in 待修正 field by field; identical copies merge once. IDs with the
    same period and sequence are one ID (``FW202405210002`` = ``FW20240521002``), stored as
    the register writes it, else in the canonical form;
-5. an ID already in the register replaces the register's row when its content changed; the
-   replaced version goes to 变更记录 with the time and source. Unchanged rows keep their
-   provenance and hand-added columns, so merging the same submissions twice keeps every row,
-   ID and value (only the clock-driven SLA figures of open records move).
+5. an ID already in the register is merged per field, three ways, against the fingerprints
+   of the version last merged from the same source (the register's very-hidden state sheet,
+   :class:`~aftersales_xl.reading.register.MergeState`): a field unchanged in the submission
+   since then stays as 总台账 has it (a hand edit survives), a field changed in the
+   submission only is applied (the replaced version goes to 变更记录 with the time, source and
+   fields), a field changed on both sides to different values is an ``edit-conflict`` in
+   待修正 with the three values and the register's value kept (``prefer`` settles it).
+   Without a trusted state for the record and source, every changed field is applied.
+   Unchanged rows keep their provenance and hand-added columns, so merging the same
+   submissions twice keeps every row, ID and value (only the clock-driven SLA figures of open
+   records move).
 
-Records are never deleted. The register is written to a temporary file and moved over the old
-one; the previous version is kept as a backup; a lock file stops two merges at once (a lock
-left by a merge that was killed is noticed and removed).
+Records are never deleted: one deleted from 总台账 by hand is missed against the state and
+put back (from a backup, 变更记录 or this run's rows). The register and its state are written
+to one temporary file and moved over the old one; the previous version is kept as a backup;
+a lock file stops two merges at once (a lock left by a merge that was killed is noticed and
+removed). ``return_dir`` gets each submission back with its assigned IDs filled in and its
+contact data masked (patched cell by cell); ``dry_run`` decides everything and writes nothing.
 """
 
 from __future__ import annotations

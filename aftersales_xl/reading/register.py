@@ -10,6 +10,9 @@ Layout of the workbook (sheet names are fixed, in Chinese; written by
 ``变更记录``    every version of a record that an update replaced, one row per replaced
                version: 变更时间 / 变更来源 (the new version's file) / 变更字段, then the old
                version's form columns and its own 来源文件 / 来源行 / 合并时间 — nothing is lost.
+``_xlcheck_state``  very hidden: the merge state (:class:`MergeState`, :func:`read_state`) —
+               per record and source the fingerprints of the version last merged, and a
+               checksum (also in the document's keywords) verified before it is trusted.
 
 :func:`read_register` reads ``总台账`` back with python-calamine into the typed frame the
 merge works on: text as ``str`` (IDs and phones never become numbers), datetimes as pandas
