@@ -585,20 +585,41 @@ class MergeState:
     fields: tuple[str, ...]
     entries: dict[tuple[str, str], str]
 
-    def checksum(self) -> str:
-        """A checksum over the fields and every entry: the state is trusted only when the
-        checksum written with it still matches."""
+    def lines(self) -> list[str]:
+        """The entries as text, sorted: ``ID<tab>source<tab>fingerprints`` (a tab or line
+        break inside a file name becomes a space)."""
+        clean = str.maketrans("\t\n\r", "   ")
+        return sorted(
+            f"{rid.translate(clean)}\t{source.translate(clean)}\t{prints}"
+            for (rid, source), prints in self.entries.items()
+        )
+
+    def checksum(self, lines: Sequence[str] | None = None) -> str:
+        """A checksum over the fields and every entry (``lines``: :meth:`lines`, if at hand):
+        the state is trusted only when the checksum written with it still matches."""
         import hashlib
 
         h = hashlib.blake2b(digest_size=15)
         h.update((",".join(self.fields) + "\n").encode())
-        for (rid, source), prints in sorted(self.entries.items()):
-            h.update(f"{rid}\t{source}\t{prints}\n".encode())
+        h.update("\n".join(self.lines() if lines is None else lines).encode())
         return _letters(h.digest())
 
-    def rows(self) -> list[tuple[str, str, str]]:
-        """The entries as the sheet's rows, sorted (record ID, source, fingerprints)."""
-        return [(rid, source, prints) for (rid, source), prints in sorted(self.entries.items())]
+    def chunks(self, lines: Sequence[str] | None = None, limit: int = 30_000) -> list[str]:
+        """:meth:`lines` packed into texts of at most ``limit`` characters, one line per entry:
+        one cell holds ~150 entries, so 100,000 records are ~700 cells, not 300,000 (a cell
+        holds at most 32,767 characters)."""
+        out: list[str] = []
+        batch: list[str] = []
+        size = 0
+        for line in self.lines() if lines is None else lines:
+            if batch and size + len(line) + 1 > limit:
+                out.append("\n".join(batch))
+                batch, size = [], 0
+            batch.append(line)
+            size += len(line) + 1
+        if batch:
+            out.append("\n".join(batch))
+        return out
 
 
 @dataclass
@@ -646,10 +667,11 @@ def read_state(
     fields = tuple(k for k in head[3].split(",") if k)
     entries: dict[tuple[str, str], str] = {}
     for row in rows[2:]:
-        cells = [("" if v in ("", None) else as_text(v)) for v in row[:3]]
-        cells += [""] * (3 - len(cells))
-        if cells[0]:
-            entries[(cells[0], cells[1])] = cells[2]
+        text = as_text(row[0]) if row and row[0] not in ("", None) else ""
+        for line in text.splitlines():
+            rid, source, prints = ([*line.split("\t", 2), "", ""])[:3]
+            if rid:
+                entries[(rid, source)] = prints
     state = MergeState(fields, entries)
     checksum = state.checksum()
     if head[2] != checksum or (named is not None and named != checksum):

@@ -143,7 +143,8 @@ def write_register(
                 },
             )
             properties = {"title": REGISTER_SHEET, "comments": "xlcheck merge", "created": now}
-            checksum = state.checksum() if state is not None else None
+            lines = state.lines() if state is not None else []
+            checksum = state.checksum(lines) if state is not None else None
             if checksum is not None:
                 properties["keywords"] = f"{STATE_PROPERTY} {checksum}"
             workbook.set_properties(properties)
@@ -159,7 +160,9 @@ def write_register(
             )
             cells.finish_lists(workbook)
             if state is not None and checksum is not None:
-                _write_state_sheet(workbook.add_worksheet(STATE_SHEET), cells, state, checksum)
+                _write_state_sheet(
+                    workbook.add_worksheet(STATE_SHEET), cells, state, checksum, lines
+                )
             register_ws.activate()
             workbook.close()
     except (OSError, xlsxwriter.exceptions.XlsxWriterException) as e:
@@ -325,18 +328,19 @@ def _write_history_sheet(ws: Any, cells: CellWriter, planned: list[_Column], n: 
     _write_table(ws, cells, planned, n)
 
 
-def _write_state_sheet(ws: Any, cells: CellWriter, state: MergeState, checksum: str) -> None:
+def _write_state_sheet(
+    ws: Any, cells: CellWriter, state: MergeState, checksum: str, lines: Sequence[str]
+) -> None:
     """_xlcheck_state, very hidden: a first row with the layout's mark, version, checksum and
-    field keys; a header; then one row per (record, source) with the fingerprints."""
+    field keys; a header; then the entries (:meth:`MergeState.lines`) in column A, packed
+    ~150 to a cell (:meth:`MergeState.chunks`), so that the state costs a few hundred cells
+    however large the register."""
     for col, value in enumerate((STATE_MARK, STATE_VERSION, checksum, ",".join(state.fields))):
         cells.string(ws, 0, col, value)
-    cells.header_row(ws, 1, ["问题编号", "来源文件", "指纹"])
-    for row, (rid, source, prints) in enumerate(state.rows(), start=2):
-        cells.string(ws, row, 0, rid)
-        if source:
-            cells.string(ws, row, 1, source)
-        if prints:
-            cells.string(ws, row, 2, prints)
+    cells.header_row(ws, 1, ["问题编号 ⇥ 来源文件 ⇥ 指纹（每行一条）"])
+    for row, text in enumerate(state.chunks(lines), start=2):
+        cells.string(ws, row, 0, text)
+    ws.set_column(0, 0, 60)
     ws.very_hidden()
 
 
