@@ -546,3 +546,23 @@ def test_a_deleted_record_comes_back_from_a_backup_or_is_named(tmp_path, form, p
     # the state still knows it, so it is looked for again next time
     state = read_state(register, policy).state
     assert state is not None and (hand, "") in state.entries
+
+
+def test_a_workbook_renamed_from_week_to_week_keeps_the_hand_edits(tmp_path, form, policy):
+    (tmp_path / "in").mkdir()
+    rows = record_rows(2)
+    week1 = write_record_xlsx(tmp_path / "in" / "张工_0603.xlsx", rows)
+    register = tmp_path / "总台账.xlsx"
+    merge([week1], register, form, policy, now=START, return_dir=tmp_path / "back")
+    ids = sorted(register_records(register))
+    edit_register(register, {ids[0]: {"owner": "主管指派"}})
+    for row, rid in zip(rows, ids, strict=True):
+        row["record_id"] = rid
+    rows[0]["feedback"] = "客户确认已恢复"
+    week2 = write_record_xlsx(tmp_path / "in" / "张工_0610.xlsx", rows)
+    result = merge([week2], register, form, policy, now=START + timedelta(days=7))
+    assert (result.updated, result.unchanged, result.edit_conflicts) == (1, 1, 0)
+    got = register_records(register)[ids[0]]
+    assert (got["owner"], got["feedback"]) == ("主管指派", "客户确认已恢复")
+    state = read_state(register, policy).state
+    assert state is not None and {s for _r, s in state.entries} == {"张工_0610.xlsx"}

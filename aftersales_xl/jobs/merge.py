@@ -603,13 +603,28 @@ def _merge_locked(
             old, state, batches, history, register, form, policy, result, now, lang
         )
 
-    def base_of(stored: str, source: str) -> dict[str, str] | None:
+    sources_of: dict[str, list[str]] = {}  # ID → sources with a remembered version (lazily)
+
+    def base_of(stored: str, source: str, last_source: Any) -> tuple[dict[str, str] | None, str]:
         """The fingerprints last merged from ``source`` for the record stored as ``stored``
-        (the state is keyed by the ID as 总台账 holds it), split only when asked."""
+        (the state is keyed by the ID as 总台账 holds it), split only when asked, and the
+        source they are remembered under. A source the state does not know for the record (a
+        workbook renamed from one week to the next) takes the version remembered under the
+        register's 来源文件 of the record, else under any other source of it."""
         if state is None or state.fields != tuple(fields):
-            return None
+            return None, source
         prints = state.entries.get((stored, source))
-        return (split_prints(prints, state.fields) or None) if prints else None
+        if not prints:
+            if not sources_of:
+                for rid, src in state.entries:
+                    if src:
+                        sources_of.setdefault(rid, []).append(src)
+            known = sorted(sources_of.get(stored, ()))
+            if not known:
+                return None, source
+            source = last_source if last_source in known else known[0]
+            prints = state.entries[(stored, source)]
+        return (split_prints(prints, state.fields) or None), source
 
     unnumbered = _resolve_blank_ids(batches, old, keys, policy, submitted)
 
@@ -671,7 +686,7 @@ def _merge_locked(
             rejected.append(_clash_row(rid, source, row, c, form, lang))
             continue
         stored = before["record_id"]
-        base = base_of(stored, source)
+        base, remembered = base_of(stored, source, before.get("source_file"))
         plan = _three_way(before, rec, fields, base, prefer)
         prints = plan.prints
         if plan.conflicts:
@@ -688,6 +703,8 @@ def _merge_locked(
         result.settled += plan.settled
         entries[(stored, source)] = prints
         entries.pop((stored, ""), None)
+        if remembered != source:  # the renamed workbook's old name is not kept alongside
+            entries.pop((stored, remembered), None)
         if not plan.applied:
             result.unchanged += 1
             counter["unchanged"] += 1
