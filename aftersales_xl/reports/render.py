@@ -123,7 +123,9 @@ def render_merge(result, lang: str = "zh") -> str:
             f"{masked} cells masked, {result.assigned} IDs assigned"
         )
         lines.append(f"register: {result.register} ({result.total} records)")
-        if result.rejected_rows or result.conflicts or edit_conflicts:
+        if (result.rejected_rows or result.conflicts or edit_conflicts) and dry_run:
+            lines.append("rows kept out and fields in conflict would be listed in the 待修正 sheet")
+        elif result.rejected_rows or result.conflicts or edit_conflicts:
             lines.append("rows kept out and fields in conflict are listed in the 待修正 sheet")
         if result.backup:
             lines.append(f"previous version kept as {result.backup}")
@@ -137,7 +139,9 @@ def render_merge(result, lang: str = "zh") -> str:
             f"脱敏 {masked} 处，编号 {result.assigned} 条"
         )
         lines.append(f"总台账：{result.register}（共 {result.total} 条）")
-        if result.rejected_rows or result.conflicts or edit_conflicts:
+        if (result.rejected_rows or result.conflicts or edit_conflicts) and dry_run:
+            lines.append("未合并的行和冲突的字段将列入总台账的“待修正”工作表")
+        elif result.rejected_rows or result.conflicts or edit_conflicts:
             lines.append("未合并的行和冲突的字段见总台账的“待修正”工作表")
         if result.backup:
             lines.append(f"上一版已备份为 {result.backup}")
