@@ -317,6 +317,7 @@ def test_eight_weeks_of_real_use(tmp_path, form, policy):
     assert files_of(tmp_path) == before
     assert (dry.restored, dry.added, dry.updated) == (1, 1, 1)
     assert dry.per_file["li.xlsx"] == {"new": 1, "updated": 1, "unchanged": 4}
+    assert dry.per_file["zhang.xlsx"] == {"unchanged": 7, "restored": 1}
     assert "试运行" in w.outputs[-2] and "li.xlsx：将新增 1，更新 1" in w.outputs[-2]
     # the real merge restores z3 and settles the conflict with the submission's value
     result = w.merge(paths, prefer="submission")

@@ -666,6 +666,7 @@ def _merge_locked(
     elif state is not None:  # the form's fields changed: the records are kept, not the prints
         entries = dict.fromkeys(state.entries, "")
     recover = _Recovery(old, history, policy, form, id_key)
+    back = set(result.restored_ids)  # counted per file too, under the file that carries them
     new_rows: list[dict[str, Any]] = []
     replaced: list[dict[str, Any]] = []
     for rid, (_b, source, row, rec, c) in incoming.items():
@@ -686,6 +687,8 @@ def _merge_locked(
             rejected.append(_clash_row(rid, source, row, c, form, lang))
             continue
         stored = before["record_id"]
+        if stored in back:
+            counter["restored"] += 1
         base, remembered = base_of(stored, source, before.get("source_file"))
         plan = _three_way(before, rec, fields, base, prefer)
         prints = plan.prints

@@ -107,12 +107,13 @@ def render_merge(result, lang: str = "zh") -> str:
         if en:
             lines.append(
                 f"  {name}: would add {c['new']}, update {c['updated']}, leave {c['unchanged']} "
-                f"unchanged, {c['conflicts']} in conflict, {c['rejected']} rejected"
+                f"unchanged, {c['conflicts']} in conflict, restore {c['restored']}, "
+                f"{c['rejected']} rejected"
             )
         else:
             lines.append(
                 f"  {name}：将新增 {c['new']}，更新 {c['updated']}，未变 {c['unchanged']}，"
-                f"冲突 {c['conflicts']}，退回 {c['rejected']}"
+                f"冲突 {c['conflicts']}，恢复 {c['restored']}，退回 {c['rejected']}"
             )
     if en:
         lines.append(
