@@ -567,3 +567,29 @@ def test_a_workbook_renamed_from_week_to_week_keeps_the_hand_edits(tmp_path, for
     assert (got["owner"], got["feedback"]) == ("主管指派", "客户确认已恢复")
     state = read_state(register, policy).state
     assert state is not None and {s for _r, s in state.entries} == {"张工_0610.xlsx"}
+
+
+def test_a_conflict_shows_the_last_merged_text_from_a_backup(tmp_path, form, policy):
+    rows = record_rows(1)
+    rows[0]["analysis"] = "初步判断：缓存问题"
+    src = submission(tmp_path, rows)
+    register = tmp_path / "总台账.xlsx"
+    merge([src], register, form, policy, now=START)
+    (rid,) = register_records(register)
+    merge([src], register, form, policy, now=START + timedelta(days=1))  # a backup holds it
+    edit_register(register, {rid: {"analysis": "主管：已确认是网络问题"}})
+    rows[0]["record_id"] = rid
+    rows[0]["analysis"] = "员工：更新了缓存配置"
+    write_record_xlsx(src, rows)
+    result = merge([src], register, form, policy, now=START + timedelta(days=2))
+    assert result.edit_conflicts == 1
+    ((label, message),) = fix_list(register)
+    assert label == "问题分析过程"
+    for value in ("初步判断：缓存问题", "主管：已确认是网络问题", "员工：更新了缓存配置"):
+        assert f"“{value}”" in message
+    # without any backup, the overwritten free text cannot be shown, and the line says so
+    for backup in tmp_path.glob("总台账.bak-*.xlsx"):
+        backup.unlink()
+    result = merge([src], register, form, policy, now=START + timedelta(days=3), keep=0)
+    ((label, message),) = fix_list(register)
+    assert "未保存原值" in message and "初步判断" not in message

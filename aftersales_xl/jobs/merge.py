@@ -665,7 +665,8 @@ def _merge_locked(
         entries = dict(state.entries)
     elif state is not None:  # the form's fields changed: the records are kept, not the prints
         entries = dict.fromkeys(state.entries, "")
-    recover = _Recovery(old, history, policy, form, id_key)
+    recover = _Recovery(old, history, policy, form, id_key, backup_paths(register), lang)
+    pending: list[tuple] = []  # edit conflicts, listed once their last merged values are found
     back = set(result.restored_ids)  # counted per file too, under the file that carries them
     new_rows: list[dict[str, Any]] = []
     replaced: list[dict[str, Any]] = []
@@ -696,13 +697,9 @@ def _merge_locked(
             result.edit_conflicts += len(plan.conflicts)
             counter["conflicts"] += len(plan.conflicts)
             assert base is not None  # a conflict needs a remembered version
-            rejected += [
-                _edit_conflict_row(
-                    stored, k, recover.value(stored, k, base[k]), before[k], rec[k], source, row,
-                    c, form, lang,
-                )
-                for k in plan.conflicts
-            ]  # fmt: skip
+            pending += [
+                (stored, k, base[k], before[k], rec[k], source, row, c) for k in plan.conflicts
+            ]
         result.settled += plan.settled
         entries[(stored, source)] = prints
         entries.pop((stored, ""), None)
@@ -734,6 +731,14 @@ def _merge_locked(
         records[position[id_key(rid)]] = updated
         result.updated += 1
         counter["updated"] += 1
+    if pending:
+        last = recover.values([(p[0], p[1], p[2]) for p in pending])
+        rejected += [
+            _edit_conflict_row(stored, k, was, now_value, sub, source, row, c, form, lang)
+            for (stored, k, _fp, now_value, sub, source, row, c), was in zip(
+                pending, last, strict=True
+            )
+        ]
     new_rows.sort(key=lambda r: _id_order(r["record_id"], policy))
     merged = _typed(pd.DataFrame(records + new_rows, columns=keys + prov + extras), form)
     if replaced:
@@ -845,9 +850,10 @@ def _three_way(
 
 class _Recovery:
     """The value a fingerprint stands for, when the register still has it somewhere: an older
-    version of the record in 变更记录, another record's value of the same field, or a value
-    of the field's list. The state keeps fingerprints only, so a value typed once and then
-    overwritten by hand cannot be shown again."""
+    version of the record in 变更记录, another record's value of the same field, a value of
+    the field's list, or the record in a backup of the register. The state keeps fingerprints
+    only, so a value typed once and overwritten by hand before any backup held it cannot be
+    shown again."""
 
     def __init__(
         self,
@@ -856,19 +862,42 @@ class _Recovery:
         policy: Policy,
         form: FormSpec,
         id_key: Callable[[str], Any],
+        backups: Sequence[Path] = (),
+        lang: str = "zh",
     ):
-        self.old, self.history, self.policy, self.form, self.id_key = (
-            old,
-            history,
-            policy,
-            form,
-            id_key,
-        )
+        self.old, self.history, self.policy, self.form = old, history, policy, form
+        self.id_key, self.backups, self.lang = id_key, list(backups), lang
         self._columns: dict[str, dict[str, Any]] = {}
 
-    def value(self, rid: str, key: str, prints: str) -> tuple[bool, Any]:
-        """``(True, value)`` when a value with fingerprint ``prints`` is found, else
-        ``(False, None)``."""
+    def values(self, wanted: Sequence[tuple[str, str, str]]) -> list[tuple[bool, Any]]:
+        """For each ``(record ID, field, fingerprint)``: ``(True, value)`` when a value with
+        that fingerprint is found, else ``(False, None)``. Backups (newest first) are read only
+        for what the register itself cannot tell, and only until everything is found."""
+        out = [self._in_register(rid, key, prints) for rid, key, prints in wanted]
+        missing = {i for i, (found, _v) in enumerate(out) if not found}
+        for backup in reversed(self.backups):
+            if not missing:
+                break
+            ids = {self.id_key(wanted[i][0]) for i in missing}
+            try:
+                frame = read_register(backup, self.form, self.policy, lang=self.lang)
+            except XlcheckError:
+                continue
+            near = [not is_missing(r) and self.id_key(r) in ids for r in frame["record_id"]]
+            frame, _c, _n = mask_frame(frame[near], self.form, self.policy)
+            versions: dict[Any, list[dict[str, Any]]] = {}
+            for rec in frame.to_dict("records"):
+                versions.setdefault(self.id_key(rec["record_id"]), []).append(rec)
+            for i in sorted(missing):
+                rid, key, prints = wanted[i]
+                for rec in versions.get(self.id_key(rid), ()):
+                    if field_print(rec.get(key)) == prints:
+                        out[i] = (True, rec.get(key))
+                        missing.discard(i)
+                        break
+        return out
+
+    def _in_register(self, rid: str, key: str, prints: str) -> tuple[bool, Any]:
         history = self.history
         if history is not None and not history.empty:
             mine = history[
