@@ -593,3 +593,23 @@ def test_a_conflict_shows_the_last_merged_text_from_a_backup(tmp_path, form, pol
     result = merge([src], register, form, policy, now=START + timedelta(days=3), keep=0)
     ((label, message),) = fix_list(register)
     assert "未保存原值" in message and "初步判断" not in message
+
+
+def test_a_contact_conflict_shows_masked_values_only(tmp_path, form, policy):
+    rows = record_rows(1)
+    src = submission(tmp_path, rows)
+    register = tmp_path / "总台账.xlsx"
+    merge([src], register, form, policy, now=START)
+    (rid,) = register_records(register)
+    merge([src], register, form, policy, now=START)  # a backup holding the merged contact
+    edit_register(register, {rid: {"contact": "13700001111"}})  # typed in raw by hand
+    rows[0].update(record_id=rid, contact=CANARY_PHONE)
+    write_record_xlsx(src, rows)
+    result = merge([src], register, form, policy, now=START, lang="zh")
+    ((label, message),) = fix_list(register)
+    assert label == "联系方式" and result.edit_conflicts == 1
+    assert "“138****8000”" in message and "“****1111”" in message and "“****5678”" in message
+    with zipfile.ZipFile(register) as z:
+        for name in z.namelist():
+            data = z.read(name)
+            assert CANARY_PHONE.encode() not in data and b"13700001111" not in data
