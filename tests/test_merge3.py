@@ -613,3 +613,23 @@ def test_a_contact_conflict_shows_masked_values_only(tmp_path, form, policy):
         for name in z.namelist():
             data = z.read(name)
             assert CANARY_PHONE.encode() not in data and b"13700001111" not in data
+
+
+def test_a_customer_corrected_by_hand_is_kept_not_a_clash(tmp_path, form, policy):
+    rows = record_rows(1)
+    src = submission(tmp_path, rows)
+    register = tmp_path / "总台账.xlsx"
+    merge([src], register, form, policy, now=START)
+    (rid,) = register_records(register)
+    edit_register(register, {rid: {"customer": "示例客户01（更正）/C0001"}})
+    rows[0].update(record_id=rid, feedback="已回访")
+    write_record_xlsx(src, rows)
+    result = merge([src], register, form, policy, now=START)
+    assert (result.rejected_rows, result.updated) == (0, 1)
+    got = register_records(register)[rid]
+    assert (got["customer"], got["feedback"]) == ("示例客户01（更正）/C0001", "已回访")
+    # a row whose customer differs from what was merged is still refused as another record
+    rows[0]["customer"] = "别的客户/C0999"
+    write_record_xlsx(src, rows)
+    result = merge([src], register, form, policy, now=START)
+    assert result.rejected_rows == 1 and fix_list(register, "duplicate-id")

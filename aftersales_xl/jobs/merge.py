@@ -681,16 +681,19 @@ def _merge_locked(
             counter["new"] += 1
             continue
         before = records[position[id_key(rid)]]
-        if _changed_fields(before, rec, IDENTITY):
+        stored = before["record_id"]
+        base, remembered = base_of(stored, source, before.get("source_file"))
+        # a customer or occurrence time corrected by hand in 总台账 is no clash when the row
+        # still carries what was last merged from it
+        as_merged = base is not None and all(field_print(rec[k]) == base[k] for k in IDENTITY)
+        if _changed_fields(before, rec, IDENTITY) and not as_merged:
             # the ID belongs to another record in the register: never overwrite that one
             result.rejected_rows += 1
             counter["rejected"] += 1
             rejected.append(_clash_row(rid, source, row, c, form, lang))
             continue
-        stored = before["record_id"]
         if stored in back:
             counter["restored"] += 1
-        base, remembered = base_of(stored, source, before.get("source_file"))
         plan = _three_way(before, rec, fields, base, prefer)
         prints = plan.prints
         if plan.conflicts:
