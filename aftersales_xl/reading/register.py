@@ -24,10 +24,15 @@ history accumulates losslessly from merge to merge.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
+import re
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -518,16 +523,12 @@ PRINT_WIDTH = 8
 
 
 def _letters(digest: bytes) -> str:
-    import base64
-
     return base64.b32encode(digest).translate(_B32).decode().rstrip("=")
 
 
 def canonical(value: Any) -> Any:
     """A value as the merge compares it: blank → None, datetimes to the second without time
     zone, whole floats as ints, numpy scalars as Python ones."""
-    from datetime import datetime
-
     if value is None or value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, float):
@@ -547,9 +548,6 @@ def field_print(value: Any) -> str:
     """The fingerprint of one field's value (8 letters): equal for values the merge takes as
     equal (:func:`canonical`), different otherwise (40 bits: a chance of 1 in 10¹² to miss a
     change). Not reversible: the state holds no data."""
-    import hashlib
-    from datetime import datetime
-
     v = canonical(value)
     if v is None or v == "":
         text = "\x00"
@@ -597,8 +595,6 @@ class MergeState:
     def checksum(self, lines: Sequence[str] | None = None) -> str:
         """A checksum over the fields and every entry (``lines``: :meth:`lines`, if at hand):
         the state is trusted only when the checksum written with it still matches."""
-        import hashlib
-
         h = hashlib.blake2b(digest_size=15)
         h.update((",".join(self.fields) + "\n").encode())
         h.update("\n".join(self.lines() if lines is None else lines).encode())
@@ -645,9 +641,6 @@ def read_state(
     naming a state whose sheet is gone (saved by a tool that dropped very-hidden sheets) give
     ``problem="lost"``; a register without either is one written before the state existed.
     """
-    import re
-    import zipfile
-
     path = Path(path)
     named: str | None = None
     try:
