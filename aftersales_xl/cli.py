@@ -291,6 +291,24 @@ def validate(
     help="Monday of the overview's 'latest week' (default: the last complete week).",
 )
 @click.option(
+    "--prefer",
+    type=click.Choice(["submission", "register"]),
+    help="Settle fields changed both in the register and in a submission: take the "
+    "submission's value, or keep the register's (default: keep it and list the conflict in 待修正).",
+)
+@click.option(
+    "--return",
+    "return_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write a copy of each submission with the assigned 问题编号 filled in and contacts "
+    "masked into this folder, to send back to staff.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print what the merge would do per file and write nothing.",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @common_options
@@ -301,6 +319,9 @@ def merge_cmd(
     annotate_dir: Path | None,
     keep: int,
     week_start: Any,
+    prefer: str | None,
+    return_dir: Path | None,
+    dry_run: bool,
     fmt: str,
     config_path: Path | None,
     lang: str,
@@ -309,14 +330,19 @@ def merge_cmd(
     """Validate submissions and merge the good rows into the master register.
 
     Rows with errors are kept out and listed in the register's 待修正 sheet; contact data
-    is masked; blank 问题编号 are assigned; changed records replace their old version,
-    which is kept in 变更记录. The previous register is kept as a backup. Exit 1 if any
-    row was kept out or another register was skipped, 2 if a submission could not be read
-    or its annotated copy could not be written.
+    is masked; blank 问题编号 are assigned. Per record and field, a change made in the
+    submission since it was last merged is applied (the old version kept in 变更记录), a
+    change made by hand in the register stays, and a field changed on both sides is listed
+    in 待修正 (settle with --prefer). Records deleted from the register by hand are
+    restored. The previous register is kept as a backup. Exit 1 if any row was kept out, a
+    field is in conflict or another register was skipped, 2 if a submission could not be
+    read or its annotated or returned copy could not be written.
 
     \b
     Example:
         xlcheck merge submissions/ --register 总台账.xlsx --annotate checked/
+        xlcheck merge submissions/ --register 总台账.xlsx --return back-to-staff/
+        xlcheck merge submissions/ --register 总台账.xlsx --dry-run
     """
     from datetime import datetime
 
@@ -343,6 +369,9 @@ def merge_cmd(
             on_file=tick,
             debug=debug,
             notify=lambda line: echo(line, err=True),
+            prefer=prefer,
+            return_dir=return_dir,
+            dry_run=dry_run,
         )
     if fmt == "json":
         echo_json(result.to_dict())

@@ -33,6 +33,7 @@ CODES: dict[str, str] = {
     "error-value": ERROR,
     "conflict": ERROR,
     "late-report": WARNING,
+    "edit-conflict": ERROR,
 }
 
 

@@ -298,12 +298,15 @@ def test_merge_exit_codes_and_streams(tmp_path, books):
     assert result.exit_code == 0 and result.stderr == ""
     assert lines(result.stdout) == [
         f"{books['good']}: 2 条记录，全部并入",
-        "共 1 个文件：新增 2，更新 0，未变 0，退回 0，冲突 0，脱敏 0 处，编号 2 条",
+        "共 1 个文件：新增 2，更新 0，未变 0，退回 0，冲突 0，恢复 0，脱敏 0 处，编号 2 条",
         f"总台账：{register}（共 2 条）",
     ]
     result = run("merge", books["bad"], "--register", register, "--lang", "en")
     assert result.exit_code == 1 and result.stderr == ""
-    assert "1 rejected" in result.stdout and "rows kept out are listed" in result.stdout
+    assert (
+        "1 rejected" in result.stdout
+        and "rows kept out and fields in conflict are listed" in result.stdout
+    )
     result = run("merge", books["junk"], books["good"], "--register", register)
     assert result.exit_code == 2 and result.stderr == ""
     assert lines(result.stdout)[0].startswith(f"{books['junk']}: 无法读取")

@@ -171,9 +171,9 @@ def test_render_merge_zh():
         "  → 批注副本（需改正后重新提交的行）：out/b.checked.xlsx",
         "in/b.xlsx (2): 1 条记录",
         "in/c.xlsx: 无法读取：c.xlsx 已损坏",
-        "共 4 个文件：新增 4，更新 1，未变 1，退回 1，冲突 0，脱敏 3 处，编号 4 条",
+        "共 4 个文件：新增 4，更新 1，未变 1，退回 1，冲突 0，恢复 0，脱敏 3 处，编号 4 条",
         "总台账：reg/总台账.xlsx（共 10 条）",
-        "未合并的行见总台账的“待修正”工作表",
+        "未合并的行和冲突的字段见总台账的“待修正”工作表",
         "上一版已备份为 reg/总台账.bak-20240601-090000.xlsx",
         "* run note",
     ]
@@ -187,10 +187,10 @@ def test_render_merge_en():
         "  → annotated copy (rows to fix and send again): out/b.checked.xlsx",
         "in/b.xlsx (2): 1 records",
         "in/c.xlsx: cannot be read: c.xlsx 已损坏",
-        "4 files: 4 added, 1 updated, 1 unchanged, 1 rejected, 0 in conflict, 3 cells masked, "
+        "4 files: 4 added, 1 updated, 1 unchanged, 1 rejected, 0 in conflict, 0 restored, 3 cells masked, "
         "4 IDs assigned",
         "register: reg/总台账.xlsx (10 records)",
-        "rows kept out are listed in the 待修正 sheet",
+        "rows kept out and fields in conflict are listed in the 待修正 sheet",
         "previous version kept as reg/总台账.bak-20240601-090000.xlsx",
         "* run note",
     ]
@@ -206,7 +206,7 @@ def test_render_merge_of_a_clean_first_merge_has_no_backup_or_rejects_line():
     )
     assert render_merge(result).splitlines() == [
         "a.xlsx: 2 条记录",
-        "共 1 个文件：新增 2，更新 0，未变 0，退回 0，冲突 0，脱敏 0 处，编号 0 条",
+        "共 1 个文件：新增 2，更新 0，未变 0，退回 0，冲突 0，恢复 0，脱敏 0 处，编号 0 条",
         "总台账：总台账.xlsx（共 2 条）",
     ]
 

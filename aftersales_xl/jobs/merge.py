@@ -15,14 +15,24 @@ without 问题编号 are numbered. Then, for each submitted row, in this order:
    kept out and listed in 待修正 field by field; identical copies merge once. IDs with the
    same period and sequence are one ID (``FW202405210002`` = ``FW20240521002``), stored as
    the register writes it, else in the canonical form;
-5. an ID already in the register replaces the register's row when its content changed; the
-   replaced version goes to 变更记录 with the time and source. Unchanged rows keep their
-   provenance and hand-added columns, so merging the same submissions twice keeps every row,
-   ID and value (only the clock-driven SLA figures of open records move).
+5. an ID already in the register is merged per field, three ways, against the fingerprints
+   of the version last merged from the same source (the register's very-hidden state sheet,
+   :class:`~aftersales_xl.reading.register.MergeState`): a field unchanged in the submission
+   since then stays as 总台账 has it (a hand edit survives), a field changed in the
+   submission only is applied (the replaced version goes to 变更记录 with the time, source and
+   fields), a field changed on both sides to different values is an ``edit-conflict`` in
+   待修正 with the three values and the register's value kept (``prefer`` settles it).
+   Without a trusted state for the record and source, every changed field is applied.
+   Unchanged rows keep their provenance and hand-added columns, so merging the same
+   submissions twice keeps every row, ID and value (only the clock-driven SLA figures of open
+   records move).
 
-Records are never deleted. The register is written to a temporary file and moved over the old
-one; the previous version is kept as a backup; a lock file stops two merges at once (a lock
-left by a merge that was killed is noticed and removed).
+Records are never deleted: one deleted from 总台账 by hand is missed against the state and
+put back (from a backup, 变更记录 or this run's rows). The register and its state are written
+to one temporary file and moved over the old one; the previous version is kept as a backup;
+a lock file stops two merges at once (a lock left by a merge that was killed is noticed and
+removed). ``return_dir`` gets each submission back with its assigned IDs filled in and its
+contact data masked (patched cell by cell); ``dry_run`` decides everything and writes nothing.
 """
 
 from __future__ import annotations
@@ -49,23 +59,39 @@ from ..errors import LockedError, WriteError, XlcheckError
 from ..findings import ERROR, Report
 from ..forms import FormSpec
 from ..ids import format_id, id_pattern, normalise_id, parse_id
-from ..masking import TEXT, mask_frame, mask_value
-from ..pii import cell_text, redact
+from ..masking import TEXT, Style, mask_frame, mask_text, mask_value
+from ..messages import shorten
+from ..pii import cell_text, link_has_pii, redact
 from ..reading.opening import expand_paths
 from ..reading.register import (
     HISTORY_SHEET,
     PROVENANCE,
     REGISTER_SHEET,
     REJECTED_SHEET,
+    MergeState,
     RejectedRow,
+    StateRead,
+    canonical,
+    field_print,
     read_history,
     read_register,
+    read_state,
+    record_print,
+    split_prints,
 )
 from ..reports.summaries import compute_summaries
 from ..reports.summary_sheets import write_summary_sheets
 from ..workcal import WorkCalendar
-from ..writing.fileio import backup_copy, prune_backups, refuse_if_open_in_excel
+from ..writing.fileio import backup_copy, backup_paths, prune_backups, refuse_if_open_in_excel
 from ..writing.register import with_sla_columns, write_register
+from ..writing.xlsxpatch import (
+    check_distinct_outputs,
+    check_patchable,
+    links_covering,
+    patch_cells,
+    sheet_comments,
+    sheet_hyperlinks,
+)
 from .assign_ids import assign_ids
 from .check import check_paths
 
@@ -86,14 +112,18 @@ class FileMerge:
     ``kept_out`` = rows not merged (blocking errors, conflicts, an ID of another record);
     ``errors`` = the blocking error findings behind them; ``fixed`` = cells masked on the way
     in (contact data, personal data in free text), per field key — problems the merge fixed,
-    which keep no row out; ``fixed_findings`` = the findings masking fixed.
+    which keep no row out; ``fixed_findings`` = the findings masking fixed. ``outcome`` counts
+    its records by what happened to them: new / updated / unchanged / conflicts / restored /
+    rejected (what ``--dry-run`` prints). ``source`` is its name as in 来源文件.
     """
 
+    source: str = ""
     rows: int = 0
     kept_out: int = 0
     errors: int = 0
     fixed: Counter = field(default_factory=Counter)
     fixed_findings: int = 0
+    outcome: Counter = field(default_factory=Counter)
 
     @property
     def merged(self) -> int:
@@ -102,12 +132,14 @@ class FileMerge:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "source": self.source,
             "rows": self.rows,
             "merged": self.merged,
             "kept_out": self.kept_out,
             "errors": self.errors,
             "fixed": dict(self.fixed),
             "fixed_findings": self.fixed_findings,
+            "outcome": dict(self.outcome),
         }
 
 
@@ -135,16 +167,34 @@ class MergeResult:
     backup: Path | None = None
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: fields changed both in 总台账 and in a submission to different values (listed in 待修正)
+    edit_conflicts: int = 0
+    #: such fields settled this run by ``--prefer``
+    settled: int = 0
+    #: records deleted from 总台账 by hand and put back, and their IDs
+    restored: int = 0
+    restored_ids: list[str] = field(default_factory=list)
     #: one per submission, in the order of ``report.files``
     per_file: list[FileMerge] = field(default_factory=list)
+    #: ``--return`` copies written: (source, copy, IDs filled in); copies that failed
+    returned: list[tuple[str, str, int]] = field(default_factory=list)
+    return_failed: int = 0
+    dry_run: bool = False
+
+    @property
+    def by_source(self) -> dict[str, FileMerge]:
+        """:attr:`per_file` by source name (as in 来源文件)."""
+        return {f.source: f for f in self.per_file}
 
     @property
     def exit_code(self) -> int:
-        """2 if a submission could not be read or its annotated copy could not be written,
-        1 if any row was kept out or a workbook was skipped as a register, else 0."""
-        if self.report.exit_code() == 2:
+        """2 if a submission could not be read or its annotated or returned copy could not be
+        written, 1 if any row was kept out, a field is in conflict or a workbook was skipped
+        as a register, else 0."""
+        if self.report.exit_code() == 2 or self.return_failed:
             return 2
-        return 1 if (self.rejected_rows or self.conflicts or self.skipped) else 0
+        kept_out = self.rejected_rows or self.conflicts or self.edit_conflicts
+        return 1 if (kept_out or self.skipped) else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,6 +205,13 @@ class MergeResult:
             "unchanged": self.unchanged,
             "rejected": self.rejected_rows,
             "conflicts": self.conflicts,
+            "edit_conflicts": self.edit_conflicts,
+            "settled": self.settled,
+            "restored": self.restored,
+            "restored_ids": list(self.restored_ids),
+            "per_file": [f.to_dict() for f in self.per_file],
+            "returned": [{"source": s, "copy": c, "ids": n} for s, c, n in self.returned],
+            "dry_run": self.dry_run,
             "ids_assigned": self.assigned,
             "masked": dict(self.masked),
             "masked_in_register": dict(self.masked_in_register),
@@ -162,7 +219,6 @@ class MergeResult:
             "backup": str(self.backup) if self.backup else None,
             "notes": list(self.notes),
             "skipped": list(self.skipped),
-            "per_file": [f.to_dict() for f in self.per_file],
             "validation": self.report.to_dict(),
         }
 
@@ -313,21 +369,8 @@ def _pid_alive_windows(pid: int) -> bool:  # pragma: no cover - exercised on Win
 
 
 # -- comparing records --------------------------------------------------------------------------
-def _canon(value: Any) -> Any:
-    """A value as compared between a submission and the register (blank, second, int)."""
-    if value is None or value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, float):
-        if value != value:
-            return None
-        return int(value) if value.is_integer() else value
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime(warn=False)
-    if isinstance(value, datetime):
-        return value.replace(microsecond=0, tzinfo=None)
-    if hasattr(value, "item"):  # numpy scalars
-        return _canon(value.item())
-    return value
+#: a value as compared between a submission and the register (blank, second, int)
+_canon = canonical
 
 
 def _changed_fields(old: dict[str, Any], new: dict[str, Any], keys: Sequence[str]) -> list[str]:
@@ -357,6 +400,9 @@ def merge(
     on_file: Callable[[Path], None] | None = None,
     debug: bool = False,
     notify: Callable[[str], None] | None = None,
+    prefer: str | None = None,
+    return_dir: Path | None = None,
+    dry_run: bool = False,
 ) -> MergeResult:
     """Merge the submissions in ``paths`` into ``register`` (created if missing).
 
@@ -366,26 +412,40 @@ def merge(
     in ``skipped``, so the exit code is 1); :class:`XlcheckError` when that leaves nothing
     to merge. ``notify`` gets one-line notices meant for stderr (a stale lock removed); by
     default they are printed there.
+
+    ``prefer`` (``"submission"`` / ``"register"``) settles the fields changed on both sides to
+    different values, which are otherwise listed in 待修正 with the register's value kept.
+    ``return_dir`` receives a copy of each submission with the assigned 问题编号 filled in
+    and contact data masked. ``dry_run`` reads and decides everything but writes nothing
+    (no register, backup, lock, annotated or returned copy): the result says what would
+    happen.
     """
     register = Path(register)
     now = now.replace(microsecond=0)
+    if prefer not in (None, "submission", "register"):
+        raise ValueError(f"prefer must be 'submission' or 'register', not {prefer!r}")
     paths, notes, skipped = _submissions(paths, register, lang)
-    _make_folder(register, lang)
-    refuse_if_open_in_excel(register, lang)
-    with MergeLock(register, lang, notify):
-        result = _merge_locked(
-            paths,
-            register,
-            form,
-            policy,
-            now=now,
-            week_start=week_start or default_week_start(now),
-            lang=lang,
-            annotate_dir=annotate_dir,
-            keep=keep,
-            on_file=on_file,
-            debug=debug,
-        )
+    options = dict(
+        now=now,
+        week_start=week_start or default_week_start(now),
+        lang=lang,
+        annotate_dir=annotate_dir,
+        keep=keep,
+        on_file=on_file,
+        debug=debug,
+        prefer=prefer,
+        return_dir=None if dry_run else return_dir,
+        dry_run=dry_run,
+    )
+    if dry_run:
+        result = _merge_locked(paths, register, form, policy, **options)
+    else:
+        if return_dir is not None:
+            check_distinct_outputs(paths, Path(return_dir), False, lang)
+        _make_folder(register, lang)
+        refuse_if_open_in_excel(register, lang)
+        with MergeLock(register, lang, notify):
+            result = _merge_locked(paths, register, form, policy, **options)
     result.notes[:0] = notes
     result.skipped = skipped
     return result
@@ -497,12 +557,18 @@ def _merge_locked(
     keep: int,
     on_file,
     debug,
+    prefer: str | None = None,
+    return_dir: Path | None = None,
+    dry_run: bool = False,
 ) -> MergeResult:
     keys = form.keys
     prov = list(PROVENANCE)
     exists = register.is_file()
     old = read_register(register, form, policy, lang=lang) if exists else _empty(keys + prov)
     history = read_history(register, form, policy, lang=lang) if exists else None
+    found_state = (
+        read_state(register, policy, lang=lang, inspected=True) if exists else StateRead(None)
+    )
     extras = [c for c in old.columns if c not in keys and c not in prov]
 
     checked: list[Checked] = list(
@@ -512,16 +578,20 @@ def _merge_locked(
             policy,
             lang=lang,
             now=now,
-            annotate_dir=annotate_dir,
+            annotate_dir=None if dry_run else annotate_dir,
             annotate_only_failed=True,
             on_file=on_file,
             debug=debug,
         )
     )
     result = MergeResult(register=register, report=Report([c.report for c in checked]))
+    result.dry_run = dry_run
     result.files = len(checked)
     names = _source_names([c.report.path for c in checked])
+    result.per_file = [FileMerge(source=name) for name in names]
     rejected: list[RejectedRow] = []
+    if found_state.problem:
+        result.notes.append(_state_note(found_state.problem, lang))
 
     # 0. the register as read: contact data typed in by hand is masked
     old, counts = _mask_register(old, form, policy, extras)
@@ -540,7 +610,6 @@ def _merge_locked(
     # 1. keep out rows with blocking errors; mask the rest
     batches: list[tuple[str, pd.DataFrame, Checked]] = []
     batch_file: list[FileMerge] = []  # the FileMerge of each batch
-    result.per_file = [FileMerge() for _ in checked]
     for c, source, per in zip(checked, names, result.per_file, strict=True):
         blocking = [
             f for f in c.report.findings if f.severity == ERROR and f.code not in FIXED_BY_MASKING
@@ -556,10 +625,13 @@ def _merge_locked(
         ):  # file-level: all out
             result.rejected_rows += len(c.typed)
             per.kept_out = len(c.typed)
+            per.outcome["rejected"] += len(c.typed)
             continue
         bad_rows = {f.row for f in blocking}
         result.rejected_rows += len(bad_rows)
         per.kept_out = len(bad_rows)
+        if bad_rows:
+            per.outcome["rejected"] += len(bad_rows)
         frame = c.typed[~c.typed.index.isin(bad_rows)]
         frame = frame.reindex(columns=keys)
         masked, _changes, counts = mask_frame(frame, form, policy)
@@ -568,12 +640,43 @@ def _merge_locked(
         batches.append((source, masked, c))
         batch_file.append(per)
 
-    # 2. identity: rows added to the register by hand get IDs, then the rows without ID
+    # 2. identity: rows added to the register by hand get IDs, records deleted by hand come
+    # back, then the rows without ID
     submitted = [rid for _s, f, _c in batches for rid in f["record_id"] if not is_missing(rid)]
     old = _number_register_rows(old, policy, submitted, result, lang)
     id_key = _id_keys(policy)
     result.notes.extend(_repeated_ids(old, id_key, lang))
     old = old.reset_index(drop=True)
+    state = found_state.state
+    fields = [k for k in keys if k != "record_id"]
+    if state is not None:
+        old = _restore_deleted(
+            old, state, batches, history, register, form, policy, result, now, lang
+        )
+
+    sources_of: dict[str, list[str]] = {}  # ID → sources with a remembered version (lazily)
+
+    def base_of(stored: str, source: str, last_source: Any) -> tuple[dict[str, str] | None, str]:
+        """The fingerprints last merged from ``source`` for the record stored as ``stored``
+        (the state is keyed by the ID as 总台账 holds it), split only when asked, and the
+        source they are remembered under. A source the state does not know for the record (a
+        workbook renamed from one week to the next) takes the version remembered under the
+        register's 来源文件 of the record, else under any other source of it."""
+        if state is None or state.fields != tuple(fields):
+            return None, source
+        prints = state.entries.get((stored, source))
+        if not prints:
+            if not sources_of:
+                for rid, src in state.entries:
+                    if src:
+                        sources_of.setdefault(rid, []).append(src)
+            known = sorted(sources_of.get(stored, ()))
+            if not known:
+                return None, source
+            source = last_source if last_source in known else known[0]
+            prints = state.entries[(stored, source)]
+        return (split_prints(prints, state.fields) or None), source
+
     unnumbered = _resolve_blank_ids(batches, old, keys, policy, submitted)
 
     # 3. one version per ID in this run; different versions (two files, or twice) conflict.
@@ -598,6 +701,7 @@ def _merge_locked(
             result.conflicts += len(found)
             for v in found:
                 batch_file[v[0]].kept_out += 1
+                batch_file[v[0]].outcome["conflicts"] += 1
             by_key = any((v[0], v[2]) in unnumbered.rows for v in found)
             # an ID this run would have handed out means nothing to the sender: not named
             shown = None if rid in unnumbered.new_ids else rid
@@ -606,38 +710,91 @@ def _merge_locked(
             incoming[rid] = found[0]
     result.assigned = len(unnumbered.new_ids & incoming.keys())
 
-    # 4. update or add
+    # 4. update or add: three-way per field where the state knows the version last merged
+    # from the source, else (no state yet) the submission's changed fields win as before
+    entries: dict[tuple[str, str], str] = {}
+    if state is not None and state.fields == tuple(fields):
+        entries = dict(state.entries)
+    elif state is not None:  # the form's fields changed: the records are kept, not the prints
+        entries = dict.fromkeys(state.entries, "")
+    recover = _Recovery(old, history, policy, form, id_key, backup_paths(register), lang)
+    pending: list[tuple] = []  # edit conflicts, listed once their last merged values are found
+    back = set(result.restored_ids)  # counted per file too, under the file that carries them
     new_rows: list[dict[str, Any]] = []
     replaced: list[dict[str, Any]] = []
     for rid, (b, source, row, rec, c) in incoming.items():
+        counter = batch_file[b].outcome
         values = {k: rec[k] for k in keys}
         values.update(source_file=source, source_row=int(row), merged_at=now)
-        if id_key(rid) in position:
-            before = records[position[id_key(rid)]]
-            if _changed_fields(before, rec, IDENTITY):
-                # the ID belongs to another record in the register: never overwrite that one
-                result.rejected_rows += 1
-                batch_file[b].kept_out += 1
-                rejected.append(_clash_row(rid, source, row, c, form, lang))
-                continue
-            changed = _changed_fields(before, rec, keys)
-            if not changed:
-                result.unchanged += 1
-                continue
-            replaced.append(
-                {
-                    "replaced_at": now,
-                    "replaced_by": source,
-                    "changed_fields": "、".join(form.field(k).title(lang) for k in changed),
-                    **{k: before[k] for k in keys + prov},
-                }
-            )
-            values.update({x: before[x] for x in extras})  # the supervisor's columns stay
-            records[position[id_key(rid)]] = values
-            result.updated += 1
-        else:
+        if id_key(rid) not in position:
             new_rows.append(values)
+            entries[(rid, source)] = record_print(rec, fields)
             result.added += 1
+            counter["new"] += 1
+            continue
+        before = records[position[id_key(rid)]]
+        stored = before["record_id"]
+        base, remembered = base_of(stored, source, before.get("source_file"))
+        # a customer or occurrence time corrected by hand in 总台账 is no clash when the row
+        # still carries what was last merged from it
+        as_merged = base is not None and all(field_print(rec[k]) == base[k] for k in IDENTITY)
+        if _changed_fields(before, rec, IDENTITY) and not as_merged:
+            # the ID belongs to another record in the register: never overwrite that one
+            result.rejected_rows += 1
+            batch_file[b].kept_out += 1
+            counter["rejected"] += 1
+            rejected.append(_clash_row(rid, source, row, c, form, lang))
+            continue
+        if stored in back:
+            counter["restored"] += 1
+        plan = _three_way(before, rec, fields, base, prefer)
+        prints = plan.prints
+        if plan.conflicts:
+            result.edit_conflicts += len(plan.conflicts)
+            counter["conflicts"] += len(plan.conflicts)
+            assert base is not None  # a conflict needs a remembered version
+            pending += [
+                (stored, k, base[k], before[k], rec[k], source, row, c) for k in plan.conflicts
+            ]
+        result.settled += plan.settled
+        entries[(stored, source)] = prints
+        entries.pop((stored, ""), None)
+        if remembered != source:  # the renamed workbook's old name is not kept alongside
+            entries.pop((stored, remembered), None)
+        if not plan.applied:
+            result.unchanged += 1
+            counter["unchanged"] += 1
+            continue
+        changed = "、".join(form.field(k).title(lang) for k in plan.applied)
+        if plan.kept:
+            kept = "、".join(form.field(k).title(lang) for k in plan.kept)
+            changed += (
+                f"（总台账中手工修改的 {kept} 保留）"
+                if lang != "en"
+                else f" (hand edits in the register kept: {kept})"
+            )
+        replaced.append(
+            {
+                "replaced_at": now,
+                "replaced_by": source,
+                "changed_fields": changed,
+                **{k: before[k] for k in keys + prov},
+            }
+        )
+        updated = dict(before)  # the supervisor's columns and edits of other fields stay
+        updated.update({k: rec[k] for k in plan.applied})
+        updated.update(source_file=source, source_row=int(row), merged_at=now)
+        records[position[id_key(rid)]] = updated
+        result.updated += 1
+        counter["updated"] += 1
+    if pending:
+        last = recover.values([(p[0], p[1], p[2]) for p in pending])
+        rejected += [
+            _edit_conflict_row(stored, k, was, now_value, sub, source, row, c, form, lang)
+            for (stored, k, _fp, now_value, sub, source, row, c), was in zip(
+                pending, last, strict=True
+            )
+        ]
     new_rows.sort(key=lambda r: _id_order(r["record_id"], policy))
     merged = _typed(pd.DataFrame(records + new_rows, columns=keys + prov + extras), form)
     if replaced:
@@ -648,8 +805,21 @@ def _merge_locked(
             else pd.concat([history, new_history], ignore_index=True)
         )
     result.total = len(merged)
+    known = {rid for rid, _s in entries}
+    for rid in merged["record_id"].dropna():
+        if rid not in known:
+            entries[(rid, "")] = ""
+    new_state = MergeState(tuple(fields), entries)
+    if result.settled:
+        result.notes.append(
+            f"按 --prefer {prefer} 处理了 {result.settled} 处两边都改过的字段"
+            if lang != "en"
+            else f"{result.settled} fields changed on both sides were settled by --prefer {prefer}"
+        )
 
     # 5. figures and the write
+    if dry_run:
+        return result
     calendar = WorkCalendar.from_policy(policy)
     with_sla = with_sla_columns(merged, policy, now, calendar=calendar, lang=lang)
     summaries = compute_summaries(merged, policy, now, week_start, calendar=calendar, lang=lang)
@@ -668,10 +838,421 @@ def _merge_locked(
         rejected=rejected,
         history=history,
         extra_columns=extras,
+        state=new_state,
         lang=lang,
     )
     prune_backups(register, keep)
+    if return_dir is not None:
+        in_register = {id_key(r) for r in merged["record_id"].dropna()}
+        _write_returns(
+            batches, unnumbered, in_register, id_key, form, policy, return_dir, result, lang
+        )
     return result
+
+
+@dataclass
+class _Plan:
+    """What the three-way merge of one incoming row decided, field by field."""
+
+    applied: list[str]  # the submission's value goes in
+    kept: list[str]  # changed in the register only (by hand): kept
+    conflicts: list[str]  # changed on both sides to different values: register kept, listed
+    prints: str  # the fingerprints to remember as last merged from this source
+    settled: int = 0  # conflicts settled by --prefer
+
+
+def _three_way(
+    before: dict[str, Any],
+    rec: dict[str, Any],
+    fields: Sequence[str],
+    base: dict[str, str] | None,
+    prefer: str | None,
+) -> _Plan:
+    """Decide each field of an incoming row against the register's record ``before`` and
+    ``base``, the fingerprints of the version last merged from the same source (None: this
+    source's version is not known, so every changed field of the submission is applied)."""
+    applied: list[str] = []
+    kept: list[str] = []
+    conflicts: list[str] = []
+    prints: list[str] = []
+    settled = 0
+    for k in fields:
+        s_fp = field_print(rec.get(k))
+        b_fp = base.get(k) if base is not None else None
+        same = _canon(before.get(k)) == _canon(rec.get(k))
+        if b_fp is None:  # no memory of this field: today's rule
+            if not same:
+                applied.append(k)
+        elif s_fp == b_fp:  # unchanged since last merged from this source: nothing happens
+            if not same:
+                kept.append(k)
+        elif same:  # both sides made the same change
+            pass
+        elif field_print(before.get(k)) == b_fp:  # changed in the submission only
+            applied.append(k)
+        elif prefer == "submission":
+            applied.append(k)
+            settled += 1
+        elif prefer == "register":
+            kept.append(k)
+            settled += 1
+        else:
+            conflicts.append(k)
+            prints.append(b_fp)  # still undecided: the same conflict comes back next time
+            continue
+        prints.append(s_fp)
+    return _Plan(applied, kept, conflicts, "".join(prints), settled)
+
+
+class _Recovery:
+    """The value a fingerprint stands for, when the register still has it somewhere: an older
+    version of the record in 变更记录, another record's value of the same field, a value of
+    the field's list, or the record in a backup of the register. The state keeps fingerprints
+    only, so a value typed once and overwritten by hand before any backup held it cannot be
+    shown again."""
+
+    def __init__(
+        self,
+        old: pd.DataFrame,
+        history: pd.DataFrame | None,
+        policy: Policy,
+        form: FormSpec,
+        id_key: Callable[[str], Any],
+        backups: Sequence[Path] = (),
+        lang: str = "zh",
+    ):
+        self.old, self.history, self.policy, self.form = old, history, policy, form
+        self.id_key, self.backups, self.lang = id_key, list(backups), lang
+        self._columns: dict[str, dict[str, Any]] = {}
+
+    def values(self, wanted: Sequence[tuple[str, str, str]]) -> list[tuple[bool, Any]]:
+        """For each ``(record ID, field, fingerprint)``: ``(True, value)`` when a value with
+        that fingerprint is found, else ``(False, None)``. Backups (newest first) are read only
+        for what the register itself cannot tell, and only until everything is found."""
+        out = [self._in_register(rid, key, prints) for rid, key, prints in wanted]
+        missing = {i for i, (found, _v) in enumerate(out) if not found}
+        for backup in reversed(self.backups):
+            if not missing:
+                break
+            ids = {self.id_key(wanted[i][0]) for i in missing}
+            try:
+                frame = read_register(backup, self.form, self.policy, lang=self.lang)
+            except XlcheckError:
+                continue
+            near = [not is_missing(r) and self.id_key(r) in ids for r in frame["record_id"]]
+            frame, _c, _n = mask_frame(frame[near], self.form, self.policy)
+            versions: dict[Any, list[dict[str, Any]]] = {}
+            for rec in frame.to_dict("records"):
+                versions.setdefault(self.id_key(rec["record_id"]), []).append(rec)
+            for i in sorted(missing):
+                rid, key, prints = wanted[i]
+                for rec in versions.get(self.id_key(rid), ()):
+                    if field_print(rec.get(key)) == prints:
+                        out[i] = (True, rec.get(key))
+                        missing.discard(i)
+                        break
+        return out
+
+    def _in_register(self, rid: str, key: str, prints: str) -> tuple[bool, Any]:
+        history = self.history
+        if history is not None and not history.empty:
+            mine = history[
+                history["record_id"].map(
+                    lambda r: not is_missing(r) and self.id_key(r) == self.id_key(rid)
+                )
+            ]
+            for v in reversed(mine[key].tolist()):
+                if field_print(v) == prints:
+                    return True, v
+        if key not in self._columns:
+            table: dict[str, Any] = {}
+            spec = self.form.field(key)
+            candidates = list(self.old[key].dropna().unique())
+            if spec.type == "list" and spec.list:
+                candidates += list(self.policy.allowed(spec.list))
+            for v in candidates:
+                table.setdefault(field_print(v), v)
+            table.setdefault(field_print(None), None)
+            self._columns[key] = table
+        table = self._columns[key]
+        return (True, table[prints]) if prints in table else (False, None)
+
+
+def _shown(value: Any) -> str:
+    """A value as a conflict line shows it: dates to the minute, blank as “（空）”."""
+    v = _canon(value)
+    if v is None or v == "":
+        return "（空）"
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M")
+    return shorten(v, 60)
+
+
+def _edit_conflict_row(
+    rid: str,
+    key: str,
+    last: tuple[bool, Any],
+    now_value: Any,
+    submitted: Any,
+    source: str,
+    row: int,
+    c: Checked,
+    form: FormSpec,
+    lang: str,
+) -> RejectedRow:
+    """The 待修正 line of a field changed both in 总台账 and in the submission, with the
+    three values (contact data in them is masked: the register holds it masked, the
+    submission was masked before the merge, and the sheet writer redacts again)."""
+    label = form.field(key).title(lang)
+    cell = c.sheet.cell(key, int(row)) if c.sheet and key in c.sheet.columns else None
+    found, value = last
+    if lang == "en":
+        last_text = f"“{_shown(value)}”" if found else "(not kept: only its fingerprint is)"
+        msg = (
+            f"record {rid}, {label}: changed both in the register and in this file. Last merged "
+            f"{last_text}, register now “{_shown(now_value)}”, this file “{_shown(submitted)}”. "
+            "The register's value is kept; correct one side, or run merge --prefer submission "
+            "(or --prefer register) to settle it"
+        ).replace("“（空）”", "(blank)")
+    else:
+        last_text = f"“{_shown(value)}”" if found else "（未保存原值，只有指纹）"
+        msg = (
+            f"问题编号 {rid} 的“{label}”在总台账和本文件中都被修改：上次合并 {last_text}，"
+            f"总台账现为 “{_shown(now_value)}”，本文件为 “{_shown(submitted)}”。已保留总台账的值；"
+            "请改正其中一边，或用 merge --prefer submission（或 --prefer register）决定"
+        )
+    return RejectedRow(
+        source, f"{c.report.sheet}!{cell}" if cell else None, label, "edit-conflict", msg
+    )
+
+
+def _state_note(problem: str, lang: str) -> str:
+    if problem == "lost":
+        return (
+            "总台账中记录上次合并内容的隐藏工作表已丢失（文件可能被其他软件另存过）：本次按旧规则合并"
+            "（提交中改过的内容覆盖总台账），合并后重新记录"
+            if lang != "en"
+            else "the register's hidden merge-state sheet is gone (the file was probably saved by "
+            "another program): this merge follows the old rule (changed submitted fields replace "
+            "the register's) and records the state again"
+        )
+    return (
+        "总台账中记录上次合并内容的隐藏工作表与台账不符（被修改或来自另一个文件）：本次按旧规则合并"
+        "（提交中改过的内容覆盖总台账），合并后重新记录"
+        if lang != "en"
+        else "the register's hidden merge-state sheet does not match it (edited, or taken from "
+        "another file): this merge follows the old rule (changed submitted fields replace the "
+        "register's) and records the state again"
+    )
+
+
+def _restore_deleted(
+    old: pd.DataFrame,
+    state: MergeState,
+    batches: list[tuple[str, pd.DataFrame, Checked]],
+    history: pd.DataFrame | None,
+    register: Path,
+    form: FormSpec,
+    policy: Policy,
+    result: MergeResult,
+    now: datetime,
+    lang: str,
+) -> pd.DataFrame:
+    """Put back the records the state knows but 总台账 no longer holds (deleted by hand).
+
+    The version put back is the one closest to the version last merged (most fields with the
+    remembered fingerprints) among: the record in the newest backups, its latest version in
+    变更记录, and this run's submitted rows with its ID or its customer + occurrence time +
+    description. A record found nowhere is named in a note (its state is kept, so it is
+    looked for again next time)."""
+    id_key = _id_keys(policy)
+    stored = set(old["record_id"].dropna())
+    # the state is keyed by the IDs as written: only the others need comparing by ID key
+    unknown = [(rid, prints) for (rid, _s), prints in state.entries.items() if rid not in stored]
+    if not unknown:
+        return old
+    present = {id_key(r) for r in stored}
+    wanted: dict[Any, tuple[str, list[str]]] = {}
+    for rid, prints in unknown:
+        k = id_key(rid)
+        if k not in present:
+            wanted.setdefault(k, (rid, []))[1].append(prints)
+    if not wanted:
+        return old
+    keys, prov = form.keys, list(PROVENANCE)
+    columns = list(old.columns)
+    fields = list(state.fields)
+    candidates: dict[Any, list[tuple[int, dict[str, Any]]]] = {}  # key -> (rank, record)
+
+    def offer(rank: int, rec: dict[str, Any]) -> None:
+        k = id_key(rec["record_id"]) if not is_missing(rec.get("record_id")) else None
+        if k in wanted:
+            candidates.setdefault(k, []).append((rank, rec))
+
+    for backup in reversed(backup_paths(register)):
+        if all(k in candidates for k in wanted):
+            break
+        try:
+            frame = read_register(backup, form, policy, lang=lang)
+        except XlcheckError:
+            continue
+        frame, _c, _n = mask_frame(frame, form, policy)
+        near = frame["record_id"].map(lambda r: not is_missing(r) and id_key(r) in wanted)
+        for rec in frame[near].to_dict("records"):
+            offer(3, rec)
+    if history is not None and not history.empty:
+        near = history["record_id"].map(lambda r: not is_missing(r) and id_key(r) in wanted)
+        for rec in history[near].to_dict("records"):
+            offer(1, {k: rec.get(k) for k in keys + prov})
+    # submitted rows: by ID, or by the remembered fingerprints of the natural key
+    natural = {}
+    for rid, prints_list in wanted.values():
+        for prints in prints_list:
+            split = split_prints(prints, fields)
+            if all(n in split for n in NATURAL_KEY):
+                natural[tuple(split[n] for n in NATURAL_KEY)] = rid
+    for source, frame, _c in batches:
+        for row, rec in frame.to_dict("index").items():
+            rid = rec["record_id"]
+            if is_missing(rid):
+                fp = tuple(field_print(rec.get(n)) for n in NATURAL_KEY)
+                if fp not in natural:
+                    continue
+                rid = natural[fp]
+            version = {**rec, "record_id": rid, "source_file": source, "source_row": int(row)}
+            version["merged_at"] = None
+            offer(2, version)
+
+    restored, lost = [], []
+    for k, (rid, prints_list) in wanted.items():
+        found = candidates.get(k)
+        if not found:
+            lost.append(rid)
+            continue
+        splits = [s for p in prints_list if (s := split_prints(p, fields))]
+
+        def score(item: tuple[int, dict[str, Any]], splits=splits) -> tuple[int, int]:
+            rank, rec = item
+            best = max(
+                (sum(field_print(rec.get(f)) == s[f] for f in fields) for s in splits), default=0
+            )
+            return best, rank
+
+        _rank, rec = max(found, key=score)
+        row = {c: rec.get(c) for c in columns}
+        row["record_id"] = rid
+        if row.get("merged_at") is None or is_missing(row.get("merged_at")):
+            row["merged_at"] = now
+        restored.append(row)
+    if lost:
+        shown = "、".join(sorted(lost)) if lang != "en" else ", ".join(sorted(lost))
+        result.notes.append(
+            f"总台账中被删除的记录 {shown} 在备份、变更记录和本次提交中都找不到，无法恢复：请从其他备份中找回"
+            if lang != "en"
+            else f"records {shown} were deleted from the register and are in no backup, no history "
+            "row and no submission: they could not be restored; recover them from another backup"
+        )
+    if not restored:
+        return old
+    restored.sort(key=lambda r: _id_order(r["record_id"], policy))
+    result.restored += len(restored)
+    ids = [r["record_id"] for r in restored]
+    result.restored_ids.extend(ids)
+    shown = "、".join(ids) if lang != "en" else ", ".join(ids)
+    result.notes.append(
+        f"总台账中被手工删除的 {len(ids)} 条记录已恢复：{shown}（记录不能删除；如确需作废，请把状态改为“已关闭”并在备注中说明）"
+        if lang != "en"
+        else f"{len(ids)} records deleted from the register by hand were restored: {shown} "
+        "(records are never deleted; to retire one, close it and say why in a remark)"
+    )
+    frame = pd.DataFrame(restored, columns=columns)
+    return pd.concat([old, frame.astype(object)], ignore_index=True)
+
+
+def _write_returns(
+    batches: list[tuple[str, pd.DataFrame, Checked]],
+    unnumbered: _Unnumbered,
+    in_register: set[Any],
+    id_key: Callable[[str], Any],
+    form: FormSpec,
+    policy: Policy,
+    out_dir: Path,
+    result: MergeResult,
+    lang: str,
+) -> None:
+    """``--return DIR``: each submission again, with the 问题编号 the merge gave its rows
+    filled in and its contact data masked, patched cell by cell (every other part of the
+    workbook as it was), so that next week's submission carries the IDs."""
+    from .mask import masked_outside_form
+
+    style = Style.of(policy)
+    for b, ((source, _frame, c), recs) in enumerate(zip(batches, unnumbered.records, strict=True)):
+        sheet = c.sheet
+        try:
+            if sheet is None or sheet.part is None or sheet.kind not in ("xlsx", "xlsm"):
+                check_patchable(Path(c.report.path), lang, kind=getattr(sheet, "kind", None))
+                raise WriteError(source)  # pragma: no cover - check_patchable raised already
+            if "record_id" not in sheet.columns:
+                raise _no_id_column(Path(source), form, lang)
+            src = Path(sheet.path)
+            cells: dict[str, str | None] = {}
+            _masked, changes, _counts = mask_frame(sheet.frame, form, policy)
+            cells.update({sheet.cell(k, int(r)): text for (r, k), text in changes.items()})
+            cells.update(masked_outside_form(src, sheet, form, policy, lang))
+            ids = 0
+            for row, rec in recs.items():
+                rid = rec["record_id"]
+                if (
+                    (b, row) in unnumbered.rows
+                    and not is_missing(rid)
+                    and id_key(rid) in in_register
+                ):
+                    cells[sheet.cell("record_id", int(row))] = str(rid)
+                    ids += 1
+            part = str(sheet.part)
+            links = sheet_hyperlinks(src, part, lang)
+            drop = {ref for ref, texts in links if link_has_pii(*texts)} | set(cells)
+            n_links = links_covering((ref for ref, _t in links), drop)
+            comments = sum(
+                1
+                for text in sheet_comments(src, part, lang).values()
+                if mask_text(TEXT, text, style) != text
+            )
+            out_dir.mkdir(parents=True, exist_ok=True)
+            dst = out_dir / redact(src.name)
+            if _same_path(dst, src):
+                raise WriteError(
+                    f"{redact(src.name)}：--return 的文件夹就是提交文件所在的文件夹：请换一个文件夹"
+                    if lang != "en"
+                    else f"{redact(src.name)}: the --return folder is the submission's own folder; choose another"
+                )
+            refuse_if_open_in_excel(dst, lang)
+            patch_cells(
+                src,
+                dst,
+                part,
+                cells,
+                scrub_shared_strings=True,
+                drop_hyperlinks=drop if n_links else (),
+                comment_text=(lambda t: mask_text(TEXT, t, style)) if comments else None,
+                lang=lang,
+            )
+            result.returned.append((source, str(dst), ids))
+        except (XlcheckError, OSError) as e:
+            result.return_failed += 1
+            detail = redact(str(e) if isinstance(e, XlcheckError) else (e.strerror or str(e)))
+            result.notes.append(
+                f"{source}：未能写出带编号的副本（{detail}）"
+                if lang != "en"
+                else f"{source}: the copy with IDs could not be written ({detail})"
+            )
+
+
+def _no_id_column(path: Path, form: FormSpec, lang: str) -> WriteError:
+    label = form.field("record_id").title(lang)
+    if lang == "en":
+        return WriteError(f'{path.name}: there is no "{label}" column to fill in the IDs')
+    return WriteError(f"{path.name}：没有“{label}”列，无法填回问题编号")
 
 
 #: one submitted version of a record: (batch number, source name, Excel row, values by key,

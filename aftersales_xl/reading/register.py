@@ -10,6 +10,9 @@ Layout of the workbook (sheet names are fixed, in Chinese; written by
 ``变更记录``    every version of a record that an update replaced, one row per replaced
                version: 变更时间 / 变更来源 (the new version's file) / 变更字段, then the old
                version's form columns and its own 来源文件 / 来源行 / 合并时间 — nothing is lost.
+``_xlcheck_state``  very hidden: the merge state (:class:`MergeState`, :func:`read_state`) —
+               per record and source the fingerprints of the version last merged, and a
+               checksum (also in the document's keywords) verified before it is trusted.
 
 :func:`read_register` reads ``总台账`` back with python-calamine into the typed frame the
 merge works on: text as ``str`` (IDs and phones never become numbers), datetimes as pandas
@@ -21,10 +24,15 @@ history accumulates losslessly from merge to merge.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
+import re
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -208,18 +216,20 @@ def read_history(
 
 
 def _load_sheet(
-    path: Path, sheet: str, policy: Policy, lang: str
+    path: Path, sheet: str, policy: Policy, lang: str, *, inspected: bool = False
 ) -> tuple[list[list[Any]] | None, bool]:
     """The rows of ``sheet`` (None if the workbook has no such sheet) and its 1904 date flag.
 
-    The file must exist and pass the safety gate first; then python-calamine reads it.
+    The file must exist and pass the safety gate first (skipped with ``inspected``: the
+    caller has just passed the same file through it); then python-calamine reads it.
     """
     name = path.name
     if not path.is_file():
         raise UnreadableError(str(path), "not-found", _t("not-found", lang, path=name))
     # the safety gate first (policy limits, zip bombs, unsafe XML); it raises UnreadableError
-    inspection = inspect(path, policy.limits, lang)
-    date1904 = inspection.date1904
+    date1904 = False
+    if not inspected:
+        date1904 = inspect(path, policy.limits, lang).date1904
     try:
         with path.open("rb") as fh:  # from the bytes, whatever the extension says
             workbook = python_calamine.CalamineWorkbook.from_filelike(fh)
@@ -493,3 +503,170 @@ _TEXT: dict[str, dict[str, str]] = {
 
 def _t(key: str, lang: str, **params: Any) -> str:
     return localise(_TEXT, key, lang, **params)
+
+
+# -- the merge state (the very-hidden sheet) -------------------------------------------------
+#: the very-hidden sheet holding, per record and source, the fingerprints of the version last
+#: merged from that source (never the values themselves)
+STATE_SHEET = "_xlcheck_state"
+#: first cell of the state sheet, and the version of its layout
+STATE_MARK = "xlcheck-state"
+STATE_VERSION = "1"
+#: the document property (keywords) naming the state's checksum: a register whose
+#: properties name a state that is not there lost it in another tool
+STATE_PROPERTY = "xlcheck-state"
+#: letters only (no digits, no @): a fingerprint never looks like a phone, an ID number or an
+#: email, so the redacting cell writer passes it unchanged
+_B32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"abcdefghijklmnopqrstuvwxyzABCDEF")
+#: characters of one field's fingerprint (5 bytes: 40 bits)
+PRINT_WIDTH = 8
+
+
+def _letters(digest: bytes) -> str:
+    return base64.b32encode(digest).translate(_B32).decode().rstrip("=")
+
+
+def canonical(value: Any) -> Any:
+    """A value as the merge compares it: blank → None, datetimes to the second without time
+    zone, whole floats as ints, numpy scalars as Python ones."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, float):
+        if value != value:
+            return None
+        return int(value) if value.is_integer() else value
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime(warn=False)
+    if isinstance(value, datetime):
+        return value.replace(microsecond=0, tzinfo=None)
+    if hasattr(value, "item"):  # numpy scalars
+        return canonical(value.item())
+    return value
+
+
+def field_print(value: Any) -> str:
+    """The fingerprint of one field's value (8 letters): equal for values the merge takes as
+    equal (:func:`canonical`), different otherwise (40 bits: a chance of 1 in 10¹² to miss a
+    change). Not reversible: the state holds no data."""
+    v = canonical(value)
+    if v is None or v == "":
+        text = "\x00"
+    elif isinstance(v, datetime):
+        text = "d" + v.isoformat(sep=" ")
+    else:
+        text = "v" + str(v)
+    return _letters(hashlib.blake2b(text.encode(), digest_size=5).digest())
+
+
+def record_print(record: Mapping[str, Any], fields: Sequence[str]) -> str:
+    """The fingerprints of ``fields`` of ``record``, concatenated in that order."""
+    return "".join(field_print(record.get(k)) for k in fields)
+
+
+def split_prints(prints: str, fields: Sequence[str]) -> dict[str, str]:
+    """``record_print``'s string back as field → fingerprint ({} when it is not one)."""
+    if len(prints) != PRINT_WIDTH * len(fields):
+        return {}
+    return {k: prints[i * PRINT_WIDTH : (i + 1) * PRINT_WIDTH] for i, k in enumerate(fields)}
+
+
+@dataclass
+class MergeState:
+    """What the register remembers of past merges.
+
+    ``entries`` maps ``(record ID, source file)`` to the fingerprints (:func:`record_print`
+    over ``fields``) of the version last merged from that source; the source ``""`` with no
+    fingerprints marks a record that was in 总台账 when it was written (added by hand), so
+    that every record the register held can be missed when it is deleted by hand.
+    """
+
+    fields: tuple[str, ...]
+    entries: dict[tuple[str, str], str]
+
+    def lines(self) -> list[str]:
+        """The entries as text, sorted: ``ID<tab>source<tab>fingerprints`` (a tab or line
+        break inside a file name becomes a space)."""
+        clean = str.maketrans("\t\n\r", "   ")
+        return sorted(
+            f"{rid.translate(clean)}\t{source.translate(clean)}\t{prints}"
+            for (rid, source), prints in self.entries.items()
+        )
+
+    def checksum(self, lines: Sequence[str] | None = None) -> str:
+        """A checksum over the fields and every entry (``lines``: :meth:`lines`, if at hand):
+        the state is trusted only when the checksum written with it still matches."""
+        h = hashlib.blake2b(digest_size=15)
+        h.update((",".join(self.fields) + "\n").encode())
+        h.update("\n".join(self.lines() if lines is None else lines).encode())
+        return _letters(h.digest())
+
+    def chunks(self, lines: Sequence[str] | None = None, limit: int = 30_000) -> list[str]:
+        """:meth:`lines` packed into texts of at most ``limit`` characters, one line per entry:
+        one cell holds ~150 entries, so 100,000 records are ~700 cells, not 300,000 (a cell
+        holds at most 32,767 characters)."""
+        out: list[str] = []
+        batch: list[str] = []
+        size = 0
+        for line in self.lines() if lines is None else lines:
+            if batch and size + len(line) + 1 > limit:
+                out.append("\n".join(batch))
+                batch, size = [], 0
+            batch.append(line)
+            size += len(line) + 1
+        if batch:
+            out.append("\n".join(batch))
+        return out
+
+
+@dataclass
+class StateRead:
+    """The state found in a register: ``state`` when it can be trusted, else None with
+    ``problem`` saying why (None as well for a register written before there was a state)."""
+
+    state: MergeState | None
+    problem: str | None = None  # "lost" (the properties name a state that is gone) | "mismatch"
+
+
+def read_state(
+    path: str | Path, policy: Policy, *, lang: str = "zh", inspected: bool = False
+) -> StateRead:
+    """Read and verify the merge state of the register at ``path``.
+
+    ``inspected``: the file has just passed the safety gate (:func:`read_register`), so it is
+    not scanned again (the state holds text only: the date system does not matter).
+
+    The sheet's checksum (its first row) must match its entries, and the checksum the document
+    properties name (``keywords``), if any, must be the sheet's: a sheet edited, truncated or
+    left over from another register is not trusted (``problem="mismatch"``); properties
+    naming a state whose sheet is gone (saved by a tool that dropped very-hidden sheets) give
+    ``problem="lost"``; a register without either is one written before the state existed.
+    """
+    path = Path(path)
+    named: str | None = None
+    try:
+        with zipfile.ZipFile(path) as z:
+            core = z.read("docProps/core.xml") if "docProps/core.xml" in z.namelist() else b""
+        m = re.search(re.escape(STATE_PROPERTY).encode() + rb"\s+([a-zA-F]+)", core)
+        named = m.group(1).decode() if m else None
+    except (OSError, zipfile.BadZipFile, KeyError):
+        pass
+    rows, _ = _load_sheet(path, STATE_SHEET, policy, lang, inspected=inspected)
+    if rows is None:
+        return StateRead(None, "lost" if named else None)
+    head = [as_text(v) if v not in ("", None) else "" for v in (rows[0] if rows else [])]
+    head += [""] * (4 - len(head))
+    if head[0] != STATE_MARK or head[1] != STATE_VERSION:
+        return StateRead(None, "mismatch")
+    fields = tuple(k for k in head[3].split(",") if k)
+    entries: dict[tuple[str, str], str] = {}
+    for row in rows[2:]:
+        text = as_text(row[0]) if row and row[0] not in ("", None) else ""
+        for line in text.splitlines():
+            rid, source, prints = ([*line.split("\t", 2), "", ""])[:3]
+            if rid:
+                entries[(rid, source)] = prints
+    state = MergeState(fields, entries)
+    checksum = state.checksum()
+    if head[2] != checksum or (named is not None and named != checksum):
+        return StateRead(None, "mismatch")
+    return StateRead(state)

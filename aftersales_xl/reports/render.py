@@ -109,27 +109,55 @@ def render_merge(result, lang: str = "zh") -> str:
                      else "  → 批注副本（需改正后重新提交的行）：") + f.annotated
                 )  # fmt: skip
     masked = sum(result.masked.values())
+    restored = getattr(result, "restored", 0)
+    edit_conflicts = getattr(result, "edit_conflicts", 0)
+    dry_run = getattr(result, "dry_run", False)
+    for per in per_file if dry_run else []:
+        name, c = per.source, per.outcome
+        if en:
+            lines.append(
+                f"  {name}: would add {c['new']}, update {c['updated']}, leave {c['unchanged']} "
+                f"unchanged, {c['conflicts']} in conflict, restore {c['restored']}, "
+                f"{c['rejected']} rejected"
+            )
+        else:
+            lines.append(
+                f"  {name}：将新增 {c['new']}，更新 {c['updated']}，未变 {c['unchanged']}，"
+                f"冲突 {c['conflicts']}，恢复 {c['restored']}，退回 {c['rejected']}"
+            )
     if en:
         lines.append(
-            f"{result.files} files: {result.added} added, {result.updated} updated, "
+            ("dry run, nothing written: " if dry_run else "")
+            + f"{result.files} files: {result.added} added, {result.updated} updated, "
             f"{result.unchanged} unchanged, {result.rejected_rows} rejected, "
-            f"{result.conflicts} in conflict, {masked} cells masked, {result.assigned} IDs assigned"
+            f"{result.conflicts + edit_conflicts} in conflict, {restored} restored, "
+            f"{masked} cells masked, {result.assigned} IDs assigned"
         )
         lines.append(f"register: {result.register} ({result.total} records)")
-        if result.rejected_rows or result.conflicts:
-            lines.append("rows kept out are listed in the 待修正 sheet")
+        if (result.rejected_rows or result.conflicts or edit_conflicts) and dry_run:
+            lines.append("rows kept out and fields in conflict would be listed in the 待修正 sheet")
+        elif result.rejected_rows or result.conflicts or edit_conflicts:
+            lines.append("rows kept out and fields in conflict are listed in the 待修正 sheet")
         if result.backup:
             lines.append(f"previous version kept as {result.backup}")
+        for _source, copy, n in getattr(result, "returned", ()):
+            lines.append(f"copy with {n} IDs filled in, to send back: {copy}")
     else:
         lines.append(
-            f"共 {result.files} 个文件：新增 {result.added}，更新 {result.updated}，未变 {result.unchanged}，"
-            f"退回 {result.rejected_rows}，冲突 {result.conflicts}，脱敏 {masked} 处，编号 {result.assigned} 条"
+            ("试运行，未写入任何文件：" if dry_run else "")
+            + f"共 {result.files} 个文件：新增 {result.added}，更新 {result.updated}，未变 {result.unchanged}，"
+            f"退回 {result.rejected_rows}，冲突 {result.conflicts + edit_conflicts}，恢复 {restored}，"
+            f"脱敏 {masked} 处，编号 {result.assigned} 条"
         )
         lines.append(f"总台账：{result.register}（共 {result.total} 条）")
-        if result.rejected_rows or result.conflicts:
-            lines.append("未合并的行见总台账的“待修正”工作表")
+        if (result.rejected_rows or result.conflicts or edit_conflicts) and dry_run:
+            lines.append("未合并的行和冲突的字段将列入总台账的“待修正”工作表")
+        elif result.rejected_rows or result.conflicts or edit_conflicts:
+            lines.append("未合并的行和冲突的字段见总台账的“待修正”工作表")
         if result.backup:
             lines.append(f"上一版已备份为 {result.backup}")
+        for _source, copy, n in getattr(result, "returned", ()):
+            lines.append(f"已填回 {n} 个问题编号的副本（请发回给提交人）：{copy}")
     lines.extend(f"* {n}" for n in result.notes)
     return "\n".join(lines)
 

@@ -31,6 +31,11 @@ from ..reading.register import (
     REGISTER_SHEET,
     REJECTED_COLUMNS,
     REJECTED_SHEET,
+    STATE_MARK,
+    STATE_PROPERTY,
+    STATE_SHEET,
+    STATE_VERSION,
+    MergeState,
     RejectedRow,
     column_kind,
     empty_frame,
@@ -82,6 +87,7 @@ def write_register(
     history: pd.DataFrame | None = None,
     sla_columns: Sequence[tuple[str, str]] | Mapping[str, tuple[str, str]] = SLA_COLUMNS,
     extra_columns: Sequence[str] = (),
+    state: MergeState | None = None,
     lang: str = "zh",
 ) -> None:
     """Write the whole register workbook to ``path`` atomically.
@@ -94,6 +100,9 @@ def write_register(
     its type. ``history`` holds the replaced versions for ``变更记录``
     with the columns of :func:`history_columns` (all of them, old rows first: pass what
     :func:`read_history` returned with this run's rows appended); None writes an empty sheet.
+    ``state`` (the merge's memory of what it merged from each source: fingerprints, never
+    values) goes into the very-hidden sheet ``_xlcheck_state`` of the same file, its checksum
+    into the document's keywords, so rows and state are always replaced together.
 
     Every column is typed and checked before any file is created (:class:`ValueError` for a
     missing column or a value of the wrong type). The workbook is built in a temporary file
@@ -134,9 +143,12 @@ def write_register(
                     "tmpdir": scratch,
                 },
             )
-            workbook.set_properties(
-                {"title": REGISTER_SHEET, "comments": "xlcheck merge", "created": now}
-            )
+            properties = {"title": REGISTER_SHEET, "comments": "xlcheck merge", "created": now}
+            lines = state.lines() if state is not None else []
+            checksum = state.checksum(lines) if state is not None else None
+            if checksum is not None:
+                properties["keywords"] = f"{STATE_PROPERTY} {checksum}"
+            workbook.set_properties(properties)
             cells = CellWriter(workbook)
             register_ws = workbook.add_worksheet(REGISTER_SHEET)
             _write_register_sheet(register_ws, cells, planned, len(frame), policy, lang)
@@ -154,6 +166,10 @@ def write_register(
             _write_history_sheet(history_ws, cells, planned_history, len(history))
             _print_setup(history_ws, planned_history, len(history), now, lang)
             cells.finish_lists(workbook)
+            if state is not None and checksum is not None:
+                _write_state_sheet(
+                    workbook.add_worksheet(STATE_SHEET), cells, state, checksum, lines
+                )
             register_ws.activate()
             workbook.close()
     except (OSError, xlsxwriter.exceptions.XlsxWriterException) as e:
@@ -342,6 +358,22 @@ def _write_history_sheet(ws: Any, cells: CellWriter, planned: list[_Column], n: 
     ws.freeze_panes(1, frozen)
     ws.autofilter(0, 0, max(n, 1), len(planned) - 1)
     _write_table(ws, cells, planned, n)
+
+
+def _write_state_sheet(
+    ws: Any, cells: CellWriter, state: MergeState, checksum: str, lines: Sequence[str]
+) -> None:
+    """_xlcheck_state, very hidden: a first row with the layout's mark, version, checksum and
+    field keys; a header; then the entries (:meth:`MergeState.lines`) in column A, packed
+    ~150 to a cell (:meth:`MergeState.chunks`), so that the state costs a few hundred cells
+    however large the register."""
+    for col, value in enumerate((STATE_MARK, STATE_VERSION, checksum, ",".join(state.fields))):
+        cells.string(ws, 0, col, value)
+    cells.header_row(ws, 1, ["问题编号 ⇥ 来源文件 ⇥ 指纹（每行一条）"])
+    for row, text in enumerate(state.chunks(lines), start=2):
+        cells.string(ws, row, 0, text)
+    ws.set_column(0, 0, 60)
+    ws.very_hidden()
 
 
 _TEXT: dict[str, dict[str, str]] = {
