@@ -154,6 +154,15 @@ def _merge(src: list[Path], out: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def _merge_return(src: list[Path], out: Path) -> list[str]:
+    return [*_merge(src, out), "--return", str(out / "back")]
+
+
+def _merge_dry_run(src: list[Path], out: Path) -> list[str]:
+    _register(src, out)
+    return [*_merge(src, out), "--dry-run", "--lang", "en"]
+
+
 def _merge_json(src: list[Path], out: Path) -> list[str]:
     return [*_merge(src, out), "--format", "json"]
 
@@ -219,6 +228,8 @@ COMMANDS: dict[str, Callable[[list[Path], Path], list[str]]] = {
     "assign-ids -o": _assign_ids,
     "merge": _merge,
     "merge --format json": _merge_json,
+    "merge --return": _merge_return,
+    "merge --dry-run": _merge_dry_run,
     "template": _template,
     "config show": _config,
     "daily": _daily,
@@ -234,6 +245,7 @@ COMMANDS: dict[str, Callable[[list[Path], Path], list[str]]] = {
 GAPS = {
     "mask -o": "issue 15: personal data on other sheets and in sheet names is reported, not masked",
     "assign-ids -o": "issue 15: the copy is masked as mask writes it, so it shares mask's gap",
+    "merge --return": "issue 15: the copy is masked as mask writes it, so it shares mask's gap",
 }
 
 

@@ -59,9 +59,9 @@ from ..errors import LockedError, WriteError, XlcheckError
 from ..findings import ERROR, Report
 from ..forms import FormSpec
 from ..ids import format_id, id_pattern, normalise_id, parse_id
-from ..masking import TEXT, Style, mask_frame, mask_text, mask_value
+from ..masking import TEXT, mask_frame, mask_value
 from ..messages import shorten
-from ..pii import cell_text, link_has_pii, redact
+from ..pii import cell_text, redact
 from ..reading.opening import expand_paths
 from ..reading.register import (
     HISTORY_SHEET,
@@ -87,10 +87,7 @@ from ..writing.register import with_sla_columns, write_register
 from ..writing.xlsxpatch import (
     check_distinct_outputs,
     check_patchable,
-    links_covering,
-    patch_cells,
-    sheet_comments,
-    sheet_hyperlinks,
+    write_patched,
 )
 from .assign_ids import assign_ids
 from .check import check_paths
@@ -1183,9 +1180,8 @@ def _write_returns(
     """``--return DIR``: each submission again, with the 问题编号 the merge gave its rows
     filled in and its contact data masked, patched cell by cell (every other part of the
     workbook as it was), so that next week's submission carries the IDs."""
-    from .mask import masked_outside_form
+    from .mask import plan_masking
 
-    style = Style.of(policy)
     for b, ((source, _frame, c), recs) in enumerate(zip(batches, unnumbered.records, strict=True)):
         sheet = c.sheet
         try:
@@ -1195,10 +1191,9 @@ def _write_returns(
             if "record_id" not in sheet.columns:
                 raise _no_id_column(Path(source), form, lang)
             src = Path(sheet.path)
-            cells: dict[str, str | None] = {}
-            _masked, changes, _counts = mask_frame(sheet.frame, form, policy)
-            cells.update({sheet.cell(k, int(r)): text for (r, k), text in changes.items()})
-            cells.update(masked_outside_form(src, sheet, form, policy, lang))
+            # masked as `xlcheck mask` writes it, the IDs filled in, nothing else changed
+            plan = plan_masking(src, sheet, form, policy, lang)
+            cells: dict[str, str | None] = dict(plan.cells)
             ids = 0
             for row, rec in recs.items():
                 rid = rec["record_id"]
@@ -1209,33 +1204,9 @@ def _write_returns(
                 ):
                     cells[sheet.cell("record_id", int(row))] = str(rid)
                     ids += 1
-            part = str(sheet.part)
-            links = sheet_hyperlinks(src, part, lang)
-            drop = {ref for ref, texts in links if link_has_pii(*texts)} | set(cells)
-            n_links = links_covering((ref for ref, _t in links), drop)
-            comments = sum(
-                1
-                for text in sheet_comments(src, part, lang).values()
-                if mask_text(TEXT, text, style) != text
-            )
-            out_dir.mkdir(parents=True, exist_ok=True)
-            dst = out_dir / redact(src.name)
-            if _same_path(dst, src):
-                raise WriteError(
-                    f"{redact(src.name)}：--return 的文件夹就是提交文件所在的文件夹：请换一个文件夹"
-                    if lang != "en"
-                    else f"{redact(src.name)}: the --return folder is the submission's own folder; choose another"
-                )
-            refuse_if_open_in_excel(dst, lang)
-            patch_cells(
-                src,
-                dst,
-                part,
-                cells,
-                scrub_shared_strings=True,
-                drop_hyperlinks=drop if n_links else (),
-                comment_text=(lambda t: mask_text(TEXT, t, style)) if comments else None,
-                lang=lang,
+            # the copy's name without the personal data of the input's name (xlsxpatch.copy_name)
+            dst, _backup = write_patched(
+                src, str(sheet.part), cells, out_dir=out_dir, lang=lang, **plan.patch_options()
             )
             result.returned.append((source, str(dst), ids))
         except (XlcheckError, OSError) as e:
