@@ -505,6 +505,77 @@ def assign_ids_cmd(
     sys.exit(1 if any(f.severity == ERROR for o in outcomes for f in o.findings) else 0)
 
 
+# -- the solution library: search and the library workbook (jobs/search.py, jobs/library.py) ---
+@cli.command("search")
+@click.argument("query")
+@click.option(
+    "--register",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The master register (总台账.xlsx) to search.",
+)
+@click.option("--top", default=5, show_default=True, type=click.IntRange(1, 100), help="How many.")
+@click.option("--module", help="Only records whose 产品/服务模块 contains this text.")
+@click.option("--type", "problem_type", help="Only records whose 问题类型 contains this text.")
+@click.option(
+    "--open",
+    "include_open",
+    is_flag=True,
+    help="Search open records too (spot a second report of an ongoing incident).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@common_options
+@guarded
+def search_cmd(
+    query: str,
+    register: Path,
+    top: int,
+    module: str | None,
+    problem_type: str | None,
+    include_open: bool,
+    fmt: str,
+    config_path: Path | None,
+    lang: str,
+    debug: bool,
+) -> None:
+    """Find solved records (已解决/已关闭) like QUERY and show how they were solved.
+
+    Ranks by similarity of 问题描述, 问题分析过程, 产品/服务模块 and 问题类型 (Chinese
+    character bigrams, BM25); word order, full-/half-width and case do not matter. The
+    index is cached beside the register (.总台账.xlsx.search-cache) and rebuilt when the
+    register changes. Exit 0 with results or a one-line reason (empty register, nothing
+    solved, nothing similar); 2 for a query of only punctuation or an unreadable register.
+
+    \b
+    Example:
+        xlcheck search "打卡 定位失败" --register 总台账.xlsx
+        xlcheck search "退款没到账" --register 总台账.xlsx --module 支付 --format json
+        xlcheck search "App 闪退" --register 总台账.xlsx --open --top 10
+    """
+    from .forms import load_form
+    from .jobs.search import search
+    from .reports.search_text import render_search
+
+    result = search(
+        register,
+        query,
+        load_form("record"),
+        load(config_path, lang),
+        top=top,
+        module=module,
+        problem_type=problem_type,
+        include_open=include_open,
+        lang=lang,
+    )
+    if fmt == "json":
+        echo_json(result.to_dict())
+    else:
+        echo(render_search(result, lang))
+    sys.exit(0)
+
+
 def main() -> None:
     cli()
 
