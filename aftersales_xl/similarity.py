@@ -51,6 +51,9 @@ _CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUN = re.compile(f"([{_CJK_CHARS}]+)|([^\\W_{_CJK_CHARS}]+)")
 
 
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
 def normalise(text: str | None) -> str:
     """``text`` folded for matching: NFKC (full-width → half-width), case-folded, every run of
     punctuation, symbols, white space and control characters replaced by one space, trimmed.
@@ -59,19 +62,7 @@ def normalise(text: str | None) -> str:
     """
     if not text:
         return ""
-    folded = unicodedata.normalize("NFKC", str(text)).casefold()
-    out = []
-    space = False
-    for ch in folded:
-        cat = unicodedata.category(ch)
-        if cat[0] in "PSZC" or ch == "_":
-            if not space:
-                out.append(" ")
-                space = True
-        else:
-            out.append(ch)
-            space = False
-    return "".join(out).strip()
+    return _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", str(text)).casefold()).strip()
 
 
 def tokens(text: str | None, *, unigrams: bool = True) -> list[str]:
@@ -159,31 +150,6 @@ class TermIndex:
         )
 
 
-def _postings(
-    docs_tokens: Sequence[Sequence[str]],
-) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """vocab, term ids, doc ids and term counts of every (doc, term) pair, and doc lengths."""
-    vocab: dict[str, int] = {}
-    term_ids: list[int] = []
-    doc_ids: list[int] = []
-    counts: list[int] = []
-    lengths = np.zeros(len(docs_tokens), dtype=np.float64)
-    setdefault = vocab.setdefault
-    for d, toks in enumerate(docs_tokens):
-        lengths[d] = len(toks)
-        for term, c in Counter(toks).items():
-            term_ids.append(setdefault(term, len(vocab)))
-            doc_ids.append(d)
-            counts.append(c)
-    return (
-        vocab,
-        np.asarray(term_ids, dtype=np.int64),
-        np.asarray(doc_ids, dtype=np.int32),
-        np.asarray(counts, dtype=np.float64),
-        lengths,
-    )
-
-
 def _compress(
     vocab: dict[str, int], term_ids: np.ndarray, doc_ids: np.ndarray, weights: np.ndarray, n: int
 ) -> TermIndex:
@@ -207,16 +173,56 @@ def bm25_index(
     Weight of term t in document d: ``idf(t) · tf·(k1+1) / (tf + k1·(1 − b + b·|d|/avgdl))``
     with ``idf(t) = ln(1 + (N − df + 0.5) / (df + 0.5))`` (never negative).
     """
-    n = len(docs_tokens)
-    vocab, term_ids, doc_ids, tf, lengths = _postings(docs_tokens)
-    if n == 0 or not vocab:
-        return _compress(vocab, term_ids, doc_ids, tf, n)
+    vocab = Vocabulary()
+    return bm25_from_ids([vocab.ids_of(toks) for toks in docs_tokens], vocab.terms, k1=k1, b=b)
+
+
+class Vocabulary:
+    """Term → id, filled as texts are seen; :meth:`ids` memoises each distinct text, so a
+    register's repeated module names, types and analyses are tokenised once."""
+
+    def __init__(self) -> None:
+        self.terms: dict[str, int] = {}
+        self._memo: dict[str, np.ndarray] = {}
+
+    def ids_of(self, toks: Iterable[str]) -> np.ndarray:
+        setdefault, terms = self.terms.setdefault, self.terms
+        return np.fromiter((setdefault(t, len(terms)) for t in toks), dtype=np.int64)
+
+    def ids(self, text: str | None) -> np.ndarray:
+        """The term ids of :func:`tokens` of ``text`` (new terms get new ids)."""
+        key = text or ""
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self.ids_of(tokens(key))
+        return found
+
+
+def bm25_from_ids(
+    docs: Sequence[np.ndarray],
+    vocab: dict[str, int],
+    *,
+    k1: float = BM25_K1,
+    b: float = BM25_B,
+) -> TermIndex:
+    """:func:`bm25_index` of documents given as arrays of term ids of ``vocab`` (vectorised:
+    one sort of the (document, term) pairs, no per-document Python work)."""
+    n, v = len(docs), max(len(vocab), 1)
+    lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=n)
+    if n == 0 or not lengths.sum():
+        empty = np.zeros(0, dtype=np.int64)
+        return _compress(vocab, empty, empty.astype(np.int32), empty.astype(np.float64), n)
+    flat = np.concatenate(docs)
+    key = np.repeat(np.arange(n, dtype=np.int64), lengths) * v + flat
+    pairs, tf = np.unique(key, return_counts=True)
+    doc_ids, term_ids = pairs // v, pairs % v
+    tf = tf.astype(np.float64)
     df = np.bincount(term_ids, minlength=len(vocab)).astype(np.float64)
     idf = np.log1p((n - df + 0.5) / (df + 0.5))
     avgdl = max(float(lengths.mean()), 1e-9)
     norm = k1 * (1 - b + b * lengths[doc_ids] / avgdl)
     weights = idf[term_ids] * tf * (k1 + 1) / (tf + norm)
-    return _compress(vocab, term_ids, doc_ids, weights, n)
+    return _compress(vocab, term_ids, doc_ids.astype(np.int32), weights, n)
 
 
 def idf_table(docs_tokens: Iterable[Iterable[str]]) -> tuple[dict[str, float], int]:

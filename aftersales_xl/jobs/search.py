@@ -63,15 +63,47 @@ def cache_path(register: str | Path) -> Path:
 
 
 @dataclass
+class Codes:
+    """A text column as integer codes into its distinct ``values`` (None = blank)."""
+
+    codes: np.ndarray  # int32
+    values: list[str | None]
+
+    @classmethod
+    def of(cls, column: Sequence[str | None]) -> Codes:
+        seen: dict[str | None, int] = {}
+        codes = np.fromiter(
+            (seen.setdefault(v, len(seen)) for v in column), dtype=np.int32, count=len(column)
+        )
+        return cls(codes, list(seen))
+
+    def mask(self, test: Any) -> np.ndarray:
+        """Rows whose value passes ``test`` (called once per distinct value)."""
+        verdict = np.array([bool(test(v)) for v in self.values] or [False], dtype=bool)
+        return verdict[self.codes]
+
+
+@dataclass
 class SearchIndex:
-    """The records of one register (display fields) and their BM25 index."""
+    """One register's records and their BM25 index. Status, module and type are integer
+    codes (filters are array operations); each record's display fields are one JSON row in
+    ``rows`` (offsets in ``offsets``), decoded only for the records shown."""
 
     digest: str
-    records: list[dict[str, Any]]
+    status: Codes
+    module: Codes
+    problem_type: Codes
+    rows: bytes
+    offsets: np.ndarray  # int64, len + 1
     index: similarity.TermIndex
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.offsets) - 1
+
+    def record(self, i: int) -> dict[str, Any]:
+        """The display fields of record ``i``."""
+        row = json.loads(self.rows[self.offsets[i] : self.offsets[i + 1]].decode("utf-8"))
+        return dict(zip(RECORD_FIELDS, row, strict=True))
 
 
 @dataclass(frozen=True)
@@ -141,30 +173,45 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def records_from_frame(frame: Any) -> tuple[list[dict[str, Any]], list[str]]:
-    """The display records and the indexed text of each row of a typed register frame."""
+def build_index(frame: Any, digest: str) -> SearchIndex:
+    """The index of a typed register frame (:func:`~aftersales_xl.reading.register.read_register`):
+    BM25 over :data:`INDEXED_FIELDS`, each distinct field text tokenised once."""
     n = len(frame)
 
     def column(key: str) -> list[Any]:
         if key not in frame.columns:
             return [None] * n
-        return frame[key].tolist()
+        if key == "resolved_at":
+            return [None if v is None else str(v) for v in _stamps(frame[key])]
+        return [_plain(key, v) for v in frame[key].tolist()]
 
-    cols = {key: column(key) for key in {*RECORD_FIELDS, *INDEXED_FIELDS}}
-    records = []
-    texts = []
-    for i in range(n):
-        rec = {key: _plain(key, cols[key][i]) for key in RECORD_FIELDS}
-        records.append(rec)
-        texts.append(" ".join(_text(cols[key][i]) for key in INDEXED_FIELDS))
-    return records, texts
-
-
-def build_index(records: list[dict[str, Any]], texts: Sequence[str], digest: str) -> SearchIndex:
-    """The BM25 index of ``texts`` (one per record)."""
+    cols = {key: column(key) for key in RECORD_FIELDS}
+    vocab = similarity.Vocabulary()
+    fields = [cols[key] if key in cols else column(key) for key in INDEXED_FIELDS]
+    docs = [np.concatenate([vocab.ids(field[i]) for field in fields]) for i in range(n)]
+    encoded = [
+        json.dumps([cols[key][i] for key in RECORD_FIELDS], ensure_ascii=False).encode("utf-8")
+        for i in range(n)
+    ]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
     return SearchIndex(
-        digest, records, similarity.bm25_index([similarity.tokens(t) for t in texts])
+        digest=digest,
+        status=Codes.of(cols["status"]),
+        module=Codes.of(cols["module"]),
+        problem_type=Codes.of(cols["problem_type"]),
+        rows=b"".join(encoded),
+        offsets=offsets,
+        index=similarity.bm25_from_ids(docs, vocab.terms),
     )
+
+
+def _stamps(series: Any) -> list[str | None]:
+    """A datetime column as ``YYYY-MM-DD HH:MM`` text (None when blank)."""
+    import pandas as pd
+
+    text = pd.to_datetime(series, errors="coerce").dt.strftime("%Y-%m-%d %H:%M")
+    return [None if isinstance(v, float) or v is None or v is pd.NA else v for v in text.tolist()]
 
 
 def load_index(
@@ -188,9 +235,7 @@ def load_index(
         return cached, "reused"
     from ..reading.register import read_register  # pandas + calamine: only when rebuilding
 
-    frame = read_register(register, form, policy, lang=lang)
-    records, texts = records_from_frame(frame)
-    built = build_index(records, texts, digest)
+    built = build_index(read_register(register, form, policy, lang=lang), digest)
     try:
         _write_cache(cache_path(register), built)
     except OSError as e:
@@ -229,7 +274,7 @@ def search(
     if not len(idx):
         result.message = _t("no-records", lang, path=register.name)
         return result
-    keep = candidates(idx.records, policy.done_statuses, include_open, module, problem_type)
+    keep = candidates(idx, policy.done_statuses, include_open, module, problem_type)
     result.candidates = int(keep.sum())
     if not result.candidates:
         done = "、".join(policy.done_statuses)
@@ -243,14 +288,16 @@ def search(
     scores = idx.index.scores(terms)
     scores = np.where(keep, scores, 0.0)
     ranked = _top(scores, top)
-    result.hits = [_hit(rank, float(scores[i]), idx.records[i]) for rank, i in enumerate(ranked, 1)]
+    result.hits = [
+        Hit(rank=rank, score=float(scores[i]), **idx.record(i)) for rank, i in enumerate(ranked, 1)
+    ]
     if not result.hits:
         result.message = _t("nothing-similar", lang)
     return result
 
 
 def candidates(
-    records: Sequence[dict[str, Any]],
+    idx: SearchIndex,
     done: Sequence[str],
     include_open: bool,
     module: str | None,
@@ -259,21 +306,14 @@ def candidates(
     """Boolean mask of the records searched: status in ``done`` (unless ``include_open``),
     module / type containing the normalised filter text."""
     done_set = set(done)
-    keep = np.ones(len(records), dtype=bool)
+    keep = np.ones(len(idx), dtype=bool)
     if not include_open:
-        keep &= _matches(records, "status", lambda v: v in done_set)
-    for key, wanted in (("module", module), ("problem_type", problem_type)):
+        keep &= idx.status.mask(lambda v: v in done_set)
+    for codes, wanted in ((idx.module, module), (idx.problem_type, problem_type)):
         text = similarity.normalise(wanted) if wanted else ""
         if text:
-            keep &= _matches(records, key, lambda v, t=text: t in similarity.normalise(v))
+            keep &= codes.mask(lambda v, t=text: t in similarity.normalise(v))
     return keep
-
-
-def _matches(records: Sequence[dict[str, Any]], key: str, test: Any) -> np.ndarray:
-    """``test`` applied once per distinct value of ``key``, as a mask over ``records``."""
-    values = [rec[key] for rec in records]
-    verdict = {v: bool(test(v)) for v in set(values)}
-    return np.fromiter((verdict[v] for v in values), dtype=bool, count=len(values))
 
 
 def _top(scores: np.ndarray, k: int) -> list[int]:
@@ -286,10 +326,6 @@ def _top(scores: np.ndarray, k: int) -> list[int]:
         positive = positive[part]
     order = np.lexsort((positive, -scores[positive]))
     return positive[order].tolist()
-
-
-def _hit(rank: int, score: float, rec: dict[str, Any]) -> Hit:
-    return Hit(rank=rank, score=score, **rec)
 
 
 def _text(value: Any) -> str:
@@ -325,15 +361,21 @@ def _write_cache(path: Path, idx: SearchIndex) -> None:
         "tokeniser": similarity.TOKENISER,
         "digest": idx.digest,
         "fields": list(RECORD_FIELDS),
+        "status": idx.status.values,
+        "module": idx.module.values,
+        "problem_type": idx.problem_type.values,
     }
-    rows = [[rec[k] for k in RECORD_FIELDS] for rec in idx.records]
-    arrays = idx.index.to_arrays()
+    arrays = {f"index_{k}": v for k, v in idx.index.to_arrays().items()}
     with atomic_output(path) as tmp, tmp.open("wb") as fh:
         np.savez(
             fh,
             meta=_json_bytes(meta),
-            records=_json_bytes(rows),
-            **{f"index_{k}": v for k, v in arrays.items()},
+            rows=np.frombuffer(idx.rows, dtype=np.uint8),
+            offsets=idx.offsets,
+            status=idx.status.codes,
+            module=idx.module.codes,
+            problem_type=idx.problem_type.codes,
+            **arrays,
         )
 
 
@@ -351,16 +393,37 @@ def _read_cache(path: Path, digest: str) -> SearchIndex | None:
                 or meta.get("fields") != list(RECORD_FIELDS)
             ):
                 return None
-            rows = json.loads(bytes(data["records"]).decode("utf-8"))
-            index = similarity.TermIndex.from_arrays(
-                {k: data[f"index_{k}"] for k in ("terms", "indptr", "docs", "weights", "n_docs")}
+            idx = SearchIndex(
+                digest=digest,
+                status=Codes(data["status"], meta["status"]),
+                module=Codes(data["module"], meta["module"]),
+                problem_type=Codes(data["problem_type"], meta["problem_type"]),
+                rows=data["rows"].tobytes(),
+                offsets=data["offsets"],
+                index=similarity.TermIndex.from_arrays(
+                    {k: data[f"index_{k}"] for k in ("terms", "indptr", "docs", "weights", "n_docs")}
+                ),
             )
     except Exception:  # noqa: BLE001 - any unreadable cache is rebuilt, never trusted
         return None
-    if index.n_docs != len(rows):
-        return None
-    records = [dict(zip(RECORD_FIELDS, row, strict=True)) for row in rows]
-    return SearchIndex(digest, records, index)
+    return idx if _consistent(idx) else None
+
+
+def _consistent(idx: SearchIndex) -> bool:
+    """Every array of a loaded cache fits the others (a damaged file is rebuilt, not used)."""
+    n, ix = len(idx), idx.index
+    if ix.n_docs != n or idx.offsets[-1] != len(idx.rows) or len(ix.indptr) != len(ix.vocab) + 1:
+        return False
+    if ix.indptr[-1] != len(ix.docs) or len(ix.docs) != len(ix.weights):
+        return False
+    if len(ix.docs) and (ix.docs.min() < 0 or ix.docs.max() >= n):
+        return False
+    for codes in (idx.status, idx.module, idx.problem_type):
+        if len(codes.codes) != n:
+            return False
+        if n and (codes.codes.min() < 0 or codes.codes.max() >= len(codes.values)):
+            return False
+    return True
 
 
 def _json_bytes(data: Any) -> np.ndarray:
