@@ -576,6 +576,62 @@ def search_cmd(
     sys.exit(0)
 
 
+@cli.command("library")
+@click.option(
+    "--register",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The master register (总台账.xlsx); only read.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The library workbook to write (replaced if it exists), e.g. 解决方案库.xlsx.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@common_options
+@guarded
+def library_cmd(
+    register: Path, output: Path, fmt: str, config_path: Path | None, lang: str, debug: bool
+) -> None:
+    """Write the solution library: one row per recurring problem, most frequent first.
+
+    Records of one 产品/服务模块 and 问题类型 whose description, analysis and solution are
+    similar are one problem; a problem seen at least library.min_count times gets a row
+    with 次数, 首次/最近出现, a representative description, the solution that closed most
+    of them (else the latest 永久方案), the mean rating, example IDs and tags. Only masked
+    data, no contact columns. Exit 0 when written, 2 if the register cannot be read or the
+    output cannot be written.
+
+    \b
+    Example:
+        xlcheck library --register 总台账.xlsx -o 解决方案库.xlsx
+        xlcheck library --register 总台账.xlsx -o shared/解决方案库.xlsx --format json
+    """
+    from datetime import datetime
+
+    from .forms import load_form
+    from .jobs.library import build_library, render_library
+
+    result = build_library(
+        register,
+        output,
+        load_form("record"),
+        load(config_path, lang),
+        now=datetime.now(),
+        lang=lang,
+    )
+    if fmt == "json":
+        echo_json(result.to_dict())
+    else:
+        echo(render_library(result, lang))
+    sys.exit(0)
+
+
 def main() -> None:
     cli()
 

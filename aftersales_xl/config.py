@@ -92,6 +92,11 @@ class Policy:
         return self.raw["limits"]
 
     @property
+    def library(self) -> Mapping[str, Any]:
+        """The solution library's settings ([library])."""
+        return self.raw["library"]
+
+    @property
     def extra_holidays(self) -> frozenset[date]:
         return frozenset(
             _iso_dates(self.raw["calendar"]["extra_holidays"], "calendar.extra_holidays")
@@ -346,6 +351,7 @@ def _check(raw: Mapping[str, Any]) -> None:
             raise ConfigError(f"limits.{key} 必须是正数", f"limits.{key} must be a positive number")
     _check_calendar(raw)
     _check_satisfaction(raw["satisfaction"])
+    _check_library(raw["library"])
     daily = raw["daily"]
     if daily["first_response_hours"] <= 0:
         raise ConfigError(
@@ -405,6 +411,25 @@ def _check_satisfaction(sat: Mapping[str, Any]) -> None:
             "satisfaction.follow_up_max 必须是 0 到 5 之间的评分（0 = 不列回访名单）",
             "satisfaction.follow_up_max must be a rating between 0 and 5 (0 = no follow-up list)",
         )
+
+
+def _check_library(lib: Mapping[str, Any]) -> None:
+    if not 1 <= lib["min_count"] <= 1000:
+        raise ConfigError(
+            "library.min_count 必须是 1 到 1000 的整数（例如 2：出现两次即算高频问题）",
+            "library.min_count must be a whole number from 1 to 1000 (e.g. 2: twice is recurring)",
+        )
+    if not 0 < lib["cluster_similarity"] <= 1:
+        raise ConfigError(
+            "library.cluster_similarity 必须是大于 0、不超过 1 的数字，例如 0.3",
+            "library.cluster_similarity must be a number above 0 and at most 1, e.g. 0.3",
+        )
+    for key, top in (("examples", 20), ("similar_solved", 10)):
+        if not 0 <= lib[key] <= top:
+            raise ConfigError(
+                f"library.{key} 必须是 0 到 {top} 的整数",
+                f"library.{key} must be a whole number from 0 to {top}",
+            )
 
 
 def load_policy(

@@ -401,7 +401,10 @@ def _read_cache(path: Path, digest: str) -> SearchIndex | None:
                 rows=data["rows"].tobytes(),
                 offsets=data["offsets"],
                 index=similarity.TermIndex.from_arrays(
-                    {k: data[f"index_{k}"] for k in ("terms", "indptr", "docs", "weights", "n_docs")}
+                    {
+                        k: data[f"index_{k}"]
+                        for k in ("terms", "indptr", "docs", "weights", "n_docs")
+                    }
                 ),
             )
     except Exception:  # noqa: BLE001 - any unreadable cache is rebuilt, never trusted
