@@ -71,19 +71,16 @@ def tokens(text: str | None, *, unigrams: bool = True) -> list[str]:
     Each Chinese run gives its character bigrams and (with ``unigrams``) its characters; a run
     of one character gives that character. Each Latin/digit run gives itself as one token.
     """
-    norm = normalise(text)
     out: list[str] = []
-    for m in _RUN.finditer(norm):
-        cjk = m.group(1)
-        if cjk is None:
-            out.append(m.group(2))
-            continue
-        if len(cjk) == 1:
+    for cjk, word in _RUN.findall(normalise(text)):
+        if not cjk:
+            out.append(word)
+        elif len(cjk) == 1:
             out.append(cjk)
-            continue
-        if unigrams:
-            out.extend(cjk)
-        out.extend(cjk[i : i + 2] for i in range(len(cjk) - 1))
+        else:
+            if unigrams:
+                out.extend(cjk)
+            out.extend(map(str.__add__, cjk[:-1], cjk[1:]))
     return out
 
 
@@ -181,20 +178,28 @@ class Vocabulary:
     """Term → id, filled as texts are seen; :meth:`ids` memoises each distinct text, so a
     register's repeated module names, types and analyses are tokenised once."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, unigrams: bool = True) -> None:
         self.terms: dict[str, int] = {}
+        self.unigrams = unigrams
         self._memo: dict[str, np.ndarray] = {}
 
     def ids_of(self, toks: Iterable[str]) -> np.ndarray:
-        setdefault, terms = self.terms.setdefault, self.terms
-        return np.fromiter((setdefault(t, len(terms)) for t in toks), dtype=np.int64)
+        terms = self.terms
+        get = terms.get
+        out = []
+        for t in toks:
+            i = get(t)
+            if i is None:
+                i = terms[t] = len(terms)
+            out.append(i)
+        return np.array(out, dtype=np.int64)
 
     def ids(self, text: str | None) -> np.ndarray:
         """The term ids of :func:`tokens` of ``text`` (new terms get new ids)."""
         key = text or ""
         found = self._memo.get(key)
         if found is None:
-            found = self._memo[key] = self.ids_of(tokens(key))
+            found = self._memo[key] = self.ids_of(tokens(key, unigrams=self.unigrams))
         return found
 
 
@@ -268,7 +273,7 @@ CLUSTER_SIMILARITY = 0.3
 
 
 def cluster(
-    texts: Sequence[str | None],
+    texts: Sequence[str | Sequence[str | None] | None],
     groups: Sequence[Hashable] | None = None,
     *,
     threshold: float = CLUSTER_SIMILARITY,
@@ -276,53 +281,86 @@ def cluster(
 ) -> np.ndarray:
     """A cluster label (0, 1, …; -1 for a text with no terms) for each text.
 
+    A text may be a tuple of fields (description, analysis, solution): the same as the
+    fields joined with spaces, but each distinct field is tokenised once.
+
     Texts are compared only within their group (``groups[i]``, e.g. ``(module, type)``;
-    None: all one group). Identical normalised texts are one point, weighted by how often
-    they occur. In each group, points are taken most frequent first (then in input order):
-    an unassigned point starts a cluster with every unassigned point whose tf-idf cosine to
-    it is ≥ ``threshold``; then each point moves to the cluster whose centroid it is most
-    similar to (if that similarity is ≥ ``threshold``). Labels are numbered by first
-    occurrence in ``texts``, so the result does not depend on the group order.
+    None: all one group), as L2-normalised tf-idf vectors (tf dampened as 1 + ln tf, idf
+    ``ln((1 + N) / (1 + df)) + 1`` over all texts) of :func:`tokens` (bigrams only unless
+    ``unigrams``). Identical normalised texts are one point, weighted by how often they
+    occur. In each group, points are taken most frequent first (then in input order): an
+    unassigned point starts a cluster with every unassigned point whose cosine to it is
+    ≥ ``threshold``; then each point of a cluster of two or more moves to the cluster whose
+    centroid it is most similar to (if that similarity is ≥ ``threshold``). Labels are
+    numbered by first occurrence in ``texts``.
+
+    Vectorised for a year's register: the vectors are compressed rows and columns per group,
+    and a point's neighbours are found by prefix filtering (only points sharing one of its
+    heaviest terms can reach ``threshold``; their exact cosine is then computed), so the cost
+    follows the rare terms, not the number of pairs.
     """
     n = len(texts)
     labels = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return labels
-    groups = [None] * n if groups is None else list(groups)
-    toks = [tokens(t, unigrams=unigrams) for t in texts]
-    idf, n_docs = idf_table(toks)
-    default_idf = math.log(1 + n_docs) + 1
-    # unique (group, normalised text) points
+    group_list = [None] * n if groups is None else list(groups)
     point_of: dict[tuple[Hashable, tuple[str, ...]], int] = {}
+    point_fields: list[tuple[str, ...]] = []
     point_group: list[Hashable] = []
-    point_tokens: list[list[str]] = []
-    weight: list[int] = []
-    members: list[int] = []
-    for g, tk in zip(groups, toks, strict=True):
-        if not tk:
-            members.append(-1)
+    member = np.full(n, -1, dtype=np.int64)
+    for i, (g, t) in enumerate(zip(group_list, texts, strict=True)):
+        fields = (t,) if t is None or isinstance(t, str) else tuple(t)
+        key_fields = tuple(f for f in fields if f)
+        if not key_fields:
             continue
-        key = (g, tuple(sorted(tk)))
+        key = (g, key_fields)
         p = point_of.get(key)
         if p is None:
-            p = point_of[key] = len(point_group)
+            p = point_of[key] = len(point_fields)
+            point_fields.append(key_fields)
             point_group.append(g)
-            point_tokens.append(tk)
-            weight.append(0)
-        weight[p] += 1
-        members.append(p)
-    by_group: dict[Hashable, list[int]] = {}
-    for p, g in enumerate(point_group):
-        by_group.setdefault(g, []).append(p)
-    point_label = np.full(len(point_group), -1, dtype=np.int64)
+        member[i] = p
+    n_points = len(point_fields)
+    if n_points == 0:
+        return labels
+    vocab = Vocabulary(unigrams=unigrams)
+    rows = [
+        vocab.ids(f[0]) if len(f) == 1 else np.concatenate([vocab.ids(x) for x in f])
+        for f in point_fields
+    ]
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=n_points)
+    count = np.bincount(member[member >= 0], minlength=n_points).astype(np.float64)
+    empty = lengths == 0
+    if empty.all():
+        return labels
+    v = max(len(vocab.terms), 1)
+    flat = np.concatenate(rows)
+    key = np.repeat(np.arange(n_points, dtype=np.int64), lengths) * v + flat
+    pairs, tf = np.unique(key, return_counts=True)
+    pt, term = pairs // v, pairs % v
+    # document frequency over records (a point stands for count[p] records)
+    n_docs = float(count[~empty].sum())
+    df = np.bincount(term, weights=count[pt], minlength=v)
+    idf = np.log((1 + n_docs) / (1 + df)) + 1
+    w = (1 + np.log(tf)) * idf[term]
+    w /= np.sqrt(np.bincount(pt, weights=w * w, minlength=n_points))[pt]
+    row_ptr = np.zeros(n_points + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pt, minlength=n_points), out=row_ptr[1:])
+    group_id: dict[Hashable, int] = {}
+    gids = np.fromiter((group_id.setdefault(g, len(group_id)) for g in point_group), dtype=np.int64)
+    point_label = np.full(n_points, -1, dtype=np.int64)
     next_label = 0
-    for points in by_group.values():
-        vectors = [tfidf_vector(point_tokens[p], idf, default_idf) for p in points]
-        local = _cluster_points(vectors, [weight[p] for p in points], threshold)
-        point_label[points] = local + next_label
-        next_label += int(local.max()) + 1 if len(local) else 0
-    raw = np.array([point_label[p] if p >= 0 else -1 for p in members], dtype=np.int64)
-    # renumber by first occurrence
+    order = np.argsort(gids, kind="stable")
+    bounds = np.searchsorted(gids[order], np.arange(len(group_id) + 1))
+    for gi in range(len(group_id)):
+        pts = order[bounds[gi] : bounds[gi + 1]]
+        pts = pts[~empty[pts]]
+        if not len(pts):
+            continue
+        local = _cluster_group(pts, row_ptr, term, w, count[pts], threshold)
+        point_label[pts] = local + next_label
+        next_label += int(local.max()) + 1
+    raw = np.where(member >= 0, point_label[np.maximum(member, 0)], -1)
     renumber: dict[int, int] = {}
     for i, lab in enumerate(raw.tolist()):
         if lab >= 0:
@@ -330,43 +368,107 @@ def cluster(
     return labels
 
 
-def _cluster_points(
-    vectors: Sequence[Mapping[str, float]], weights: Sequence[int], threshold: float
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(s, e)`` for each pair (vectorised)."""
+    lens = ends - starts
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
+    return offsets + np.arange(total, dtype=np.int64)
+
+
+class _Group:
+    """One group's unit vectors as compressed rows (points) and columns (terms)."""
+
+    def __init__(self, pts: np.ndarray, row_ptr: np.ndarray, term: np.ndarray, w: np.ndarray):
+        idx = _ranges(row_ptr[pts], row_ptr[pts + 1])
+        lens = row_ptr[pts + 1] - row_ptr[pts]
+        self.m = len(pts)
+        self.row_ptr = np.zeros(self.m + 1, dtype=np.int64)
+        np.cumsum(lens, out=self.row_ptr[1:])
+        self.row_point = np.repeat(np.arange(self.m, dtype=np.int64), lens)
+        uniq, self.row_term = np.unique(term[idx], return_inverse=True)
+        self.row_w = w[idx]
+        self.n_terms = len(uniq)
+        by_term = np.argsort(self.row_term, kind="stable")
+        self.col_ptr = np.zeros(self.n_terms + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.row_term, minlength=self.n_terms), out=self.col_ptr[1:])
+        self.col_point = self.row_point[by_term]
+        self.lookup = np.zeros(self.n_terms, dtype=np.float64)
+
+    def row(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.row_ptr[p], self.row_ptr[p + 1]
+        return self.row_term[lo:hi], self.row_w[lo:hi]
+
+    def neighbours(
+        self, terms: np.ndarray, weights: np.ndarray, threshold: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Points whose cosine with the unit vector (``terms``, ``weights``) may reach
+        ``threshold``, and their exact cosines."""
+        heavy = np.argsort(-weights, kind="stable")
+        rest = np.sqrt(np.cumsum((weights[heavy] ** 2)[::-1])[::-1])  # norm from j on
+        k = int(np.searchsorted(-rest, -threshold, side="left"))  # first j with rest < t
+        k = max(1, min(k, len(heavy)))
+        prefix = terms[heavy[:k]]
+        cand = np.unique(self.col_point[_ranges(self.col_ptr[prefix], self.col_ptr[prefix + 1])])
+        if not len(cand):
+            return cand, np.zeros(0)
+        self.lookup[terms] = weights
+        idx = _ranges(self.row_ptr[cand], self.row_ptr[cand + 1])
+        lens = self.row_ptr[cand + 1] - self.row_ptr[cand]
+        dots = np.bincount(
+            np.repeat(np.arange(len(cand)), lens),
+            weights=self.row_w[idx] * self.lookup[self.row_term[idx]],
+            minlength=len(cand),
+        )
+        self.lookup[terms] = 0.0
+        return cand, dots
+
+
+def _cluster_group(
+    pts: np.ndarray,
+    row_ptr: np.ndarray,
+    term: np.ndarray,
+    w: np.ndarray,
+    count: np.ndarray,
+    threshold: float,
 ) -> np.ndarray:
-    """Leader clustering + one centroid re-assignment over unit vectors (see :func:`cluster`)."""
-    m = len(vectors)
+    """Leader clustering + one centroid re-assignment of one group's points (see :func:`cluster`)."""
+    g = _Group(pts, row_ptr, term, w)
+    m = g.m
     labels = np.full(m, -1, dtype=np.int64)
-    if m == 0:
-        return labels
-    index = cosine_index(vectors)
-    order = sorted(range(m), key=lambda p: (-weights[p], p))
-    leaders: list[int] = []
-    for p in order:
+    eps = 1e-9
+    leaders = 0
+    for p in np.lexsort((np.arange(m), -count)).tolist():
         if labels[p] >= 0:
             continue
-        sims = index.scores(vectors[p])
-        grab = (sims >= threshold - 1e-9) & (labels < 0)
-        grab[p] = True
-        labels[grab] = len(leaders)
-        leaders.append(p)
-    if len(leaders) == 1:
+        cand, sims = g.neighbours(*g.row(p), threshold)
+        grab = cand[(sims >= threshold - eps) & (labels[cand] < 0)]
+        labels[grab] = leaders
+        labels[p] = leaders
+        leaders += 1
+    if leaders == 1:
         return labels
-    # one re-assignment pass: each point to its most similar centroid
-    best = np.full(m, -np.inf)
+    # one re-assignment pass over the centroids of clusters of two or more points
+    sizes = np.bincount(labels, minlength=leaders)
+    best = np.where(sizes[labels] == 1, 1.0, -np.inf)
     best_label = labels.copy()
-    w = np.asarray(weights, dtype=np.float64)
-    for lab in range(len(leaders)):
-        centroid: Counter[str] = Counter()
-        for p in np.flatnonzero(labels == lab).tolist():
-            for t, v in vectors[p].items():
-                centroid[t] += v * w[p]
-        norm = math.sqrt(sum(v * v for v in centroid.values()))
-        sims = index.scores({t: v / norm for t, v in centroid.items()})
-        better = sims > best + 1e-12
-        best[better] = sims[better]
-        best_label[better] = lab
-    moved = best >= threshold - 1e-9
+    by_label = np.argsort(labels, kind="stable")
+    starts = np.searchsorted(labels[by_label], np.arange(leaders + 1))
+    for lab in np.flatnonzero(sizes > 1).tolist():
+        members = by_label[starts[lab] : starts[lab + 1]]
+        idx = _ranges(g.row_ptr[members], g.row_ptr[members + 1])
+        lens = g.row_ptr[members + 1] - g.row_ptr[members]
+        scaled = g.row_w[idx] * np.repeat(count[members], lens)
+        terms, inverse = np.unique(g.row_term[idx], return_inverse=True)
+        centre = np.bincount(inverse, weights=scaled, minlength=len(terms))
+        centre /= np.sqrt((centre * centre).sum())
+        cand, sims = g.neighbours(terms, centre, threshold)
+        better = sims > best[cand] + 1e-12
+        best[cand[better]] = sims[better]
+        best_label[cand[better]] = lab
+    moved = best >= threshold - eps
     labels[moved] = best_label[moved]
-    # renumber densely (a cluster may have lost all its points)
     _, dense = np.unique(labels, return_inverse=True)
     return dense.astype(np.int64)

@@ -99,8 +99,10 @@ def test_solution_is_the_one_most_used_else_the_latest_permanent_fix(tmp_path, p
         dict(base, module=m, description=d, solution=sol, analysis=f"{m}：同一原因")
         for base, (m, d, sol) in zip(record_rows(len(texts)), texts, strict=True)
     ]
+    rows[0]["satisfaction"] = rows[3]["satisfaction"] = None  # not every record is rated
     path = write_planted(tmp_path / "台账.xlsx", rows, policy, form)
     table = library_table(read_register(path, form, policy), policy).set_index("module")
+    assert table["ratings"].tolist() == [2, 2]
     assert table.loc["硬件设备", "solution"] == "永久方案：更换热敏纸"
     assert table.loc["硬件设备", "solution_basis"] == "2 条记录采用"
     assert table.loc["移动端App", "solution"] == "永久方案：发布修复版"

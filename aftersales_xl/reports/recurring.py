@@ -79,9 +79,11 @@ def problem_clusters(frame: pd.DataFrame, policy: Policy) -> np.ndarray:
     """A cluster label per row of the register frame (-1: no module, type or description)."""
     module, ptype = _column(frame, "module"), _column(frame, "problem_type")
     desc = _column(frame, "description")
-    texts = cluster_text(frame)
-    usable = [bool(m and t and d) for m, t, d in zip(module, ptype, desc, strict=True)]
-    texts = [t if ok else None for t, ok in zip(texts, usable, strict=True)]
+    analysis, solution = _column(frame, "analysis"), _column(frame, "solution")
+    texts = [
+        (d, a, s) if m and t and d else None
+        for m, t, d, a, s in zip(module, ptype, desc, analysis, solution, strict=True)
+    ]
     groups = list(zip(module, ptype, strict=True))
     return similarity.cluster(texts, groups, threshold=float(policy.library["cluster_similarity"]))
 
@@ -111,8 +113,11 @@ def library_table(frame: pd.DataFrame, policy: Policy, *, lang: str = "zh") -> p
     seen = _times(frame, "occurred_at").fillna(_times(frame, "received_at"))
     seen_list = seen.tolist()
     resolved = _times(frame, "resolved_at").tolist()
-    ratings = pd.to_numeric(frame.get("satisfaction", pd.Series(index=frame.index)),
-                            errors="coerce").tolist()  # fmt: skip
+    ratings = (
+        pd.to_numeric(frame["satisfaction"], errors="coerce").astype("float64").tolist()
+        if "satisfaction" in frame.columns
+        else [None] * len(frame)
+    )
     desc_tokens = [similarity.tokens(d, unigrams=False) for d in cols["description"]]
     idf, n_docs = similarity.idf_table(desc_tokens)
     default_idf = math.log(1 + n_docs) + 1
@@ -242,4 +247,4 @@ def _ts(value: Any) -> pd.Timestamp:
 
 
 def _nan(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return value is None or bool(pd.isna(value))
