@@ -424,12 +424,11 @@ def _check_library(lib: Mapping[str, Any]) -> None:
             "library.cluster_similarity 必须是大于 0、不超过 1 的数字，例如 0.3",
             "library.cluster_similarity must be a number above 0 and at most 1, e.g. 0.3",
         )
-    for key, top in (("examples", 20), ("similar_solved", 10)):
-        if not 0 <= lib[key] <= top:
-            raise ConfigError(
-                f"library.{key} 必须是 0 到 {top} 的整数",
-                f"library.{key} must be a whole number from 0 to {top}",
-            )
+    if not 0 <= lib["examples"] <= 20:
+        raise ConfigError(
+            "library.examples 必须是 0 到 20 的整数",
+            "library.examples must be a whole number from 0 to 20",
+        )
 
 
 def load_policy(

@@ -69,12 +69,6 @@ KEYWORDS = 3
 PERMANENT = "永久方案"
 
 
-def cluster_text(frame: pd.DataFrame) -> list[str]:
-    """What a record is clustered on: 问题描述, 问题分析过程 and 解决方案, joined."""
-    parts = [_column(frame, key) for key in ("description", "analysis", "solution")]
-    return [" ".join(p for p in row if p) for row in zip(*parts, strict=True)]
-
-
 def problem_clusters(frame: pd.DataFrame, policy: Policy) -> np.ndarray:
     """A cluster label per row of the register frame (-1: no module, type or description)."""
     module, ptype = _column(frame, "module"), _column(frame, "problem_type")
