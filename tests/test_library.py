@@ -199,3 +199,26 @@ def test_library_table_counts_open_records(planted, policy, form):
     table = library_table(frame, policy)
     assert table["open"].sum() == 1
     assert Counter(table["count"]) == Counter(Counter(k for k in keys if k).values())
+
+
+def test_the_registers_recurring_tab_agrees_with_the_library(planted, policy, form):
+    """高频问题 (compute_summaries) and the library cluster the same way."""
+    from datetime import datetime
+
+    from aftersales_xl.reports.summaries import compute_summaries
+
+    path, _, _ = planted
+    frame = read_register(path, form, policy)
+    recurring = compute_summaries(
+        frame, policy, datetime(2024, 9, 1), datetime(2024, 8, 26)
+    ).recurring
+    library = library_table(frame, policy)
+    assert (
+        len(recurring) == 20 and recurring["count"].tolist() == library["count"].head(20).tolist()
+    )
+    for row in recurring.itertuples():
+        match = library[library["example_ids"].str.split("、").str[0] == row.example_id_1]
+        assert len(match) == 1
+        assert (match.iloc[0]["module"], match.iloc[0]["problem_type"], match.iloc[0]["count"]) == (
+            row.module, row.problem_type, row.count
+        )  # fmt: skip

@@ -38,12 +38,9 @@ def render_search(result: Any, lang: str = "zh") -> str:
             )
         )
         lines.append(head)
-        lines.append(
-            f"   {'Problem' if en else '问题'}：{shorten(h.description or blank, DESCRIPTION_WIDTH)}"
-        )
-        lines.append(
-            f"   {'Solution' if en else '方案'}：{shorten(h.solution or blank, SOLUTION_WIDTH)}"
-        )
+        problem, solution = ("Problem: ", "Solution: ") if en else ("问题：", "方案：")
+        lines.append(f"   {problem}{shorten(h.description or blank, DESCRIPTION_WIDTH)}")
+        lines.append(f"   {solution}{shorten(h.solution or blank, SOLUTION_WIDTH)}")
     return "\n".join(lines)
 
 
