@@ -424,6 +424,16 @@ def _check_library(lib: Mapping[str, Any]) -> None:
             "library.cluster_similarity 必须是大于 0、不超过 1 的数字，例如 0.3",
             "library.cluster_similarity must be a number above 0 and at most 1, e.g. 0.3",
         )
+    if not 0 <= lib["similar_solved"] <= 10:
+        raise ConfigError(
+            "library.similar_solved 必须是 0 到 10 的整数（0 = 总台账不加“相似已解决”列）",
+            "library.similar_solved must be a whole number from 0 to 10 (0 = no 相似已解决 column)",
+        )
+    if not 0 < lib["similar_threshold"] <= 1:
+        raise ConfigError(
+            "library.similar_threshold 必须是大于 0、不超过 1 的数字，例如 0.3",
+            "library.similar_threshold must be a number above 0 and at most 1, e.g. 0.3",
+        )
     if not 0 <= lib["examples"] <= 20:
         raise ConfigError(
             "library.examples 必须是 0 到 20 的整数",

@@ -388,7 +388,8 @@ class _Group:
         self.row_ptr = np.zeros(self.m + 1, dtype=np.int64)
         np.cumsum(lens, out=self.row_ptr[1:])
         self.row_point = np.repeat(np.arange(self.m, dtype=np.int64), lens)
-        uniq, self.row_term = np.unique(term[idx], return_inverse=True)
+        self.terms, self.row_term = np.unique(term[idx], return_inverse=True)
+        uniq = self.terms
         self.row_w = w[idx]
         self.n_terms = len(uniq)
         by_term = np.argsort(self.row_term, kind="stable")
@@ -396,6 +397,12 @@ class _Group:
         np.cumsum(np.bincount(self.row_term, minlength=self.n_terms), out=self.col_ptr[1:])
         self.col_point = self.row_point[by_term]
         self.lookup = np.zeros(self.n_terms, dtype=np.float64)
+
+    def local_terms(self, terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Global term ids → this group's (those the group has), and which were kept."""
+        pos = np.searchsorted(self.terms, terms)
+        keep = (pos < len(self.terms)) & (self.terms[np.minimum(pos, len(self.terms) - 1)] == terms)
+        return pos[keep], keep
 
     def row(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.row_ptr[p], self.row_ptr[p + 1]
@@ -472,3 +479,69 @@ def _cluster_group(
     labels[moved] = best_label[moved]
     _, dense = np.unique(labels, return_inverse=True)
     return dense.astype(np.int64)
+
+
+def nearest(
+    queries: Sequence[str | Sequence[str | None] | None],
+    query_groups: Sequence[Hashable],
+    targets: Sequence[str | Sequence[str | None] | None],
+    target_groups: Sequence[Hashable],
+    *,
+    k: int = 3,
+    threshold: float = 0.25,
+    unigrams: bool = False,
+) -> list[list[tuple[int, float]]]:
+    """For each query, up to ``k`` targets of its group with tf-idf cosine ≥ ``threshold``,
+    most similar first (ties: target order), as ``(target index, cosine)``.
+
+    Texts are as in :func:`cluster` (a string or a tuple of fields); idf is computed over
+    queries and targets together. Found by the same prefix filtering as :func:`cluster`.
+    """
+    texts = [*targets, *queries]
+    n_t = len(targets)
+    vocab = Vocabulary(unigrams=unigrams)
+    rows = []
+    for t in texts:
+        fields = (t,) if t is None or isinstance(t, str) else tuple(t)
+        ids = [vocab.ids(f) for f in fields if f]
+        rows.append(np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64))
+    out: list[list[tuple[int, float]]] = [[] for _ in queries]
+    n = len(texts)
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=n)
+    if not len(queries) or not n_t or not lengths.sum():
+        return out
+    v = max(len(vocab.terms), 1)
+    key = np.repeat(np.arange(n, dtype=np.int64), lengths) * v + np.concatenate(rows)
+    pairs, tf = np.unique(key, return_counts=True)
+    pt, term = pairs // v, pairs % v
+    df = np.bincount(term, minlength=v)
+    n_docs = int((lengths > 0).sum())
+    w = (1 + np.log(tf)) * (np.log((1 + n_docs) / (1 + df)) + 1)[term]
+    w /= np.sqrt(np.bincount(pt, weights=w * w, minlength=n))[pt]
+    row_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pt, minlength=n), out=row_ptr[1:])
+    by_group: dict[Hashable, list[int]] = {}
+    for i, g in enumerate(target_groups):
+        if lengths[i]:
+            by_group.setdefault(g, []).append(i)
+    built: dict[Hashable, _Group] = {}
+    for q, g in enumerate(query_groups):
+        qi = n_t + q
+        if not lengths[qi] or g not in by_group:
+            continue
+        grp = built.get(g)
+        if grp is None:
+            grp = built[g] = _Group(np.asarray(by_group[g], dtype=np.int64), row_ptr, term, w)
+        lo, hi = row_ptr[qi], row_ptr[qi + 1]
+        local, keep = grp.local_terms(term[lo:hi])
+        if not len(local):
+            continue
+        cand, sims = grp.neighbours(local, w[lo:hi][keep], threshold)
+        ok = sims >= threshold - 1e-9
+        cand, sims = cand[ok], sims[ok]
+        order = np.lexsort((cand, -sims))[:k]
+        members = by_group[g]
+        out[q] = [
+            (members[int(c)], float(s)) for c, s in zip(cand[order], sims[order], strict=True)
+        ]
+    return out

@@ -82,6 +82,61 @@ def problem_clusters(frame: pd.DataFrame, policy: Policy) -> np.ndarray:
     return similarity.cluster(texts, groups, threshold=float(policy.library["cluster_similarity"]))
 
 
+def similar_solved(
+    frame: pd.DataFrame, policy: Policy
+) -> tuple[list[str | None], list[str | None]]:
+    """总台账's 相似已解决 column and its cell comments, one per row of ``frame``.
+
+    For each open record (处理进度 not in status.done) with a 问题描述: up to
+    ``library.similar_solved`` 问题编号 of finished records of the same module × type whose
+    问题描述 has tf-idf cosine ≥ ``library.similar_threshold`` with its own (bigrams and
+    characters, :func:`aftersales_xl.similarity.nearest`; an open record rarely has an analysis
+    yet, so descriptions are compared with descriptions), most similar first, joined by ``、``; the
+    comment lists each as ``ID：first line of its 解决方案``. Other rows get None.
+    """
+    n = len(frame)
+    k = int(policy.library["similar_solved"])
+    ids: list[str | None] = [None] * n
+    notes: list[str | None] = [None] * n
+    if not k or not n:
+        return ids, notes
+    done = set(policy.done_statuses)
+    col = {key: _column(frame, key) for key in (
+        "record_id", "module", "problem_type", "description", "analysis", "solution", "status",
+    )}  # fmt: skip
+    targets = [i for i in range(n) if col["status"][i] in done and col["description"][i]
+               and col["record_id"][i]]  # fmt: skip
+    queries = [i for i in range(n) if col["status"][i] not in done and col["description"][i]]
+    if not targets or not queries:
+        return ids, notes
+
+    def text(i: int) -> str | None:
+        return col["description"][i]
+
+    def group(i: int) -> tuple[str | None, str | None]:
+        return col["module"][i], col["problem_type"][i]
+
+    found = similarity.nearest(
+        [text(i) for i in queries], [group(i) for i in queries],
+        [text(i) for i in targets], [group(i) for i in targets],
+        k=k, threshold=float(policy.library["similar_threshold"]), unigrams=True,
+    )  # fmt: skip
+    for q, hits in zip(queries, found, strict=True):
+        rows = [targets[t] for t, _ in hits if targets[t] != q]
+        if not rows:
+            continue
+        ids[q] = "、".join(col["record_id"][i] for i in rows)
+        notes[q] = redact("\n".join(
+            f"{col['record_id'][i]}：{_first_line(col['solution'][i])}" for i in rows
+        ))  # fmt: skip
+    return ids, notes
+
+
+def _first_line(text: str | None) -> str:
+    line = next((x.strip() for x in (text or "").splitlines() if x.strip()), "")
+    return line or "—"
+
+
 def library_table(frame: pd.DataFrame, policy: Policy, *, lang: str = "zh") -> pd.DataFrame:
     """One row per recurring problem (:data:`LIBRARY_COLUMNS`), most frequent first (then most
     recently seen, then module and type).
