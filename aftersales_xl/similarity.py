@@ -396,6 +396,7 @@ class _Group:
         self.col_ptr = np.zeros(self.n_terms + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.row_term, minlength=self.n_terms), out=self.col_ptr[1:])
         self.col_point = self.row_point[by_term]
+        self._col_w = self.row_w[by_term]
         self.lookup = np.zeros(self.n_terms, dtype=np.float64)
 
     def local_terms(self, terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -417,8 +418,19 @@ class _Group:
         rest = np.sqrt(np.cumsum((weights[heavy] ** 2)[::-1])[::-1])  # norm from j on
         k = int(np.searchsorted(-rest, -threshold, side="left"))  # first j with rest < t
         k = max(1, min(k, len(heavy)))
-        prefix = terms[heavy[:k]]
-        cand = np.unique(self.col_point[_ranges(self.col_ptr[prefix], self.col_ptr[prefix + 1])])
+        prefix = heavy[:k]
+        starts, ends = self.col_ptr[terms[prefix]], self.col_ptr[terms[prefix] + 1]
+        posted = self.col_point[_ranges(starts, ends)]
+        if not len(posted):
+            return posted, np.zeros(0)
+        # upper bound: the prefix terms' exact share plus at most the rest's norm
+        partial = np.bincount(
+            posted, weights=self._col_w[_ranges(starts, ends)] * np.repeat(weights[prefix],
+                                                                          ends - starts),
+            minlength=self.m,
+        )  # fmt: skip
+        rest_norm = float(rest[k]) if k < len(rest) else 0.0
+        cand = np.flatnonzero(partial + rest_norm >= threshold - 1e-9)
         if not len(cand):
             return cand, np.zeros(0)
         self.lookup[terms] = weights
@@ -431,6 +443,24 @@ class _Group:
         )
         self.lookup[terms] = 0.0
         return cand, dots
+
+    def best(
+        self, terms: np.ndarray, weights: np.ndarray, threshold: float, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The points of the ``k`` best cosines ≥ ``threshold`` (with them; unordered).
+
+        First the points sharing the heaviest terms (those that can reach 0.6); the k-th best
+        cosine found there raises the bar, so the exact pass only looks at points that can
+        still beat it — near-duplicates make the second pass small."""
+        seed = max(threshold, 0.6)
+        cand, sims = self.neighbours(terms, weights, seed)
+        bar = threshold
+        if len(sims) >= k:
+            bar = max(threshold, float(np.partition(sims, len(sims) - k)[len(sims) - k]))
+        if bar < seed:
+            cand, sims = self.neighbours(terms, weights, bar)
+        ok = sims >= bar - 1e-9
+        return cand[ok], sims[ok]
 
 
 def _cluster_group(
@@ -492,11 +522,68 @@ def nearest(
     unigrams: bool = False,
 ) -> list[list[tuple[int, float]]]:
     """For each query, up to ``k`` targets of its group with tf-idf cosine ≥ ``threshold``,
-    most similar first (ties: target order), as ``(target index, cosine)``.
+    most similar first, as ``(target index, cosine)``; of targets with the same text, the
+    later ones (newer in a register) first.
 
-    Texts are as in :func:`cluster` (a string or a tuple of fields); idf is computed over
-    queries and targets together. Found by the same prefix filtering as :func:`cluster`.
+    Texts are as in :func:`cluster` (a string or a tuple of fields); each distinct (group,
+    normalised text) is compared once, idf counted over the distinct texts. Found by the same
+    prefix filtering as :func:`cluster`, with the k-th best cosine raising the bar.
     """
+
+    def key(t: str | Sequence[str | None] | None) -> tuple[str, ...]:
+        fields = (t,) if t is None or isinstance(t, str) else tuple(t)
+        return tuple(normalise(f) for f in fields)
+
+    t_index: dict[tuple[Hashable, tuple[str, ...]], int] = {}
+    t_members: list[list[int]] = []
+    t_text: list[tuple[str, ...]] = []
+    t_group: list[Hashable] = []
+    for i, (t, g) in enumerate(zip(targets, target_groups, strict=True)):
+        kk = (g, key(t))
+        u = t_index.get(kk)
+        if u is None:
+            u = t_index[kk] = len(t_members)
+            t_members.append([])
+            t_text.append(kk[1])
+            t_group.append(g)
+        t_members[u].append(i)
+    q_index: dict[tuple[Hashable, tuple[str, ...]], int] = {}
+    q_of: list[int] = []
+    q_text: list[tuple[str, ...]] = []
+    q_group: list[Hashable] = []
+    for t, g in zip(queries, query_groups, strict=True):
+        kk = (g, key(t))
+        u = q_index.get(kk)
+        if u is None:
+            u = q_index[kk] = len(q_text)
+            q_text.append(kk[1])
+            q_group.append(g)
+        q_of.append(u)
+    found = _nearest_unique(
+        q_text, q_group, t_text, t_group, k=k, threshold=threshold, unigrams=unigrams
+    )
+    expanded: list[list[tuple[int, float]]] = []
+    for hits in found:
+        out: list[tuple[int, float]] = []
+        for u, sim in hits:
+            out.extend((i, sim) for i in reversed(t_members[u]))
+            if len(out) >= k:
+                break
+        expanded.append(out[:k])
+    return [expanded[u] for u in q_of]
+
+
+def _nearest_unique(
+    queries: Sequence[str | Sequence[str | None] | None],
+    query_groups: Sequence[Hashable],
+    targets: Sequence[str | Sequence[str | None] | None],
+    target_groups: Sequence[Hashable],
+    *,
+    k: int = 3,
+    threshold: float = 0.25,
+    unigrams: bool = False,
+) -> list[list[tuple[int, float]]]:
+    """:func:`nearest` over distinct texts."""
     texts = [*targets, *queries]
     n_t = len(targets)
     vocab = Vocabulary(unigrams=unigrams)
@@ -536,9 +623,7 @@ def nearest(
         local, keep = grp.local_terms(term[lo:hi])
         if not len(local):
             continue
-        cand, sims = grp.neighbours(local, w[lo:hi][keep], threshold)
-        ok = sims >= threshold - 1e-9
-        cand, sims = cand[ok], sims[ok]
+        cand, sims = grp.best(local, w[lo:hi][keep], threshold, k)
         order = np.lexsort((cand, -sims))[:k]
         members = by_group[g]
         out[q] = [
