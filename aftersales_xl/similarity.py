@@ -23,6 +23,8 @@ definition of "the same problem":
   leader clustering on tf-idf cosine followed by one centroid re-assignment pass, so a
   cluster is everything close to its centre (no single-link chaining from one problem to
   the next through a record that mentions both).
+- :func:`nearest` finds, for each query text, the most similar target texts of its group
+  (总台账's 相似已解决), by the same vectors and prefix filtering.
 
 The arrays of a :class:`TermIndex` are plain numbers (``to_arrays`` / ``from_arrays``), so an
 index can be cached with ``numpy.savez`` and loaded with ``allow_pickle=False``.
