@@ -2,7 +2,7 @@
 
     python benchmarks/retrieval_quality.py
 
-Compares, on ``tests/retrieval_set.py`` (32 problems, 115 records, 64 held-apart queries):
+Compares, on ``tests/retrieval_set.py`` (32 problems, 97 records + 18 distractors, 64 held-apart queries):
 tokenisers — character bigrams + unigrams (what :mod:`aftersales_xl.similarity` uses), bigrams
 only, jieba (``lcut_for_search``) and rjieba (``cut``) — and rankers — the hand-written BM25 of
 ``similarity.bm25_index`` and the ``bm25s`` package — over three field choices (问题描述 alone;
