@@ -731,6 +731,133 @@ def daily_cmd(
     sys.exit(result.exit_code(fail_on_warning))
 
 
+# -- the solution library: search and the library workbook (jobs/search.py, jobs/library.py) ---
+@cli.command("search")
+@click.argument("query")
+@click.option(
+    "--register",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The master register (总台账.xlsx) to search.",
+)
+@click.option("--top", default=5, show_default=True, type=click.IntRange(1, 100), help="How many.")
+@click.option("--module", help="Only records whose 产品/服务模块 contains this text.")
+@click.option("--type", "problem_type", help="Only records whose 问题类型 contains this text.")
+@click.option(
+    "--open",
+    "include_open",
+    is_flag=True,
+    help="Search open records too (spot a second report of an ongoing incident).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@common_options
+@guarded
+def search_cmd(
+    query: str,
+    register: Path,
+    top: int,
+    module: str | None,
+    problem_type: str | None,
+    include_open: bool,
+    fmt: str,
+    config_path: Path | None,
+    lang: str,
+    debug: bool,
+) -> None:
+    """Find solved records (已解决/已关闭) like QUERY and show how they were solved.
+
+    Ranks by similarity of 问题描述, 问题分析过程, 产品/服务模块 and 问题类型 (Chinese
+    character bigrams, BM25); word order, full-/half-width and case do not matter. The
+    index is cached beside the register (.总台账.xlsx.search-cache) and rebuilt when the
+    register changes. Exit 0 with results or a one-line reason (empty register, nothing
+    solved, nothing similar); 2 for a query of only punctuation or an unreadable register.
+
+    \b
+    Example:
+        xlcheck search "打卡 定位失败" --register 总台账.xlsx
+        xlcheck search "退款没到账" --register 总台账.xlsx --module 支付 --format json
+        xlcheck search "App 闪退" --register 总台账.xlsx --open --top 10
+    """
+    from .forms import load_form
+    from .jobs.search import search
+    from .reports.search_text import render_search
+
+    result = search(
+        register,
+        query,
+        load_form("record"),
+        load(config_path, lang),
+        top=top,
+        module=module,
+        problem_type=problem_type,
+        include_open=include_open,
+        lang=lang,
+    )
+    if fmt == "json":
+        echo_json(result.to_dict())
+    else:
+        echo(render_search(result, lang))
+    sys.exit(0)
+
+
+@cli.command("library")
+@click.option(
+    "--register",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The master register (总台账.xlsx); only read.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The library workbook to write (replaced if it exists), e.g. 解决方案库.xlsx.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@common_options
+@guarded
+def library_cmd(
+    register: Path, output: Path, fmt: str, config_path: Path | None, lang: str, debug: bool
+) -> None:
+    """Write the solution library: one row per recurring problem, most frequent first.
+
+    Records of one 产品/服务模块 and 问题类型 whose description, analysis and solution are
+    similar are one problem; a problem seen at least library.min_count times gets a row
+    with 次数, 首次/最近出现, a representative description, the solution that closed most
+    of them (else the latest 永久方案), the mean rating, example IDs and tags. Only masked
+    data, no contact columns. Exit 0 when written, 2 if the register cannot be read or the
+    output cannot be written.
+
+    \b
+    Example:
+        xlcheck library --register 总台账.xlsx -o 解决方案库.xlsx
+        xlcheck library --register 总台账.xlsx -o shared/解决方案库.xlsx --format json
+    """
+    from datetime import datetime
+
+    from .forms import load_form
+    from .jobs.library import build_library, render_library
+
+    result = build_library(
+        register,
+        output,
+        load_form("record"),
+        load(config_path, lang),
+        now=datetime.now(),
+        lang=lang,
+    )
+    if fmt == "json":
+        echo_json(result.to_dict())
+    else:
+        echo(render_library(result, lang))
+    sys.exit(0)
+
+
 def main() -> None:
     cli()
 

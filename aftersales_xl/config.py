@@ -120,6 +120,11 @@ class Policy:
         return self.raw["weekly"]
 
     @property
+    def library(self) -> Mapping[str, Any]:
+        """The solution library's settings ([library])."""
+        return self.raw["library"]
+
+    @property
     def extra_holidays(self) -> frozenset[date]:
         return frozenset(
             _iso_dates(self.raw["calendar"]["extra_holidays"], "calendar.extra_holidays")
@@ -376,6 +381,7 @@ def _check(raw: Mapping[str, Any]) -> None:
     _check_satisfaction(raw["satisfaction"])
     _check_mail(raw["mail"])
     _check_weekly(raw["weekly"])
+    _check_library(raw["library"])
     daily = raw["daily"]
     if daily["first_response_hours"] <= 0:
         raise ConfigError(
@@ -542,6 +548,34 @@ def _check_weekly(weekly: Mapping[str, Any]) -> None:
         raise ConfigError(
             "weekly.max_attachment_mb 必须是正数（MB）",
             "weekly.max_attachment_mb must be a positive number of MB",
+        )
+
+
+def _check_library(lib: Mapping[str, Any]) -> None:
+    if not 1 <= lib["min_count"] <= 1000:
+        raise ConfigError(
+            "library.min_count 必须是 1 到 1000 的整数（例如 2：出现两次即算高频问题）",
+            "library.min_count must be a whole number from 1 to 1000 (e.g. 2: twice is recurring)",
+        )
+    if not 0 < lib["cluster_similarity"] <= 1:
+        raise ConfigError(
+            "library.cluster_similarity 必须是大于 0、不超过 1 的数字，例如 0.3",
+            "library.cluster_similarity must be a number above 0 and at most 1, e.g. 0.3",
+        )
+    if not 0 <= lib["similar_solved"] <= 10:
+        raise ConfigError(
+            "library.similar_solved 必须是 0 到 10 的整数（0 = 总台账不加“相似已解决”列）",
+            "library.similar_solved must be a whole number from 0 to 10 (0 = no 相似已解决 column)",
+        )
+    if not 0 < lib["similar_threshold"] <= 1:
+        raise ConfigError(
+            "library.similar_threshold 必须是大于 0、不超过 1 的数字，例如 0.3",
+            "library.similar_threshold must be a number above 0 and at most 1, e.g. 0.3",
+        )
+    if not 0 <= lib["examples"] <= 20:
+        raise ConfigError(
+            "library.examples 必须是 0 到 20 的整数",
+            "library.examples must be a whole number from 0 to 20",
         )
 
 

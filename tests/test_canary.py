@@ -219,6 +219,20 @@ def _template_daily(src: list[Path], out: Path) -> list[str]:
     return ["template", "daily", "-o", str(out / "daily.xlsx")]
 
 
+def _search(src: list[Path], out: Path) -> list[str]:
+    register = _register(src, out)
+    return ["search", "登录 锁定", "--register", str(register), "--open"]
+
+
+def _search_json(src: list[Path], out: Path) -> list[str]:
+    return [*_search(src, out), "--format", "json", "--lang", "en"]
+
+
+def _library(src: list[Path], out: Path) -> list[str]:
+    register = _register(src, out)
+    return ["library", "--register", str(register), "-o", str(out / "解决方案库.xlsx")]
+
+
 COMMANDS: dict[str, Callable[[list[Path], Path], list[str]]] = {
     "validate": _validate,
     "validate --format json": _validate_json,
@@ -236,6 +250,9 @@ COMMANDS: dict[str, Callable[[list[Path], Path], list[str]]] = {
     "daily --format json": _daily_json,
     "validate a daily report --annotate": _validate_daily,
     "template daily": _template_daily,
+    "search": _search,
+    "search --format json": _search_json,
+    "library": _library,
     "weekly": _weekly,
     "weekly --dry-run --format json": _weekly_dry_run,
 }

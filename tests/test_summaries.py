@@ -246,17 +246,24 @@ def test_follow_up_lists_low_ratings_lowest_first(frame, summaries, policy):
     ]
 
 
-def test_recurring_groups_with_examples_and_solutions(frame, summaries):
+def test_recurring_groups_with_examples_and_solutions(frame, summaries, policy):
+    """Groups are the solution library's clusters (module × type × similar text)."""
+    from aftersales_xl.reports.recurring import problem_clusters
+
     recurring = summaries.recurring
-    counts = frame.groupby(["module", "problem_type"]).size()
+    frame = frame.assign(cluster=problem_clusters(frame, policy))
+    counts = frame.groupby(["module", "problem_type", "cluster"]).size()
     top = recurring.iloc[0]
     assert top["count"] == counts.max()
     assert recurring["count"].tolist() == sorted(recurring["count"], reverse=True)
     assert (recurring["count"] >= 2).all()
     for row in recurring.itertuples():
+        ids = frame.set_index("record_id")
+        cluster = ids.loc[row.example_id_1, "cluster"]
         members = frame[
             (frame["module"] == row.module) & (frame["problem_type"] == row.problem_type)
-        ]
+            & (frame["cluster"] == cluster)
+        ]  # fmt: skip
         assert row.count == len(members)
         assert row.example_id_1 in set(members["record_id"])
         if members["solution"].notna().any():  # a record with a solution is shown first

@@ -64,6 +64,7 @@ from ..messages import shorten
 from ..pii import cell_text, redact
 from ..reading.opening import expand_paths
 from ..reading.register import (
+    DERIVED_COLUMNS,
     HISTORY_SHEET,
     PROVENANCE,
     REGISTER_SHEET,
@@ -79,8 +80,10 @@ from ..reading.register import (
     record_print,
     split_prints,
 )
+from ..reports.recurring import similar_solved
 from ..reports.summaries import compute_summaries
 from ..reports.summary_sheets import write_summary_sheets
+from ..sla import SLA_COLUMNS
 from ..workcal import WorkCalendar
 from ..writing.fileio import backup_copy, backup_paths, prune_backups, refuse_if_open_in_excel
 from ..writing.register import with_sla_columns, write_register
@@ -821,6 +824,10 @@ def _merge_locked(
     with_sla = with_sla_columns(merged, policy, now, calendar=calendar, lang=lang)
     summaries = compute_summaries(merged, policy, now, week_start, calendar=calendar, lang=lang)
     result.notes.extend(calendar.warning_messages(lang))
+    # 相似已解决: what fixed the same problem before, on open records (library.similar_solved)
+    similar_ids, similar_notes = similar_solved(merged, policy)
+    derived = DERIVED_COLUMNS if policy.library["similar_solved"] else {}
+    with_sla["similar_solved"] = similar_ids
     if exists:  # old backups go only once the new register is in place
         result.backup = backup_copy(register, keep, prune=False)
     write_register(
@@ -836,6 +843,8 @@ def _merge_locked(
         history=history,
         extra_columns=extras,
         state=new_state,
+        sla_columns={**SLA_COLUMNS, **derived},
+        comments={"similar_solved": similar_notes},
         lang=lang,
     )
     prune_backups(register, keep)

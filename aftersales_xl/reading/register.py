@@ -62,6 +62,9 @@ PROVENANCE: dict[str, tuple[str, str]] = {
     "source_row": ("来源行", "Source row"),
     "merged_at": ("合并时间", "Merged at"),
 }
+#: columns of 总台账 computed at merge and, like the SLA figures, never read back: key -> (zh, en)
+#: (相似已解决: up to ``library.similar_solved`` IDs of similar solved records, on open records)
+DERIVED_COLUMNS: dict[str, tuple[str, str]] = {"similar_solved": ("相似已解决", "Similar solved")}
 #: the 待修正 sheet: attribute of :class:`RejectedRow` -> (zh, en)
 REJECTED_COLUMNS: dict[str, tuple[str, str]] = {
     "source_file": ("来源文件", "Source file"),
@@ -156,7 +159,7 @@ def read_register(
     """Read ``总台账`` of an existing register into the typed frame the merge works on.
 
     Columns: the form keys in form order, then ``source_file``, ``source_row``, ``merged_at``
-    (SLA figure columns are derived and not read back), then every column added by hand
+    (SLA figure columns and 相似已解决 are derived and not read back), then every column added by hand
     (``主管备注``…), named by its header text (contact data in it masked; a blank header
     becomes ``列Q`` / ``Column Q``, a repeated one gets `` (2)``) and holding its cells as read
     (text, number, date, time or datetime, TRUE / FALSE; None when blank). Text columns are ``str`` dtype (a number typed into a text
@@ -180,7 +183,7 @@ def read_register(
     keys = [*form.keys, *PROVENANCE]
     header = list(rows[0]) if rows else []
     positions = _match_labels(header, PROVENANCE)
-    sla = _match_labels(header, SLA_COLUMNS)
+    sla = _match_labels(header, {**SLA_COLUMNS, **DERIVED_COLUMNS})
     positions.update(_match_fields(header, form, [*positions.values(), *sla.values()]))
     extras = _extra_columns(rows, [*positions.values(), *sla.values()], [*keys, *sla], lang)
     return _typed_frame(

@@ -34,6 +34,7 @@ from ..sla import (
     sla_met,
 )
 from ..workcal import WorkCalendar
+from .recurring import problem_clusters
 
 OVERVIEW_SHEET = "概览"
 CATEGORY_SHEET = "分类统计"
@@ -86,7 +87,7 @@ class Summaries:
     ``categories``: dimension → ``value, count, open, share_pct`` (value NaN = blank).
     ``owners``: per 处理负责人 (NaN = blank) ``records, open, overdue, respond_pct,
     respond_n, resolve_pct, resolve_n, avg_resolve, avg_resolve_n, csat_pct, csat_n``.
-    ``recurring``: ``rank, module, problem_type, count, open`` and up to three
+    ``recurring``: ``rank, module, problem_type, description, count, open`` and up to three
     ``example_id_i`` / ``example_solution_i``. ``weekly``: ``week, week_start, received,
     closed, backlog``. ``aging``: ``bucket`` (a key of :data:`AGE_BUCKETS` or ``age_unknown``),
     ``count`` and one column per severity (``sev:P0``…). ``follow_up``: ``record_id, customer,
@@ -115,14 +116,14 @@ def compute_summaries(
     *,
     calendar: WorkCalendar | None = None,
     top_n: int = 20,
-    min_count: int = 2,
+    min_count: int | None = None,
     lang: str = "zh",
 ) -> Summaries:
     """Compute every summary of the register ``frame`` as of ``now``.
 
     ``week_start`` is the first day of the latest week (its time of day is ignored); the
-    latest week runs seven days from it. ``top_n`` / ``min_count`` bound 高频问题 (groups of
-    module × problem type seen at least ``min_count`` times). ``calendar`` is used for
+    latest week runs seven days from it. ``top_n`` / ``min_count`` bound 高频问题 (recurring
+    problems seen at least ``min_count`` times; default ``library.min_count``). ``calendar`` is used for
     working-day SLA targets; its warnings (years without holiday data) end up in ``notes``
     (in ``lang``).
     """
@@ -140,7 +141,13 @@ def compute_summaries(
         overview=_overview(frame, sla, done, policy, start, end),
         categories={dim: _category(frame, dim, done, policy) for dim in CATEGORY_DIMENSIONS},
         owners=_owners(frame, sla, done, policy),
-        recurring=_recurring(frame, done, top_n, min_count),
+        recurring=_recurring(
+            frame,
+            done,
+            top_n,
+            int(policy.library["min_count"]) if min_count is None else min_count,
+            policy,
+        ),
         weekly=_weekly(frame, done, now_ts, start),
         aging=_aging(frame, done, policy, now_ts),
         follow_up=_follow_up(frame, policy),
@@ -389,26 +396,37 @@ def _category(frame: pd.DataFrame, dim: str, done: pd.Series, policy: Policy) ->
     return table
 
 
-def _recurring(frame: pd.DataFrame, done: pd.Series, top_n: int, min_count: int) -> pd.DataFrame:
-    """Module × problem-type groups seen at least ``min_count`` times, most frequent first,
-    each with up to :data:`EXAMPLES` example records (those with a solution first, newest first)."""
-    columns = ["rank", "module", "problem_type", "count", "open"]
+def _recurring(
+    frame: pd.DataFrame, done: pd.Series, top_n: int, min_count: int, policy: Policy
+) -> pd.DataFrame:
+    """Recurring problems seen at least ``min_count`` times, most frequent first: records of
+    one module × problem type clustered by similar description, analysis and solution
+    (:func:`~aftersales_xl.reports.recurring.problem_clusters`, the solution library's
+    definition), each with its description and up to :data:`EXAMPLES` example records (those
+    with a solution first, newest first). Records without a description form one group per
+    module × type."""
+    columns = ["rank", "module", "problem_type", "description", "count", "open"]
     for i in range(1, EXAMPLES + 1):
         columns += [f"example_id_{i}", f"example_solution_{i}"]
+    labels = problem_clusters(frame, policy) if len(frame) else np.zeros(0, dtype=np.int64)
     work = pd.DataFrame({
         "module": _text(frame, "module"), "problem_type": _text(frame, "problem_type"),
         "record_id": _text(frame, "record_id"), "solution": _text(frame, "solution"),
+        "description": _text(frame, "description"),
         "received_at": _times(frame, "received_at"), "open": ~done,
+        "cluster": labels,
     }).dropna(subset=["module", "problem_type"])  # fmt: skip
     if work.empty:
         return pd.DataFrame(columns=columns)
     groups = (
-        work.groupby(["module", "problem_type"], sort=False)
+        work.groupby(["module", "problem_type", "cluster"], sort=False)
         .agg(count=("record_id", "size"), open=("open", "sum"))
         .reset_index()
     )
     groups = groups[groups["count"] >= min_count]
-    groups = groups.sort_values(["count", "module", "problem_type"], ascending=[False, True, True])
+    groups = groups.sort_values(
+        ["count", "module", "problem_type", "cluster"], ascending=[False, True, True, True]
+    )
     groups = groups.head(top_n).reset_index(drop=True)
     work = work.assign(_no_solution=work["solution"].isna()).sort_values(
         ["_no_solution", "received_at", "record_id"],
@@ -417,12 +435,15 @@ def _recurring(frame: pd.DataFrame, done: pd.Series, top_n: int, min_count: int)
     )
     rows = []
     for rank, g in enumerate(groups.itertuples(index=False), start=1):
+        members = work[(work["module"] == g.module) & (work["problem_type"] == g.problem_type)
+                       & (work["cluster"] == g.cluster)]  # fmt: skip
+        examples = members.head(EXAMPLES)
+        first = examples["description"].iloc[0]
         row: dict[str, Any] = {
             "rank": rank, "module": g.module, "problem_type": g.problem_type,
+            "description": None if pd.isna(first) else first,
             "count": int(g.count), "open": int(g.open),
         }  # fmt: skip
-        members = work[(work["module"] == g.module) & (work["problem_type"] == g.problem_type)]
-        examples = members.head(EXAMPLES)
         for i in range(1, EXAMPLES + 1):
             if i <= len(examples):
                 ex = examples.iloc[i - 1]
@@ -712,7 +733,10 @@ _HEADINGS: dict[str, tuple[str, str]] = {
     "(blank)": ("（空白）", "(blank)"),
     "overview-title": ("概览", "Overview"),
     CATEGORY_SHEET: ("分类统计", "Counts by category"),
-    "recurring-title": ("高频问题（产品模块 × 问题类型）", "Recurring problems (module × type)"),
+    "recurring-title": (
+        "高频问题（产品模块 × 问题类型 × 相似描述，与解决方案库同一口径）",
+        "Recurring problems (module × type × similar description, as in the solution library)",
+    ),
     "trend-title": ("周趋势：接收与解决", "Weekly trend: received vs closed"),
     "aging-title": ("未结记录账龄", "Open records by age"),
     "follow-up-title": ("满意度跟进（低分回访名单）", "Satisfaction follow-up (low ratings)"),

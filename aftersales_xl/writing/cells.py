@@ -126,6 +126,10 @@ class CellWriter:
         else:
             self.value(ws, row, col, value)
 
+    def comment(self, ws: Any, row: int, col: int, text: str) -> None:
+        """A cell comment (note), redacted like every string."""
+        ws.write_comment(row, col, redact(text), {"x_scale": 2.5, "y_scale": 1.5})
+
     def header_row(self, ws: Any, row: int, labels: Sequence[str]) -> None:
         for col, label in enumerate(labels):
             ws.write_string(row, col, redact(label), self.header)

@@ -88,6 +88,7 @@ def write_register(
     sla_columns: Sequence[tuple[str, str]] | Mapping[str, tuple[str, str]] = SLA_COLUMNS,
     extra_columns: Sequence[str] = (),
     state: MergeState | None = None,
+    comments: Mapping[str, Sequence[str | None]] | None = None,
     lang: str = "zh",
 ) -> None:
     """Write the whole register workbook to ``path`` atomically.
@@ -103,6 +104,8 @@ def write_register(
     ``state`` (the merge's memory of what it merged from each source: fingerprints, never
     values) goes into the very-hidden sheet ``_xlcheck_state`` of the same file, its checksum
     into the document's keywords, so rows and state are always replaced together.
+    ``comments`` maps a 总台账 column key to one cell comment (or None) per row of ``frame``
+    (相似已解决's solutions).
 
     Every column is typed and checked before any file is created (:class:`ValueError` for a
     missing column or a value of the wrong type). The workbook is built in a temporary file
@@ -151,7 +154,9 @@ def write_register(
             workbook.set_properties(properties)
             cells = CellWriter(workbook)
             register_ws = workbook.add_worksheet(REGISTER_SHEET)
-            _write_register_sheet(register_ws, cells, planned, len(frame), policy, lang)
+            _write_register_sheet(
+                register_ws, cells, planned, len(frame), policy, lang, comments or {}
+            )
             _print_setup(register_ws, planned, len(frame), now, lang)
             # summary tabs come right after 总台账, then 待修正 and 变更记录
             if summary_sheets is not None:
@@ -238,8 +243,10 @@ def _write_register_sheet(
     n: int,
     policy: Policy,
     lang: str,
+    comments: Mapping[str, Sequence[str | None]] | None = None,
 ) -> None:
-    """总台账: header, typed cells row by row, widths, freeze, autofilter, drop-downs."""
+    """总台账: header, typed cells row by row, widths, freeze, autofilter, drop-downs, and the
+    cell comments of ``comments`` (column key → one per row)."""
     last_row = max(n, 1)  # at least one data row carries the drop-downs of an empty register
     for col, column in enumerate(planned):
         field = column.field
@@ -254,11 +261,19 @@ def _write_register_sheet(
             )  # fmt: skip
     ws.freeze_panes(1, 1)
     ws.autofilter(0, 0, last_row, len(planned) - 1)
-    _write_table(ws, cells, planned, n)
+    _write_table(ws, cells, planned, n, comments)
 
 
-def _write_table(ws: Any, cells: CellWriter, planned: list[_Column], n: int) -> None:
-    """Column widths and formats, the header row, then ``n`` rows of typed cells in order."""
+def _write_table(
+    ws: Any,
+    cells: CellWriter,
+    planned: list[_Column],
+    n: int,
+    comments: Mapping[str, Sequence[str | None]] | None = None,
+) -> None:
+    """Column widths and formats, the header row, then ``n`` rows of typed cells in order
+    (each row's comments with it: constant_memory mode writes row by row)."""
+    notes = [(col, comments[c.key]) for col, c in enumerate(planned) if c.key in (comments or {})]
     writers: list[tuple[list[Any], Callable[[Any, int, int, Any], None]]] = []
     for col, column in enumerate(planned):
         put, col_format = _writer(column, cells)
@@ -272,6 +287,9 @@ def _write_table(ws: Any, cells: CellWriter, planned: list[_Column], n: int) -> 
             value = values[i]
             if value is not None:  # empty cells are left unwritten (blank)
                 put(ws, row, col, value)
+        for col, texts in notes:
+            if texts[i]:
+                cells.comment(ws, row, col, texts[i])
 
 
 def _print_setup(ws: Any, planned: list[_Column], n: int, now: datetime, lang: str) -> None:
