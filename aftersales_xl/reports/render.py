@@ -7,35 +7,7 @@ from collections import Counter
 
 from ..findings import ERROR, FileOutcome, Report
 from ..forms import FormSpec
-
-_WORDS = {
-    "zh": {
-        "error": "错误",
-        "warning": "警告",
-        "errors": "错误",
-        "warnings": "警告",
-        "ok": "通过",
-        "fail": "未通过",
-        "unreadable": "无法读取",
-        "rows": "条记录",
-        "summary": "共 {files} 个文件：{valid} 个通过，{errors} 个错误，{warnings} 个警告",
-        "annotated": "已写出批注副本",
-        "none": "没有发现问题",
-    },
-    "en": {
-        "error": "error",
-        "warning": "warning",
-        "errors": "errors",
-        "warnings": "warnings",
-        "ok": "OK",
-        "fail": "FAILED",
-        "unreadable": "UNREADABLE",
-        "rows": "records",
-        "summary": "{files}: {valid}, {errors}, {warnings}",
-        "annotated": "annotated copy",
-        "none": "no findings",
-    },
-}
+from ..messages import localise
 
 
 def render_json(report: Report) -> str:
@@ -46,37 +18,49 @@ def render_json(report: Report) -> str:
 def render_text(report: Report, lang: str = "zh") -> str:
     """One block per file: a status line, then one line per finding; the run's notes (e.g.
     "no holiday data for 2027") after the summary line."""
-    w = _WORDS["en" if lang == "en" else "zh"]
+
+    def w(key: str) -> str:
+        return localise(_TEXT, key, lang)
+
     lines: list[str] = []
     for f in report.files:
-        state = w["unreadable"] if f.unreadable else (w["ok"] if f.valid else w["fail"])
+        state = w("unreadable") if f.unreadable else (w("ok") if f.valid else w("fail"))
         head = f"{f.path}: {state}"
         if not f.unreadable:
-            head += f" ({f.rows} {w['rows']}"
+            head += f" ({f.rows} {w('rows')}"
             if f.errors or f.warnings:
-                head += f", {f.errors} {w['errors']}, {f.warnings} {w['warnings']}"
+                head += f", {f.errors} {w('errors')}, {f.warnings} {w('warnings')}"
             head += ")"
         lines.append(head)
         for finding in f.findings:
-            tag = w["error"] if finding.severity == ERROR else w["warning"]
+            tag = w("error") if finding.severity == ERROR else w("warning")
             lines.append(f"  [{tag}] {finding.message}  ({finding.code})")
         for note in f.notes:
             lines.append(f"  * {note}")
         if f.annotated:
-            lines.append(f"  → {w['annotated']}: {f.annotated}")
+            lines.append(f"  → {w('annotated')}: {f.annotated}")
     s = report.to_dict()["summary"]
-    if lang == "en":  # 1 file, 2 files; "valid" has no plural
-        s = {k: f"{v} {k[:-1] if v == 1 and k.endswith('s') else k}" for k, v in s.items()}
-    lines.append(w["summary"].format(**s))
+    counts = {k: _count(k, v, lang) for k, v in s.items()}
+    lines.append(localise(_TEXT, "summary", lang, **counts))
     lines.extend(f"* {note}" for note in report.notes)
     return "\n".join(lines)
+
+
+def _count(key: str, n: int, lang: str) -> str:
+    """A summary figure as the summary line says it: ``3`` in Chinese (the words are in the
+    line), ``3 files`` / ``1 file`` in English ("valid" has no plural)."""
+    one = f"count-{key}-one"
+    return localise(_TEXT, one if n == 1 and one in _TEXT else f"count-{key}", lang, n=n)
 
 
 def render_merge(result, lang: str = "zh") -> str:
     """The merge summary: one line per submission with its notes (a masked file name, what
     the annotated copy does not carry over, a copy that could not be written), then the
     counts and where things went."""
-    en = lang == "en"
+
+    def t(key: str, **params) -> str:
+        return localise(_TEXT, key, lang, **params)
+
     lines = []
     seen: Counter[str] = (
         Counter()
@@ -90,117 +74,77 @@ def render_merge(result, lang: str = "zh") -> str:
             lines.append(f"{path}: {f.findings[0].message}")
         elif per is None:
             lines.append(
-                f"{path}: {f.rows} "
-                + ("records" if en else "条记录")
-                + (f", {f.errors} errors" if en else f"，{f.errors} 个错误") * bool(f.errors)
+                f"{path}: "
+                + t("merge-rows", rows=f.rows)
+                + t("merge-errors", errors=f.errors) * bool(f.errors)
             )
         else:
-            lines.append(f"{path}: {_file_outcome(f.rows, per, en)}")
+            lines.append(f"{path}: {_file_outcome(f.rows, per, lang)}")
         lines.extend(f"  * {note}" for note in f.notes)
         if f.annotated:
             if per is not None and not per.kept_out:  # every row went in: the copy is for reference
-                lines.append(
-                    ("  → annotated copy (for the sender's own sheet; every row merged): " if en
-                     else "  → 批注副本（供提交人改正原表，记录均已并入）：") + f.annotated
-                )  # fmt: skip
+                lines.append("  → " + t("copy-for-reference", copy=f.annotated))
             else:
-                lines.append(
-                    ("  → annotated copy (rows to fix and send again): " if en
-                     else "  → 批注副本（需改正后重新提交的行）：") + f.annotated
-                )  # fmt: skip
+                lines.append("  → " + t("copy-to-fix", copy=f.annotated))
     masked = sum(result.masked.values())
     restored = getattr(result, "restored", 0)
     edit_conflicts = getattr(result, "edit_conflicts", 0)
     dry_run = getattr(result, "dry_run", False)
     for per in per_file if dry_run else []:
-        name, c = per.source, per.outcome
-        if en:
-            lines.append(
-                f"  {name}: would add {c['new']}, update {c['updated']}, leave {c['unchanged']} "
-                f"unchanged, {c['conflicts']} in conflict, restore {c['restored']}, "
-                f"{c['rejected']} rejected"
-            )
-        else:
-            lines.append(
-                f"  {name}：将新增 {c['new']}，更新 {c['updated']}，未变 {c['unchanged']}，"
-                f"冲突 {c['conflicts']}，恢复 {c['restored']}，退回 {c['rejected']}"
-            )
-    if en:
-        lines.append(
-            ("dry run, nothing written: " if dry_run else "")
-            + f"{result.files} files: {result.added} added, {result.updated} updated, "
-            f"{result.unchanged} unchanged, {result.rejected_rows} rejected, "
-            f"{result.conflicts + edit_conflicts} in conflict, {restored} restored, "
-            f"{masked} cells masked, {result.assigned} IDs assigned"
+        kinds = ("new", "updated", "unchanged", "conflicts", "restored", "rejected")
+        counts = {k: per.outcome[k] for k in kinds}  # a Counter: a count it lacks is 0
+        lines.append("  " + t("dry-run-file", name=per.source, **counts))
+    lines.append(
+        (t("dry-run") if dry_run else "")
+        + t(
+            "merge-totals",
+            files=result.files,
+            added=result.added,
+            updated=result.updated,
+            unchanged=result.unchanged,
+            rejected=result.rejected_rows,
+            conflicts=result.conflicts + edit_conflicts,
+            restored=restored,
+            masked=masked,
+            assigned=result.assigned,
         )
-        lines.append(f"register: {result.register} ({result.total} records)")
-        if (result.rejected_rows or result.conflicts or edit_conflicts) and dry_run:
-            lines.append("rows kept out and fields in conflict would be listed in the 待修正 sheet")
-        elif result.rejected_rows or result.conflicts or edit_conflicts:
-            lines.append("rows kept out and fields in conflict are listed in the 待修正 sheet")
-        if result.backup:
-            lines.append(f"previous version kept as {result.backup}")
-        for _source, copy, n in getattr(result, "returned", ()):
-            lines.append(f"copy with {n} IDs filled in, to send back: {copy}")
-    else:
-        lines.append(
-            ("试运行，未写入任何文件：" if dry_run else "")
-            + f"共 {result.files} 个文件：新增 {result.added}，更新 {result.updated}，未变 {result.unchanged}，"
-            f"退回 {result.rejected_rows}，冲突 {result.conflicts + edit_conflicts}，恢复 {restored}，"
-            f"脱敏 {masked} 处，编号 {result.assigned} 条"
-        )
-        lines.append(f"总台账：{result.register}（共 {result.total} 条）")
-        if (result.rejected_rows or result.conflicts or edit_conflicts) and dry_run:
-            lines.append("未合并的行和冲突的字段将列入总台账的“待修正”工作表")
-        elif result.rejected_rows or result.conflicts or edit_conflicts:
-            lines.append("未合并的行和冲突的字段见总台账的“待修正”工作表")
-        if result.backup:
-            lines.append(f"上一版已备份为 {result.backup}")
-        for _source, copy, n in getattr(result, "returned", ()):
-            lines.append(f"已填回 {n} 个问题编号的副本（请发回给提交人）：{copy}")
+    )
+    lines.append(t("register", register=result.register, total=result.total))
+    if (result.rejected_rows or result.conflicts or edit_conflicts) and dry_run:
+        lines.append(t("kept-out-would-be-listed"))
+    elif result.rejected_rows or result.conflicts or edit_conflicts:
+        lines.append(t("kept-out-listed"))
+    if result.backup:
+        lines.append(t("register-backup", backup=result.backup))
+    for _source, copy, n in getattr(result, "returned", ()):
+        lines.append(t("returned-copy", n=n, copy=copy))
     lines.extend(f"* {n}" for n in result.notes)
     return "\n".join(lines)
 
 
-def _file_outcome(rows: int, per, en: bool) -> str:
+def _file_outcome(rows: int, per, lang: str) -> str:
     """One submission's line: rows merged and kept out (errors), and apart from them the
     problems fixed on the way in (masked contact data), so a file whose only findings were
     unmasked phones reads as merged, not as rejected."""
-    if en:
-        if not per.kept_out:
-            text = f"{rows} records, all merged" if rows else "0 records"
-        else:
-            text = (
-                f"{rows} records: {per.merged} merged, {per.kept_out} kept out "
-                f"({per.errors} errors, listed in 待修正)"
-            )
-    elif not per.kept_out:
-        text = f"{rows} 条记录，全部并入" if rows else "0 条记录"
+    if not per.kept_out:
+        text = localise(_TEXT, "all-merged" if rows else "no-records", lang, rows=rows)
     else:
-        text = (
-            f"{rows} 条记录：并入 {per.merged} 条，{per.kept_out} 条未并入"
-            f"（{per.errors} 个错误，见“待修正”）"
-        )
+        counts = {"merged": per.merged, "kept_out": per.kept_out, "errors": per.errors}
+        text = localise(_TEXT, "some-kept-out", lang, rows=rows, **counts)
     fixed = sum(per.fixed.values())
     if fixed:
         contact_only = set(per.fixed) <= {"contact", "contact_name"}
-        if en:
-            what = "contact cells" if contact_only else "cells of contact or personal data"
-            text += f"; {fixed} {what} masked and merged"
-        else:
-            what = "联系方式" if contact_only else "联系方式或个人信息"
-            text += f"；{fixed} 处{what}已脱敏后并入"
+        key = "fixed-contacts" if contact_only else "fixed-personal-data"
+        text += localise(_TEXT, key, lang, fixed=fixed)
     return text
 
 
-def _outcome_line(o, text: str, en: bool) -> str:
+def _outcome_line(o, text: str, lang: str) -> str:
     """``src → out：text`` for one written workbook, naming its backup when one was kept."""
     where = f"{o.source}" if o.output == o.source else f"{o.source} → {o.output}"
     if o.backup is not None:
-        text += (
-            f" (original kept as {o.backup.name})" if en else f"（原文件已备份为 {o.backup.name}）"
-        )
-    return f"{where}: {text}" if en else f"{where}：{text}"
+        text += localise(_TEXT, "original-backup", lang, name=o.backup.name)
+    return localise(_TEXT, "outcome-line", lang, where=where, text=text)
 
 
 def render_mask(outcomes: list[FileOutcome], form: FormSpec, lang: str = "zh") -> str:
@@ -211,44 +155,34 @@ def render_mask(outcomes: list[FileOutcome], form: FormSpec, lang: str = "zh") -
     data that was left unmasked. Files with an ``error`` are left out here; the CLI prints
     their one line on stderr.
     """
-    en = lang == "en"
+
+    def t(key: str, **params) -> str:
+        return localise(_TEXT, key, lang, **params)
+
     lines: list[str] = []
     for o in outcomes:
         if o.error is not None:
             continue
-        sep = ", " if en else "、"
+        sep = t("count-separator")
         keys = [k for k in form.keys if o.counts.get(k)]
         keys += [k for k in o.counts if k not in form.keys and o.counts[k]]
         parts = [
             f"{form.field(k).title(lang) if k in form.keys else k} {o.counts[k]}" for k in keys
         ]
         if o.comments:
-            parts.append(f"comments {o.comments}" if en else f"批注 {o.comments}")
-        if parts:
-            text = f"masked {sep.join(parts)}" if en else f"已脱敏 {sep.join(parts)}"
-        else:
-            text = "nothing to mask" if en else "没有需要脱敏的内容"
+            parts.append(t("comments", n=o.comments))
+        text = t("masked", parts=sep.join(parts)) if parts else t("nothing-to-mask")
         if o.links:
-            text += (
-                f"; {o.links} hyperlink(s) to personal data removed"
-                if en
-                else f"；移除指向个人信息的超链接 {o.links} 个"
-            )
-        lines.append(_outcome_line(o, text, en))
+            text += t("links-removed", n=o.links)
+        lines.append(_outcome_line(o, text, lang))
         for f in o.findings:
-            tag = ""
-            if f.severity == ERROR:
-                tag = "[error] " if en else "[错误] "
+            tag = f"[{t('error')}] " if f.severity == ERROR else ""
             lines.append(f"  * {tag}{f.message}")
     done = [o for o in outcomes if o.error is None]
     cells = sum(o.masked for o in done)
     failed = len(outcomes) - len(done)
-    if en:
-        total = f"{len(outcomes)} file(s): {cells} cell(s) masked"
-        total += f", {failed} could not be processed" if failed else ""
-    else:
-        total = f"共 {len(outcomes)} 个文件：脱敏 {cells} 个单元格"
-        total += f"，{failed} 个文件无法处理" if failed else ""
+    total = t("mask-total", files=len(outcomes), cells=cells)
+    total += t("not-processed", failed=failed) if failed else ""
     lines.append(total)
     return "\n".join(lines)
 
@@ -258,47 +192,37 @@ def render_ids(outcomes: list[FileOutcome], lang: str = "zh") -> str:
 
     Files with an ``error`` are left out here; the CLI prints their one line on stderr.
     """
-    en = lang == "en"
+
+    def t(key: str, **params) -> str:
+        return localise(_TEXT, key, lang, **params)
+
     lines: list[str] = []
     for o in outcomes:
         if o.error is not None:
             continue
         fresh = [c for c in o.assigned if c.old is None]
         if fresh:
-            span = _id_spans(fresh, en)
-            text = f"{len(fresh)} new ID(s) ({span})" if en else f"新编号 {len(fresh)} 个（{span}）"
+            text = t("new-ids", n=len(fresh), span=_id_spans(fresh, lang))
         else:
-            text = "no blank IDs to fill" if en else "没有需要填写的空编号"
-        lines.append(_outcome_line(o, text, en))
+            text = t("no-blank-ids")
+        lines.append(_outcome_line(o, text, lang))
         for c in o.reassigned:
-            lines.append(
-                f"  row {c.row}: {c.old} → {c.record_id} (duplicate replaced)"
-                if en
-                else f"  第 {c.row} 行：{c.old} → {c.record_id}（重复编号已重新分配）"
-            )
+            lines.append("  " + t("id-reassigned", row=c.row, old=c.old, new=c.record_id))
         for f in o.findings:
-            tag = (
-                ("error" if f.severity == ERROR else "warning")
-                if en
-                else ("错误" if f.severity == ERROR else "警告")
-            )
+            tag = t("error") if f.severity == ERROR else t("warning")
             lines.append(f"  [{tag}] {f.message}  ({f.code})")
     done = [o for o in outcomes if o.error is None]
     new = sum(len(o.assigned) - len(o.reassigned) for o in done)
     again = sum(len(o.reassigned) for o in done)
     errors = sum(1 for o in done for f in o.findings if f.severity == ERROR)
     failed = len(outcomes) - len(done)
-    if en:
-        total = f"{len(outcomes)} file(s): {new} new ID(s), {again} duplicate(s) renumbered, {errors} error(s)"
-        total += f", {failed} could not be processed" if failed else ""
-    else:
-        total = f"共 {len(outcomes)} 个文件：新编号 {new} 个，重新编号 {again} 个，错误 {errors} 个"
-        total += f"，{failed} 个文件无法处理" if failed else ""
+    total = t("ids-total", files=len(outcomes), new=new, again=again, errors=errors)
+    total += t("not-processed", failed=failed) if failed else ""
     lines.append(total)
     return "\n".join(lines)
 
 
-def _id_spans(changes: list, en: bool) -> str:
+def _id_spans(changes: list, lang: str) -> str:
     """The IDs assigned, lowest … highest of each day (month), days in order:
     ``FW20240521001 … FW20240521003；FW20240522001``."""
     by_period: dict[str, list] = {}
@@ -308,4 +232,120 @@ def _id_spans(changes: list, en: bool) -> str:
         group[0].record_id if len(group) == 1 else f"{group[0].record_id} … {group[-1].record_id}"
         for group in by_period.values()
     ]
-    return ("; " if en else "；").join(spans)
+    return localise(_TEXT, "span-separator", lang).join(spans)
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    # validate's report (render_text)
+    "error": {"zh": "错误", "en": "error"},
+    "warning": {"zh": "警告", "en": "warning"},
+    "errors": {"zh": "错误", "en": "errors"},
+    "warnings": {"zh": "警告", "en": "warnings"},
+    "ok": {"zh": "通过", "en": "OK"},
+    "fail": {"zh": "未通过", "en": "FAILED"},
+    "unreadable": {"zh": "无法读取", "en": "UNREADABLE"},
+    "rows": {"zh": "条记录", "en": "records"},
+    "annotated": {"zh": "已写出批注副本", "en": "annotated copy"},
+    "summary": {
+        "zh": "共 {files} 个文件：{valid} 个通过，{errors} 个错误，{warnings} 个警告",
+        "en": "{files}: {valid}, {errors}, {warnings}",
+    },
+    "count-files": {"zh": "{n}", "en": "{n} files"},
+    "count-files-one": {"zh": "{n}", "en": "{n} file"},
+    "count-valid": {"zh": "{n}", "en": "{n} valid"},
+    "count-errors": {"zh": "{n}", "en": "{n} errors"},
+    "count-errors-one": {"zh": "{n}", "en": "{n} error"},
+    "count-warnings": {"zh": "{n}", "en": "{n} warnings"},
+    "count-warnings-one": {"zh": "{n}", "en": "{n} warning"},
+    # merge (render_merge)
+    "merge-rows": {"zh": "{rows} 条记录", "en": "{rows} records"},
+    "merge-errors": {"zh": "，{errors} 个错误", "en": ", {errors} errors"},
+    "all-merged": {"zh": "{rows} 条记录，全部并入", "en": "{rows} records, all merged"},
+    "no-records": {"zh": "0 条记录", "en": "0 records"},
+    "some-kept-out": {
+        "zh": "{rows} 条记录：并入 {merged} 条，{kept_out} 条未并入（{errors} 个错误，见“待修正”）",
+        "en": "{rows} records: {merged} merged, {kept_out} kept out "
+        "({errors} errors, listed in 待修正)",
+    },
+    "fixed-contacts": {
+        "zh": "；{fixed} 处联系方式已脱敏后并入",
+        "en": "; {fixed} contact cells masked and merged",
+    },
+    "fixed-personal-data": {
+        "zh": "；{fixed} 处联系方式或个人信息已脱敏后并入",
+        "en": "; {fixed} cells of contact or personal data masked and merged",
+    },
+    "copy-for-reference": {
+        "zh": "批注副本（供提交人改正原表，记录均已并入）：{copy}",
+        "en": "annotated copy (for the sender's own sheet; every row merged): {copy}",
+    },
+    "copy-to-fix": {
+        "zh": "批注副本（需改正后重新提交的行）：{copy}",
+        "en": "annotated copy (rows to fix and send again): {copy}",
+    },
+    "dry-run-file": {
+        "zh": "{name}：将新增 {new}，更新 {updated}，未变 {unchanged}，"
+        "冲突 {conflicts}，恢复 {restored}，退回 {rejected}",
+        "en": "{name}: would add {new}, update {updated}, leave {unchanged} unchanged, "
+        "{conflicts} in conflict, restore {restored}, {rejected} rejected",
+    },
+    "dry-run": {"zh": "试运行，未写入任何文件：", "en": "dry run, nothing written: "},
+    "merge-totals": {
+        "zh": "共 {files} 个文件：新增 {added}，更新 {updated}，未变 {unchanged}，"
+        "退回 {rejected}，冲突 {conflicts}，恢复 {restored}，脱敏 {masked} 处，编号 {assigned} 条",
+        "en": "{files} files: {added} added, {updated} updated, {unchanged} unchanged, "
+        "{rejected} rejected, {conflicts} in conflict, {restored} restored, "
+        "{masked} cells masked, {assigned} IDs assigned",
+    },
+    "register": {
+        "zh": "总台账：{register}（共 {total} 条）",
+        "en": "register: {register} ({total} records)",
+    },
+    "kept-out-would-be-listed": {
+        "zh": "未合并的行和冲突的字段将列入总台账的“待修正”工作表",
+        "en": "rows kept out and fields in conflict would be listed in the 待修正 sheet",
+    },
+    "kept-out-listed": {
+        "zh": "未合并的行和冲突的字段见总台账的“待修正”工作表",
+        "en": "rows kept out and fields in conflict are listed in the 待修正 sheet",
+    },
+    "register-backup": {
+        "zh": "上一版已备份为 {backup}",
+        "en": "previous version kept as {backup}",
+    },
+    "returned-copy": {
+        "zh": "已填回 {n} 个问题编号的副本（请发回给提交人）：{copy}",
+        "en": "copy with {n} IDs filled in, to send back: {copy}",
+    },
+    # mask and assign-ids (render_mask, render_ids)
+    "outcome-line": {"zh": "{where}：{text}", "en": "{where}: {text}"},
+    "original-backup": {
+        "zh": "（原文件已备份为 {name}）",
+        "en": " (original kept as {name})",
+    },
+    "count-separator": {"zh": "、", "en": ", "},
+    "comments": {"zh": "批注 {n}", "en": "comments {n}"},
+    "masked": {"zh": "已脱敏 {parts}", "en": "masked {parts}"},
+    "nothing-to-mask": {"zh": "没有需要脱敏的内容", "en": "nothing to mask"},
+    "links-removed": {
+        "zh": "；移除指向个人信息的超链接 {n} 个",
+        "en": "; {n} hyperlink(s) to personal data removed",
+    },
+    "mask-total": {
+        "zh": "共 {files} 个文件：脱敏 {cells} 个单元格",
+        "en": "{files} file(s): {cells} cell(s) masked",
+    },
+    "not-processed": {"zh": "，{failed} 个文件无法处理", "en": ", {failed} could not be processed"},
+    "new-ids": {"zh": "新编号 {n} 个（{span}）", "en": "{n} new ID(s) ({span})"},
+    "no-blank-ids": {"zh": "没有需要填写的空编号", "en": "no blank IDs to fill"},
+    "id-reassigned": {
+        "zh": "第 {row} 行：{old} → {new}（重复编号已重新分配）",
+        "en": "row {row}: {old} → {new} (duplicate replaced)",
+    },
+    "ids-total": {
+        "zh": "共 {files} 个文件：新编号 {new} 个，重新编号 {again} 个，错误 {errors} 个",
+        "en": "{files} file(s): {new} new ID(s), {again} duplicate(s) renumbered, "
+        "{errors} error(s)",
+    },
+    "span-separator": {"zh": "；", "en": "; "},
+}
