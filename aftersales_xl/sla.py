@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Policy, Target
+from .messages import localise
 from .workcal import WorkCalendar
 
 DASH = "—"
@@ -48,8 +49,6 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     DASH: (DASH, DASH),
 }
 
-_KIND_LABELS = {"respond": ("响应", "response"), "resolve": ("解决", "resolution")}
-
 
 # -- formatting --------------------------------------------------------------------------
 
@@ -65,7 +64,7 @@ def fmt_hours(hours: float | None, lang: str = "zh") -> str:
     """Hours with one decimal: ``3.5 小时`` / ``3.5 h``; missing → ``—``."""
     if hours is None or pd.isna(hours):
         return DASH
-    return f"{hours:.1f} h" if lang == "en" else f"{hours:.1f} 小时"
+    return localise(_TEXT, "hours", lang, hours=hours)
 
 
 def format_target(target: Target | str | None, lang: str = "zh") -> str:
@@ -78,8 +77,8 @@ def format_target(target: Target | str | None, lang: str = "zh") -> str:
         target = parse_target(target)
     n = int(target.amount) if float(target.amount).is_integer() else target.amount
     if target.unit == "wd":
-        return f"{n} working days" if lang == "en" else f"{n} 个工作日"
-    return f"{n} h" if lang == "en" else f"{n} 小时"
+        return localise(_TEXT, "target-working-days", lang, n=n)
+    return localise(_TEXT, "target-hours", lang, n=n)
 
 
 def status_label(status: str, lang: str = "zh") -> str:
@@ -282,10 +281,7 @@ def sla_findings(
 
     def due_notes(column: str) -> list[str]:
         when = np.datetime_as_string(part[column].to_numpy().astype("datetime64[m]"), unit="m")
-        return [
-            f" (due {w.replace('T', ' ')})" if lang == "en" else f"（期限 {w.replace('T', ' ')}）"
-            for w in when.tolist()
-        ]
+        return [localise(_TEXT, "due", lang, due=w.replace("T", " ")) for w in when.tolist()]
 
     response_due, resolve_due = due_notes("response_due"), due_notes("resolve_due")
     out: list[SlaFinding] = []
@@ -318,9 +314,7 @@ def sla_findings(
         if resolve[hits[i]]:
             if s_status == "overdue":
                 over = fmt_hours(s_over, lang)
-                actual = (
-                    f"still open, {over} past due" if lang == "en" else f"仍未解决，已超期 {over}"
-                )
+                actual = localise(_TEXT, "still-open", lang, over=over)
             else:
                 actual = fmt_hours(s_hours, lang)
             if str(s_target).endswith("wd") or s_status == "overdue":
@@ -339,9 +333,8 @@ def sla_findings(
 
 def _kind_params(kind: str, severity: str, target: str, actual: str, lang: str) -> dict[str, str]:
     """:func:`_params` with the target already formatted."""
-    zh, en = _KIND_LABELS[kind]
     return {
-        "kind": en if lang == "en" else zh,
+        "kind": localise(_TEXT, f"kind-{kind}", lang),
         "priority": severity,
         "target": target,
         "actual": actual,
@@ -698,3 +691,14 @@ def figures_doc() -> str:
         first = " ".join(doc.split("\n\n", 1)[0].split())
         lines.append(f"- **{title}**: {first}")
     return "\n".join(lines) + "\n"
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "hours": {"zh": "{hours:.1f} 小时", "en": "{hours:.1f} h"},
+    "target-working-days": {"zh": "{n} 个工作日", "en": "{n} working days"},
+    "target-hours": {"zh": "{n} 小时", "en": "{n} h"},
+    "due": {"zh": "（期限 {due}）", "en": " (due {due})"},
+    "still-open": {"zh": "仍未解决，已超期 {over}", "en": "still open, {over} past due"},
+    "kind-respond": {"zh": "响应", "en": "response"},
+    "kind-resolve": {"zh": "解决", "en": "resolution"},
+}
