@@ -28,6 +28,7 @@ from typing import Any
 
 from ..config import Policy
 from ..errors import XlcheckError
+from ..messages import localise
 from ..pii import redact
 
 ROBOTS = ("wecom", "dingtalk", "feishu")
@@ -60,8 +61,8 @@ class Delivery:
 
     def result_text(self, lang: str = "zh") -> str:
         if self.ok:
-            return "sent" if lang == "en" else "成功"
-        return f"failed: {self.detail}" if lang == "en" else f"失败：{self.detail}"
+            return localise(_TEXT, "sent", lang)
+        return localise(_TEXT, "failed", lang, detail=self.detail)
 
     def line(self, lang: str = "zh") -> str:
         """The one line a failing channel prints."""
@@ -130,7 +131,6 @@ def _reply_error(reply: Any) -> str | None:
 def post_json(url: str, body: Mapping[str, Any], *, timeout: float, retries: int, lang: str) -> Any:
     """POST ``body`` as JSON and return the parsed reply; raise :class:`RobotError` (without
     the URL) when every attempt failed. Refusals, timeouts and 5xx / 429 are retried."""
-    en = lang == "en"
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     reason = ""
     for attempt in range(retries + 1):
@@ -148,14 +148,14 @@ def post_json(url: str, body: Mapping[str, Any], *, timeout: float, retries: int
                 continue
             break
         except TimeoutError:
-            reason = f"timed out after {timeout:g} s" if en else f"{timeout:g} 秒内无响应"
+            reason = localise(_TEXT, "timed-out", lang, timeout=timeout)
             continue
         except urllib.error.URLError as e:
             inner = e.reason
             if isinstance(inner, TimeoutError | socket.timeout):
-                reason = f"timed out after {timeout:g} s" if en else f"{timeout:g} 秒内无响应"
+                reason = localise(_TEXT, "timed-out", lang, timeout=timeout)
             elif isinstance(inner, ConnectionRefusedError):
-                reason = "connection refused" if en else "连接被拒绝"
+                reason = localise(_TEXT, "connection-refused", lang)
             else:
                 reason = getattr(inner, "strerror", None) or type(inner).__name__
             continue
@@ -165,13 +165,10 @@ def post_json(url: str, body: Mapping[str, Any], *, timeout: float, retries: int
         try:
             return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            raise RobotError("reply is not JSON" if en else "回复不是 JSON") from None
+            raise RobotError(localise(_TEXT, "reply-not-json", lang)) from None
     tries = retries + 1
-    raise RobotError(
-        f"{reason} ({tries} attempt{'s' if tries > 1 else ''})"
-        if en
-        else f"{reason}（共尝试 {tries} 次）"
-    )
+    key = "attempts" if tries > 1 else "attempt"
+    raise RobotError(localise(_TEXT, key, lang, reason=reason, tries=tries))
 
 
 def send_robot(
@@ -185,19 +182,12 @@ def send_robot(
 ) -> None:
     """Post ``text`` to ``channel``'s robot (URL and secret from the environment)."""
     notify = policy.raw["notify"]
-    en = lang == "en"
     url_var = notify[f"{channel}_webhook_env"]
     url = env.get(url_var, "").strip()
     if not url:
-        raise RobotError(
-            f"environment variable {url_var} (the webhook URL) is not set"
-            if en
-            else f"未设置环境变量 {url_var}（机器人 Webhook 地址）"
-        )
+        raise RobotError(localise(_TEXT, "webhook-not-set", lang, var=url_var))
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise RobotError(
-            f"{url_var} is not an http(s) URL" if en else f"{url_var} 不是 http(s) 地址"
-        )
+        raise RobotError(localise(_TEXT, "webhook-not-http", lang, var=url_var))
     secret = None
     secret_var = notify.get(f"{channel}_secret_env")
     if secret_var:
@@ -208,7 +198,7 @@ def send_robot(
     )
     error = _reply_error(reply)
     if error is not None:
-        raise RobotError(redact(error) if en else f"机器人返回错误 {redact(error)}")
+        raise RobotError(localise(_TEXT, "robot-error", lang, error=redact(error)))
 
 
 def send_email(subject: str, body: str, policy: Policy, lang: str = "zh") -> tuple[str, ...]:
@@ -246,7 +236,7 @@ def notify_all(
     out: list[Delivery] = []
     for channel in policy.raw["notify"]["channels"]:
         sent_at = clock().replace(microsecond=0)
-        target = "group robot" if lang == "en" else "群机器人"
+        target = localise(_TEXT, "group-robot", lang)
         try:
             if channel == "email":
                 target = ", ".join(send_email(subject, body, policy, lang))
@@ -259,3 +249,21 @@ def notify_all(
         else:
             out.append(Delivery(channel, True, target, sent_at))
     return out
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "sent": {"zh": "成功", "en": "sent"},
+    "failed": {"zh": "失败：{detail}", "en": "failed: {detail}"},
+    "timed-out": {"zh": "{timeout:g} 秒内无响应", "en": "timed out after {timeout:g} s"},
+    "connection-refused": {"zh": "连接被拒绝", "en": "connection refused"},
+    "reply-not-json": {"zh": "回复不是 JSON", "en": "reply is not JSON"},
+    "attempts": {"zh": "{reason}（共尝试 {tries} 次）", "en": "{reason} ({tries} attempts)"},
+    "attempt": {"zh": "{reason}（共尝试 {tries} 次）", "en": "{reason} ({tries} attempt)"},
+    "webhook-not-set": {
+        "zh": "未设置环境变量 {var}（机器人 Webhook 地址）",
+        "en": "environment variable {var} (the webhook URL) is not set",
+    },
+    "webhook-not-http": {"zh": "{var} 不是 http(s) 地址", "en": "{var} is not an http(s) URL"},
+    "robot-error": {"zh": "机器人返回错误 {error}", "en": "{error}"},
+    "group-robot": {"zh": "群机器人", "en": "group robot"},
+}
