@@ -27,7 +27,7 @@ from ..config import Policy
 from ..errors import UnreadableError
 from ..findings import FileReport, Finding, make_finding
 from ..forms import FormSpec, MetricSpec, defined_name
-from ..messages import shorten
+from ..messages import localise, shorten
 from ..pii import kinds_named, pii_kinds
 from ..reading.named import filled, named_cell, named_rows, open_named
 from ..sla import DASH, threshold_status
@@ -173,9 +173,7 @@ class _Rules:
             except (ValueError, IndexError):
                 value = None
         if not isinstance(value, int | float) or isinstance(value, bool):
-            expected = (
-                "a number, or — when there is no sample" if self.en else "数字；没有样本时写 —"
-            )
+            expected = localise(_TEXT, "number-or-dash", self.lang)
             self.add("bad-format", cell, label, value=shorten(cell.value), expected=expected)
             return False, None
         unit = "count" if part == "count" else metric.unit
@@ -183,9 +181,9 @@ class _Rules:
         if unit == "pct" and not 0 <= value <= 1:
             problem = "0%–100%"
         elif unit == "hours" and value < 0:
-            problem = "≥ 0" if self.en else "不能为负数"
+            problem = localise(_TEXT, "not-negative", self.lang)
         elif unit == "count" and (value < 0 or not float(value).is_integer()):
-            problem = "a whole number ≥ 0" if self.en else "0 或正整数"
+            problem = localise(_TEXT, "whole-number", self.lang)
         if problem is not None:
             self.add("out-of-range", cell, label, value=shorten(cell.value), expected=problem)
             return False, None
@@ -223,10 +221,8 @@ class _Rules:
             return
         shown_expected = (en if self.en else zh)[index]
         if actual is None:
-            detail = (
-                f"实际值为 —（无样本），状态应为“{shown_expected}”，而不是“{status}”"
-                if not self.en
-                else f"the actual value is — (no sample), so the status is “{shown_expected}”, not “{status}”"
+            detail = localise(
+                _TEXT, "status-no-sample", self.lang, expected=shown_expected, status=status
             )
         else:
             side = (
@@ -235,11 +231,15 @@ class _Rules:
                 else (">" if metric.rule == "max" else "<")
             )
             a, t = _shown(actual, metric.unit), _shown(threshold, metric.unit)
-            detail = (
-                f"实际值 {a} {side} 阈值 {t}，状态应为“{shown_expected}”，而不是“{status}”"
-                if not self.en
-                else f"the actual value {a} is {side} the threshold {t}, so the status is "
-                f"“{shown_expected}”, not “{status}”"
+            detail = localise(
+                _TEXT,
+                "status-against-threshold",
+                self.lang,
+                actual=a,
+                side=side,
+                threshold=t,
+                expected=shown_expected,
+                status=status,
             )
         self.add("status-inconsistent", cell, label, detail=detail)
 
@@ -289,3 +289,22 @@ def _shown(value: float, unit: str) -> str:
     if unit == "hours":
         return f"{value:.2f} h"
     return f"{value:g}"
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "number-or-dash": {
+        "zh": "数字；没有样本时写 —",
+        "en": "a number, or — when there is no sample",
+    },
+    "not-negative": {"zh": "不能为负数", "en": "≥ 0"},
+    "whole-number": {"zh": "0 或正整数", "en": "a whole number ≥ 0"},
+    "status-no-sample": {
+        "zh": "实际值为 —（无样本），状态应为“{expected}”，而不是“{status}”",
+        "en": "the actual value is — (no sample), so the status is “{expected}”, not “{status}”",
+    },
+    "status-against-threshold": {
+        "zh": "实际值 {actual} {side} 阈值 {threshold}，状态应为“{expected}”，而不是“{status}”",
+        "en": "the actual value {actual} is {side} the threshold {threshold}, so the status is "
+        "“{expected}”, not “{status}”",
+    },
+}

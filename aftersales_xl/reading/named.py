@@ -16,6 +16,7 @@ import openpyxl
 from openpyxl.workbook.workbook import Workbook
 
 from ..errors import UnreadableError
+from ..messages import localise
 from ..pii import redact
 from .safety import inspect
 
@@ -37,9 +38,7 @@ def open_named(
         raise UnreadableError(
             str(path),
             "not-a-workbook",
-            f"{name} 无法打开：请在 Excel 中打开并另存为 .xlsx"
-            if lang != "en"
-            else f"{name} cannot be opened: open it in Excel and save it as .xlsx",
+            localise(_TEXT, "not-a-workbook", lang, name=name),
         ) from None
 
 
@@ -76,3 +75,11 @@ def named_rows(wb: Workbook, name: str) -> list[tuple[Any, ...]]:
 def filled(value: Any) -> bool:
     """True for a cell value a person typed (not None, not blank text)."""
     return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "not-a-workbook": {
+        "zh": "{name} 无法打开：请在 Excel 中打开并另存为 .xlsx",
+        "en": "{name} cannot be opened: open it in Excel and save it as .xlsx",
+    },
+}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import XlcheckError
+from ..messages import localise
 
 
 class SendError(XlcheckError):
@@ -86,16 +87,18 @@ def send_message(
     """
     server = settings.server
     if not settings.host:
-        raise SendError(_t("no-host", lang))
+        raise SendError(localise(_TEXT, "no-host", lang))
     if not settings.sender:
-        raise SendError(_t("no-sender", lang))
+        raise SendError(localise(_TEXT, "no-sender", lang))
     if not settings.recipients:
-        raise SendError(_t("no-recipients", lang))
+        raise SendError(localise(_TEXT, "no-recipients", lang))
     password: str | None = None
     if settings.user:
         password = os.environ.get(settings.password_env)
         if not password:
-            raise SendError(_t("no-password", lang, server=server, env=settings.password_env))
+            raise SendError(
+                localise(_TEXT, "no-password", lang, server=server, env=settings.password_env)
+            )
     context = ssl.create_default_context()
     step = "connect"
     try:
@@ -120,30 +123,38 @@ def send_message(
                 message, from_addr=settings.sender, to_addrs=list(settings.recipients)
             )
             if refused:
-                raise SendError(_t("refused-some", lang, server=server, n=len(refused)))
+                raise SendError(
+                    localise(_TEXT, "refused-some", lang, server=server, n=len(refused))
+                )
     except SendError:
         raise
     except smtplib.SMTPAuthenticationError as e:
         raise SendError(
-            _t("auth", lang, server=server, code=e.smtp_code, env=settings.password_env)
+            localise(
+                _TEXT, "auth", lang, server=server, code=e.smtp_code, env=settings.password_env
+            )
         ) from None
     except smtplib.SMTPNotSupportedError:
         key = "no-starttls" if step == "starttls" else "no-auth"
-        raise SendError(_t(key, lang, server=server)) from None
+        raise SendError(localise(_TEXT, key, lang, server=server)) from None
     except smtplib.SMTPRecipientsRefused:
-        raise SendError(_t("refused-all", lang, server=server)) from None
+        raise SendError(localise(_TEXT, "refused-all", lang, server=server)) from None
     except smtplib.SMTPSenderRefused as e:
-        raise SendError(_t("sender-refused", lang, server=server, code=e.smtp_code)) from None
+        raise SendError(
+            localise(_TEXT, "sender-refused", lang, server=server, code=e.smtp_code)
+        ) from None
     except (ssl.SSLError, ssl.CertificateError) as e:
         reason = getattr(e, "reason", None) or type(e).__name__
-        raise SendError(_t("tls", lang, server=server, detail=reason)) from None
+        raise SendError(localise(_TEXT, "tls", lang, server=server, detail=reason)) from None
     except smtplib.SMTPResponseException as e:
-        raise SendError(_t("smtp", lang, server=server, code=e.smtp_code)) from None
+        raise SendError(localise(_TEXT, "smtp", lang, server=server, code=e.smtp_code)) from None
     except TimeoutError:
-        raise SendError(_t("timeout", lang, server=server, s=f"{settings.timeout_s:g}")) from None
+        raise SendError(
+            localise(_TEXT, "timeout", lang, server=server, s=f"{settings.timeout_s:g}")
+        ) from None
     except (smtplib.SMTPException, OSError) as e:
         detail = getattr(e, "strerror", None) or type(e).__name__
-        raise SendError(_t("connect", lang, server=server, detail=detail)) from None
+        raise SendError(localise(_TEXT, "connect", lang, server=server, detail=detail)) from None
 
 
 _TEXT: dict[str, dict[str, str]] = {
@@ -216,8 +227,3 @@ _TEXT: dict[str, dict[str, str]] = {
         "the message is kept in the outbox folder",
     },
 }
-
-
-def _t(key: str, lang: str, **params: Any) -> str:
-    entry = _TEXT[key]
-    return (entry["en"] if lang == "en" else entry["zh"]).format(**params)

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from ..messages import localise
+
 #: Excel's default row height (Calibri 11), in points
 ROW_POINTS = 15.0
 #: A4 landscape, in points
@@ -74,10 +76,7 @@ def print_scale(widths: Iterable[float], extra_points: float = 0) -> int:
 
 def footer_text(now: datetime, lang: str = "zh") -> str:
     """The footer of every printed page: tab name (left), page x of y (centre), 统计时间."""
-    stamp = f"{now:%Y-%m-%d %H:%M}"
-    if lang == "en":
-        return f"&L&A&CPage &P of &N&RAs of {stamp}"
-    return f"&L&A&C第 &P 页，共 &N 页&R统计时间 {stamp}"
+    return localise(_TEXT, "footer", lang, stamp=f"{now:%Y-%m-%d %H:%M}")
 
 
 def page_setup(
@@ -111,3 +110,12 @@ def page_setup(
         ws.set_print_scale(scale)
     elif fit_width:
         ws.fit_to_pages(1, 0)
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    # Excel header/footer codes: &L &C &R left/centre/right, &A tab name, &P page, &N pages
+    "footer": {
+        "zh": "&L&A&C第 &P 页，共 &N 页&R统计时间 {stamp}",
+        "en": "&L&A&CPage &P of &N&RAs of {stamp}",
+    },
+}
