@@ -152,7 +152,7 @@ class WeeklyResult:
 
     def lines(self, lang: str = "zh") -> list[str]:
         """The terminal report: the dry-run preview, or what was written and sent."""
-        t = _LABELS["en" if lang == "en" else "zh"]
+        t = _words(lang)
         e = self.email
         out: list[str] = []
         if self.already_sent is not None:
@@ -184,7 +184,7 @@ class WeeklyResult:
         """The one line for stderr when sending failed (the .eml is kept), else None."""
         if not self.error:
             return None
-        return _LABELS[_l(lang)]["send_failed"].format(error=self.error)
+        return _words(lang)["send_failed"].format(error=self.error)
 
 
 # -- the week ---------------------------------------------------------------------------
@@ -204,16 +204,14 @@ def resolve_week(
     try:
         start, end = iso_week_bounds(week)
     except ValueError:
-        raise WeeklyError(_LABELS[_l(lang)]["bad_week"].format(week=week)) from None
+        raise WeeklyError(_words(lang)["bad_week"].format(week=week)) from None
     return iso_week_label(start), start, end
 
 
 def subject_line(label: str, start: datetime, lang: str = "zh") -> str:
     """``售后服务周报 2024-W21（05-20 至 05-26）`` / ``After-sales weekly report 2024-W21 (05-20 to 05-26)``."""
     last = start + timedelta(days=6)
-    if lang == "en":
-        return f"After-sales weekly report {label} ({start:%m-%d} to {last:%m-%d})"
-    return f"售后服务周报 {label}（{start:%m-%d} 至 {last:%m-%d}）"
+    return _words(lang)["subject_line"].format(label=label, start=start, last=last)
 
 
 # -- building ---------------------------------------------------------------------------
@@ -242,7 +240,7 @@ def build_weekly(
     register = Path(register)
     label, start, end = resolve_week(week, now, lang)
     top = policy.allowed("severity")[:2]  # the two most severe levels (P0/P1 by default)
-    t = dict(_LABELS[_l(lang)])
+    t = dict(_words(lang))
     t["open_top"] = t["open_top"].format(sevs="/".join(top))
     t["follow_up"] = t["follow_up"].format(max=policy.satisfaction["follow_up_max"])
     frame = read_register(register, form, policy, lang=lang)
@@ -268,7 +266,7 @@ def build_weekly(
     week_records = frame[_received_in(frame, start, end)]
     context = {
         "t": t,
-        "html_lang": "en" if lang == "en" else "zh-CN",
+        "html_lang": t["html_lang"],
         "subject": subject,
         "title": subject,
         "period_line": t["period"].format(
@@ -378,7 +376,7 @@ _PROVENANCE = ("source_file", "source_row", "merged_at")
 
 
 def _kpi_rows(this: PeriodFigures, prev: PeriodFigures, policy: Policy, lang: str) -> list[KpiRow]:
-    t = _LABELS[_l(lang)]
+    t = _words(lang)
     daily = policy.daily
     rows: list[KpiRow] = []
 
@@ -424,7 +422,7 @@ def _kpi_rows(this: PeriodFigures, prev: PeriodFigures, policy: Policy, lang: st
 
 def _alerts(this: PeriodFigures, policy: Policy, lang: str) -> list[str]:
     """Every metric of the week past a ``[daily]`` threshold, as one sentence each."""
-    t = _LABELS[_l(lang)]
+    t = _words(lang)
     d = policy.daily
     out = []
     if this.response.hours is not None and this.response.hours > d["first_response_hours"]:
@@ -448,7 +446,7 @@ def _alerts(this: PeriodFigures, policy: Policy, lang: str) -> list[str]:
 
 def _kpi_lines(rows: list[KpiRow], week: str, prev_week: str, lang: str) -> list[str]:
     """The KPI table as text lines (the plain-text body and ``--dry-run``)."""
-    t = _LABELS[_l(lang)]
+    t = _words(lang)
     out = [f"{t['metric']} | {week} | {prev_week} | {t['change']}"]
     for k in rows:
         this = f"{k.this} ({k.this_n})" if k.this_n else k.this
@@ -518,7 +516,7 @@ def _recurring(
 def _record_item(
     frame: pd.DataFrame, sla: pd.DataFrame, row: Any, as_of: datetime, lang: str
 ) -> dict[str, Any]:
-    t = _LABELS[_l(lang)]
+    t = _words(lang)
     received = frame.at[row, "received_at"]
     due = sla.at[row, "resolve_due"]
     over = None
@@ -591,8 +589,11 @@ def _size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{max(n / 1024, 0.1):.1f} KB"
 
 
-def _l(lang: str) -> str:
-    return "en" if lang == "en" else "zh"
+def _words(lang: str) -> dict[str, str]:
+    """The texts of :data:`_TEXT` in ``lang`` (Chinese for a language it does not have): the one
+    lookup of this module's words, a table laid out language-first because the email's
+    template reads it whole (``t.kpi_note``)."""
+    return _TEXT.get(lang) or _TEXT["zh"]
 
 
 # -- delivery -----------------------------------------------------------------------------
@@ -662,7 +663,7 @@ def run_weekly(
       ``.eml`` and returns the one-line reason in ``error`` (exit code 2).
     """
     register = Path(register)
-    t = _LABELS[_l(lang)]
+    t = _words(lang)
     label, _, _ = resolve_week(week, now, lang)
     box = Path(outbox) if outbox is not None else default_outbox(register)
     if send and not force and not dry_run:
@@ -700,15 +701,17 @@ def _write(path: Path, data: bytes, lang: str) -> Path:
             tmp.write_bytes(data)
     except OSError as e:
         raise WriteError(
-            _LABELS[_l(lang)]["cannot_write"].format(path=path, detail=e.strerror or e)
+            _words(lang)["cannot_write"].format(path=path, detail=e.strerror or e)
         ) from None
     return path
 
 
 # -- words ----------------------------------------------------------------------------------
 
-_LABELS: dict[str, dict[str, str]] = {
+_TEXT: dict[str, dict[str, str]] = {
     "zh": {
+        "subject_line": "售后服务周报 {label}（{start:%m-%d} 至 {last:%m-%d}）",
+        "html_lang": "zh-CN",
         "period": "统计周期 {start} 至 {end}（周一至周日）；生成于 {now}",
         "empty_week": "本周没有接收或解决任何记录。以下为与上周的对比和积压情况。",
         "alerts": "超出日报阈值的指标",
@@ -772,6 +775,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "written_not_sent": "注意：本周周报此前已发送；本次只写入邮件文件，未发送",
     },
     "en": {
+        "subject_line": "After-sales weekly report {label} ({start:%m-%d} to {last:%m-%d})",
+        "html_lang": "en",
         "period": "Week {start} to {end} (Monday to Sunday); generated {now}",
         "empty_week": "No record was received or resolved this week. Below: the comparison with last week and the backlog.",
         "alerts": "Metrics past the daily-report thresholds",
