@@ -238,7 +238,7 @@ def daily_report(
     record_form = load_form("record")
     day = day or (now.date() - timedelta(days=1))
     output = Path(output)
-    text = _TEXT["en" if lang == "en" else "zh"]
+    text = _words(lang)
     if output.suffix.lower() != ".xlsx":
         raise WriteError(text["suffix"].format(path=redact(str(output))))
     refuse_if_open_in_excel(output, lang)
@@ -340,9 +340,7 @@ def _fill(
     capacity = spec.table("overdue").rows
     if len(rows) > capacity:
         more = len(rows) - capacity + 1
-        rows = rows[: capacity - 1] + [
-            ("…", _TEXT[lang if lang == "en" else "zh"]["more"].format(n=more))
-        ]
+        rows = rows[: capacity - 1] + [("…", _words(lang)["more"].format(n=more))]
     report.set_table(defined_name(form, "overdue"), rows)
     if result.deliveries:
         methods = dict(
@@ -390,7 +388,7 @@ def _as_date(value: Any) -> date | None:
 def alert_message(result: DailyResult, lang: str = "zh") -> tuple[str, str]:
     """The one alert of a run: a subject and a body listing each warning and each overdue
     record ID (``客户反馈响应超时-FW20240521003``). Built here only; every line redacted."""
-    t = _TEXT["en" if lang == "en" else "zh"]
+    t = _words(lang)
     subject = t["subject"].format(day=result.day.isoformat(), n=len(result.warnings))
     lines = [subject]
     for m in result.warnings:
@@ -420,7 +418,7 @@ def alert_message(result: DailyResult, lang: str = "zh") -> tuple[str, str]:
 
 def render_daily(result: DailyResult, lang: str = "zh") -> str:
     """The terminal summary: the day, each metric with its status, warnings, deliveries."""
-    t = _TEXT["en" if lang == "en" else "zh"]
+    t = _words(lang)
     kind = t[result.day_kind]
     lines = [
         t["header"].format(day=result.day.isoformat(), kind=kind, path=result.output)
@@ -449,6 +447,12 @@ def render_daily(result: DailyResult, lang: str = "zh") -> str:
         lines.append(t["sent"].format(channel=d.channel_label(lang), result=d.result_text(lang)))
     lines += result.notes
     return "\n".join(lines)
+
+
+def _words(lang: str) -> dict[str, str]:
+    """The texts of :data:`_TEXT` in ``lang`` (Chinese for a language it does not have): the one
+    lookup of this module's words."""
+    return _TEXT.get(lang) or _TEXT["zh"]
 
 
 _TEXT: dict[str, dict[str, str]] = {
