@@ -21,6 +21,7 @@ import pandas as pd
 import xlsxwriter
 
 from ..coerce import is_missing
+from ..messages import localise
 from ..pii import redact
 from ..writing import layout
 from ..writing.cells import CellWriter
@@ -269,11 +270,10 @@ def _overview_sheet(ws: Any, cells: CellWriter, fmt: _Formats, s: Summaries, lan
     """概览: one block per cohort (records received in the period, records resolved in it),
     each row with value and count for the whole register, the latest week and the week
     before, and the change; the 口径 column says what the row counts."""
-    en = lang == "en"
     table = s.overview
     shown = {
-        "metric": [m for m in (table["label_en"] if en else table["label"])],
-        "basis": list(table["basis_en"] if en else table["basis"]),
+        "metric": list(table[_column("label", lang)]),
+        "basis": list(table[_column("basis", lang)]),
     }
     for period in PERIODS:
         for x in ("value", "n"):
@@ -314,7 +314,7 @@ def _overview_sheet(ws: Any, cells: CellWriter, fmt: _Formats, s: Summaries, lan
         header_rows.append(row)
         row += 1
         for m in part.itertuples(index=False):
-            basis, label = (m.basis_en, m.label_en) if en else (m.basis, m.label)
+            basis, label = getattr(m, _column("basis", lang)), getattr(m, _column("label", lang))
             lines = max(
                 layout.wrapped_lines(basis, widths[-1]), layout.wrapped_lines(label, widths[0])
             )
@@ -356,18 +356,29 @@ def _overview_sheet(ws: Any, cells: CellWriter, fmt: _Formats, s: Summaries, lan
 def _overview_headers(block: str, days: tuple[str, str], lang: str) -> list[str]:
     """Column headings of one 概览 block; the period columns name their cohort."""
     cohort = heading(f"cohort:{block}", lang)
-    sep = " " if lang == "en" else ""
+
+    def period(key: str, span: str) -> str:
+        return localise(
+            _TEXT, "period-heading", lang, value=heading(key, lang), cohort=cohort, days=span
+        )
+
     return [
         heading("metric", lang),
         heading("all_value", lang),
         heading("all_n", lang),
-        f"{heading('week_value', lang)}{sep}{cohort}\n{days[0]}",
+        period("week_value", days[0]),
         heading("week_n", lang),
-        f"{heading('prev_value', lang)}{sep}{cohort}\n{days[1]}",
+        period("prev_value", days[1]),
         heading("prev_n", lang),
         heading("change", lang),
         heading("basis", lang),
     ]
+
+
+def _column(name: str, lang: str) -> str:
+    """The overview table's column of ``name`` in ``lang`` (``label`` / ``label_en``): the
+    table holds each text in both languages, side by side."""
+    return f"{name}_en" if lang == "en" else name
 
 
 def _overview_text(unit: str, value: Any, what: str) -> str:
@@ -574,3 +585,9 @@ def _aging_sheet(
     chart.set_y_axis({"name": heading("aging-y", lang), "reverse": True})
     chart.set_size({"width": AGING_CHART[0], "height": AGING_CHART[1]})
     ws.insert_chart(chart_row, 0, chart, {"object_position": 3})
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    # a period column's heading in 概览: what it shows, its cohort, then its days on a second line
+    "period-heading": {"zh": "{value}{cohort}\n{days}", "en": "{value} {cohort}\n{days}"},
+}
