@@ -139,8 +139,8 @@ def write_template(
 
 def _build(target: Path, form: FormSpec, policy: Policy, lang: str) -> None:
     """Write the whole workbook to ``target`` (a fresh file)."""
-    sheet_name = form.sheet_en if lang == "en" else form.sheet
-    title = form.title_en if lang == "en" else form.title
+    sheet_name = _own(form.sheet, form.sheet_en, lang)
+    title = _own(form.title, form.title_en, lang)
     wb = xlsxwriter.Workbook(str(target), {"strings_to_formulas": False, "strings_to_urls": False})
     try:
         wb.set_properties(
@@ -254,7 +254,7 @@ def _write_record_sheet(
 def _validation(field: FieldSpec, policy: Policy, lang: str, lists: _ListSources) -> dict | None:
     """The data-validation options of one column, or None when it needs none."""
     text = _TEXT[lang]
-    hint = field.help_en if lang == "en" else field.help
+    hint = _own(field.help, field.help_en, lang)
     options: dict[str, Any] = {}
     if hint:
         options["input_title"] = _clip(field.title(lang), 32)
@@ -311,7 +311,7 @@ def _write_instructions(
         row += 1
         ws.write_string(row, 0, field.title(lang))
         ws.write_string(row, 1, required[field.required])
-        hint = field.help_en if lang == "en" else field.help
+        hint = _own(field.help, field.help_en, lang)
         if hint:
             ws.write_string(row, 2, hint, fmt.wrap)
         if field.example:
@@ -457,7 +457,7 @@ def _write_sheet_form(
         ws.write_string(row, col, cell.title(lang), f_label)
         ws.write_blank(row, col + 1, None, fmt(cell.type, cell.role))
         name(defined_name(form, cell.key), row, col + 1)
-        hint = cell.help_en if lang == "en" else cell.help
+        hint = _own(cell.help, cell.help_en, lang)
         validate(row, col + 1, row, cell.type, hint, cell.title(lang))
 
     row += 2
@@ -465,7 +465,7 @@ def _write_sheet_form(
     row += 1
     ws.write_string(row, 0, spec.label("metric_label", lang), f_head)
     for col, (_part, zh, en) in enumerate(spec.metric_columns, start=1):
-        ws.write_string(row, col, en if lang == "en" else zh, f_head)
+        ws.write_string(row, col, _own(zh, en, lang), f_head)
     status_values = sheet_list_values(form, policy, "metric_status", lang)
     first_metric_row = row + 1
     for metric in spec.metrics:
@@ -478,7 +478,7 @@ def _write_sheet_form(
             )
             cell_fmt = fmt(kind, "computed")
             if part == "note":
-                ws.write_string(row, col, metric.note_en if lang == "en" else metric.note, cell_fmt)
+                ws.write_string(row, col, _own(metric.note, metric.note_en, lang), cell_fmt)
             elif part == "threshold":
                 ws.write_number(row, col, metric.threshold_value(policy), cell_fmt)
             else:
@@ -541,6 +541,13 @@ def _write_sheet_form(
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def _own(zh: str, en: str, lang: str) -> str:
+    """One of the form's own texts (its sheet name, title, a hint, a note), which the form's
+    spec holds in both languages side by side: the one place this module picks between them
+    (its own words are in :data:`_TEXT`, by language)."""
+    return en if lang == "en" else zh
 
 
 def _is_free_text(field: FieldSpec) -> bool:
