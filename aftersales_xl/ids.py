@@ -1,4 +1,5 @@
-"""Record IDs (问题编号): the configured pattern, and filling blank IDs deterministically.
+"""Record IDs (问题编号): the configured scheme — its pattern, parsing, formatting and the one
+way IDs are compared.
 
 Schemes (policy ``[ids]``):
 
@@ -8,16 +9,9 @@ Schemes (policy ``[ids]``):
   the seeds' ``年份+月份+流水号`` form, ``202405001``.
 
 The sequence has ``digits`` digits (3) and simply grows past them: after
-``FW20240521999`` comes ``FW202405211000``.
-
-:func:`assign_ids` fills blank IDs of several tables at once. For each day (month) it
-continues after the highest sequence already used in any of the tables or in ``existing``
-(the register's IDs); existing valid IDs are never changed; rows are numbered in order of
-接收时间 (falling back to 问题发生时间 when 接收时间 is blank), then table order, then row,
-so running it again on the same input gives the same IDs. A 接收时间 that is filled in but
-is not a date (``0.4``, ``TRUE``, ``2024-05-21 25:00``) is a ``bad-date`` problem and the
-row gets no ID. Two IDs with the same period and sequence are the same ID
-(``FW202405210002`` = ``FW20240521002``).
+``FW20240521999`` comes ``FW202405211000``. Two IDs with the same period and sequence are
+the same ID (``FW202405210002`` = ``FW20240521002``). Handing out new IDs is the job of
+:mod:`aftersales_xl.jobs.assign_ids`.
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
-"""Record IDs (问题编号): the configured pattern, and filling blank IDs deterministically.
-
-Schemes (policy ``[ids]``):
-
-- ``daily`` (default): ``prefix`` + ``YYYYMMDD`` of 接收时间 + per-day sequence,
-  ``FW20240521001``;
-- ``monthly``: ``prefix`` + ``YYYYMM`` + per-month sequence; with ``prefix = ""`` this is
-  the seeds' ``年份+月份+流水号`` form, ``202405001``.
-
-The sequence has ``digits`` digits (3) and simply grows past them: after
-``FW20240521999`` comes ``FW202405211000``.
+"""Filling blank 问题编号 deterministically, in frames (:func:`assign_ids`, used by merge) and in
+workbooks (:func:`assign_workbooks`, the ``assign-ids`` command). The scheme itself is
+:mod:`aftersales_xl.ids`.
 
 :func:`assign_ids` fills blank IDs of several tables at once. For each day (month) it
 continues after the highest sequence already used in any of the tables or in ``existing``
@@ -16,8 +8,8 @@ continues after the highest sequence already used in any of the tables or in ``e
 接收时间 (falling back to 问题发生时间 when 接收时间 is blank), then table order, then row,
 so running it again on the same input gives the same IDs. A 接收时间 that is filled in but
 is not a date (``0.4``, ``TRUE``, ``2024-05-21 25:00``) is a ``bad-date`` problem and the
-row gets no ID. Two IDs with the same period and sequence are the same ID
-(``FW202405210002`` = ``FW20240521002``).
+row gets no ID. A copy written to ``-o DIR`` is masked as ``xlcheck mask`` writes it; in
+place only the IDs change.
 """
 
 from __future__ import annotations
