@@ -21,9 +21,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-import pandas as pd
-
-from .coerce import nfkc, to_text
+from .coerce import is_missing, nfkc, to_text
 from .config import Policy
 from .messages import localise
 
@@ -50,10 +48,10 @@ def parse_id(record_id: Any, policy: Policy) -> tuple[str, int] | None:
 
     The period must be a real date (``FW20240231001`` is not valid).
     """
-    return _parser(policy)(record_id)
+    return id_parser(policy)(record_id)
 
 
-def _parser(policy: Policy) -> Callable[[Any], tuple[str, int] | None]:
+def id_parser(policy: Policy) -> Callable[[Any], tuple[str, int] | None]:
     """:func:`parse_id` with the pattern compiled once (for long columns)."""
     pattern = id_pattern(policy)
     period_format = _PERIOD[policy.id_scheme][1]
@@ -92,22 +90,13 @@ def normalise_id(value: Any) -> str | None:
 
     IDs typed as numbers (``202405001`` in the monthly scheme) become their digits.
     """
-    text = None if _is_missing(value) else to_text(value)
+    text = None if is_missing(value) else to_text(value)
     return (nfkc(text).upper() or None) if text else None
 
 
 def scheme_hint(policy: Policy, lang: str = "zh") -> str:
     """How a valid ID looks, for messages."""
     return localise(_TEXT, "scheme-hint", lang, example=id_example(policy))
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 _TEXT: dict[str, dict[str, str]] = {

@@ -22,12 +22,12 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from ..coerce import parse_datetime, to_text
+from ..coerce import is_missing, parse_datetime, to_text
 from ..config import Policy
 from ..errors import UnreadableError, WriteError, XlcheckError
 from ..findings import FileOutcome, Finding, make_finding
 from ..forms import FormSpec
-from ..ids import _is_missing, _parser, format_id, normalise_id, period_of, scheme_hint
+from ..ids import format_id, id_parser, normalise_id, period_of, scheme_hint
 from ..messages import localise
 from ..writing.xlsxpatch import check_distinct_outputs, check_patchable, write_patched
 
@@ -183,7 +183,7 @@ def assign_ids(
     new ID and is listed with its old one.
     """
     result = Assignment()
-    parse = _parser(policy)
+    parse = id_parser(policy)
     highest: dict[str, int] = {}
     for value in existing:
         _note(parse(value), highest)
@@ -246,7 +246,7 @@ def _when(frame: pd.DataFrame, row: int) -> pd.Timestamp | IdProblem | None:
     for key in ("received_at", "occurred_at"):
         if key in frame.columns:
             value = frame.at[row, key]
-            if _is_missing(value):
+            if is_missing(value):
                 continue
             when = _as_timestamp(value)
             if when is None:
