@@ -152,6 +152,18 @@ class CellWriter:
             options["source"] = f"='{LISTS_SHEET}'!${col_letter}$1:${col_letter}${len(values)}"
         ws.data_validation(first_row, col, last_row, col, options)
 
+    def whole_number_validation(
+        self, ws: Any, first_row: int, last_row: int, col: int, low: int, high: int, lang: str
+    ) -> None:
+        """Whole numbers from ``low`` to ``high`` only, over ``first_row..last_row`` of ``col``
+        (客户满意度 1–5)."""
+        ws.data_validation(
+            first_row, col, last_row, col,
+            {"validate": "integer", "criteria": "between", "minimum": low, "maximum": high,
+             "error_title": _t("dv-title", lang),
+             "error_message": _t("dv-rating", lang, min=low, max=high)},
+        )  # fmt: skip
+
     def finish_lists(self, workbook: xlsxwriter.Workbook) -> None:
         """Write the hidden sheet holding drop-down lists too long to inline (if any)."""
         if not self.long_lists:

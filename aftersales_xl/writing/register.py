@@ -253,12 +253,7 @@ def _write_register_sheet(
         if field is not None and field.type == "list" and field.list:
             cells.list_validation(ws, 1, last_row, col, policy.allowed(field.list), lang)
         elif field is not None and field.type == "rating" and None not in (field.min, field.max):
-            ws.data_validation(
-                1, col, last_row, col,
-                {"validate": "integer", "criteria": "between", "minimum": field.min, "maximum": field.max,
-                 "error_title": _t("dv-title", lang),
-                 "error_message": _t("dv-rating", lang, min=field.min, max=field.max)},
-            )  # fmt: skip
+            cells.whole_number_validation(ws, 1, last_row, col, field.min, field.max, lang)
     ws.freeze_panes(1, 1)
     ws.autofilter(0, 0, last_row, len(planned) - 1)
     _write_table(ws, cells, planned, n, comments)
@@ -399,12 +394,6 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "无法写入总台账 {path}（{detail}）：请确认文件没有在 Excel 中打开、文件夹可写；原台账未改动",
         "en": "cannot write the register {path} ({detail}): close it in Excel and check the folder is "
         "writable; the old register is untouched",
-    },
-    "dv-title": {"zh": "请从下拉列表选择", "en": "Pick from the list"},
-    "dv-message": {"zh": "可选值：{values}", "en": "Allowed values: {values}"},
-    "dv-rating": {
-        "zh": "请填写 {min}–{max} 的整数",
-        "en": "Enter a whole number from {min} to {max}",
     },
 }
 
