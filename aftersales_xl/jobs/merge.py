@@ -427,6 +427,8 @@ def _is_register_workbook(path: Path) -> bool:
     either the document property ``xlcheck merge`` or the register's 待修正 and 变更记录
     sheets too. A submission that merely has a sheet called 总台账 is merged. Only the zip's
     small XML parts are read; anything unreadable is left for the validator to judge."""
+    if not path.is_file():  # a FIFO would block the open below; the validator says what it is
+        return False
     try:
         with zipfile.ZipFile(path) as z:
             book = _small_part(z, "xl/workbook.xml")

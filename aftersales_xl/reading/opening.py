@@ -27,7 +27,7 @@ import python_calamine as pc
 from ..errors import UnreadableError
 from ..forms import FormSpec, normalise_label
 from ..pii import redact
-from ..reading.safety import Inspection, inspect_in_two_steps
+from ..reading.safety import Inspection, inspect_in_two_steps, refuse_special
 from ..writing.template import INSTRUCTIONS_SHEET, LISTS_SHEET
 
 HEADER_SEARCH_ROWS = 30
@@ -49,6 +49,7 @@ class Reading:
         self._refused: Exception | None = None
         self._parse: _Background | None = None
         try:
+            refuse_special(path, lang)  # a FIFO or a device: say what it is, never open it
             if not path.is_file():
                 shown = redact(str(path))  # a phone in a file name is not echoed either
                 msg = {

@@ -158,6 +158,12 @@ def render_mask(outcomes: list[MaskOutcome], form: FormSpec, lang: str = "zh") -
             text = f"masked {sep.join(parts)}" if en else f"已脱敏 {sep.join(parts)}"
         else:
             text = "nothing to mask" if en else "没有需要脱敏的内容"
+        if getattr(o, "properties", False):
+            text += (
+                "; document properties (author, title, company…) emptied"
+                if en
+                else "；文档属性（作者、标题、公司等）已清空"
+            )
         if o.links:
             text += (
                 f"; {o.links} hyperlink(s) to personal data removed"
