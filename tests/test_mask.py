@@ -341,8 +341,9 @@ def test_cli_mask_folder_prints_counts_and_continues_past_bad_files(
     assert (
         lines[0]
         == f"{subs / 'a.xlsx'} → {tmp_path / 'masked' / 'a.xlsx'}：已脱敏 联系人 3、联系方式 3、问题描述 1、备注 1"
+        "；文档属性（作者、标题、公司等）已清空"
     )
-    assert lines[1].endswith("b.xlsx：没有需要脱敏的内容")
+    assert lines[1].endswith("b.xlsx：文档属性（作者、标题、公司等）已清空")
     assert lines[-1] == "共 3 个文件：脱敏 8 个单元格，1 个文件无法处理"
     assert len(result.stderr.splitlines()) == 1 and "c.xlsx" in result.stderr
     assert sorted(p.name for p in (tmp_path / "masked").iterdir()) == ["a.xlsx", "b.xlsx"]

@@ -154,16 +154,19 @@ def render_mask(outcomes: list[MaskOutcome], form: FormSpec, lang: str = "zh") -
         ]
         if o.comments:
             parts.append(f"comments {o.comments}" if en else f"批注 {o.comments}")
+        emptied = (
+            "document properties (author, title, company…) emptied"
+            if en
+            else "文档属性（作者、标题、公司等）已清空"
+        )
         if parts:
             text = f"masked {sep.join(parts)}" if en else f"已脱敏 {sep.join(parts)}"
+            if o.properties:
+                text += f"; {emptied}" if en else f"；{emptied}"
+        elif o.properties:
+            text = emptied
         else:
             text = "nothing to mask" if en else "没有需要脱敏的内容"
-        if getattr(o, "properties", False):
-            text += (
-                "; document properties (author, title, company…) emptied"
-                if en
-                else "；文档属性（作者、标题、公司等）已清空"
-            )
         if o.links:
             text += (
                 f"; {o.links} hyperlink(s) to personal data removed"

@@ -40,7 +40,6 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
 from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.comments import Comment
-from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.utils.cell import coordinate_to_tuple
@@ -646,22 +645,28 @@ _CORE_TEXT = (
 )
 
 
+#: core properties that may name a person (a name cannot be told from other words): emptied
+_PERSONAL_CORE = (
+    "creator",
+    "lastModifiedBy",
+    "title",
+    "subject",
+    "description",
+    "keywords",
+    "category",
+)
+
+
 def _redact_properties(wb: Workbook) -> None:
-    """The document properties (author, title, keywords… and custom properties)."""
+    """The document properties: those that may name a person (author, last modified by,
+    title, subject, comments, keywords, category) and every custom property are emptied, as
+    in a masked copy; the rest are redacted."""
     props = wb.properties
     for attr in _CORE_TEXT:
         value = getattr(props, attr, None)
         if isinstance(value, str):
-            setattr(props, attr, redact(value))
-    custom = wb.custom_doc_props
-    for i, prop in enumerate(custom.props):
-        value = prop.value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = cell_text(value) or ""
-        if isinstance(value, str) and redact(value) != value:
-            custom.props[i] = prop = StringProperty(name=prop.name, value=redact(value))
-        if prop.name and redact(prop.name) != prop.name:
-            prop.name = redact(prop.name)
+            setattr(props, attr, None if attr in _PERSONAL_CORE else redact(value))
+    wb.custom_doc_props.props.clear()
 
 
 def _mark_cells(
