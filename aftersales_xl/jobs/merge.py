@@ -611,7 +611,7 @@ def _merge_locked(
     result.notes.extend(calendar.warning_messages(lang))
     if exists:  # old backups go only once the new register is in place
         result.backup = backup_copy(register, keep, prune=False)
-    write_register(
+    cut = write_register(
         register,
         with_sla,
         form=form,
@@ -625,6 +625,13 @@ def _merge_locked(
         extra_columns=extras,
         lang=lang,
     )
+    for sheet, cell, length in cut or ():
+        result.notes.append(
+            f"{sheet}!{cell}: the text had {length:,} characters; Excel holds at most 32,767: "
+            "the rest was cut (the submission keeps it whole)"
+            if lang == "en"
+            else f"{sheet}!{cell}：文字共 {length:,} 个字符，Excel 单元格最多 32,767 个：多出的部分已截去（提交文件中仍完整）"
+        )
     prune_backups(register, keep)
     return result
 

@@ -593,6 +593,30 @@ def _redact_cell(cell: Cell, renamed: Mapping[str, str]) -> None:
         digits = cell_text(value)
         if digits and redact(digits) != digits:  # a phone stored as a number
             _put(cell, redact(digits))
+    _cut_to_excel_limit(cell)
+
+
+#: the most characters an Excel cell holds
+EXCEL_CELL_MAX = 32_767
+
+
+def _cut_to_excel_limit(cell: Cell) -> None:
+    """Text over Excel's 32,767 characters is cut (Excel would refuse or repair the copy),
+    and a comment on the cell says how long it was and that the submission keeps it whole."""
+    value = cell.value
+    if not isinstance(value, str | CellRichText) or cell.data_type == "f":
+        return
+    length = len(str(value))
+    if length <= EXCEL_CELL_MAX:
+        return
+    cell.value = str(value)[:EXCEL_CELL_MAX]
+    note = (
+        f"此单元格原有 {length:,} 个字符，超过 Excel 上限 32,767：副本中多出的部分已截去，"
+        "提交文件中仍完整"
+        f"\n(this cell had {length:,} characters, over Excel's 32,767: the rest is cut here)"
+    )
+    old = cell.comment.text + "\n\n" if cell.comment is not None else ""
+    cell.comment = Comment(old + note, "xlcheck")
 
 
 def _redact_sheet_texts(ws: Worksheet, renamed: Mapping[str, str]) -> None:

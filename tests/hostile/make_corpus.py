@@ -19,7 +19,7 @@ import os
 import random
 import sys
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,8 @@ class Case:
     #: strings planted as formula-like or URL text: never a formula or a live link in outputs
     payloads: tuple[str, ...] = ()
     tags: frozenset[str] = field(default_factory=frozenset)
+    #: a command whose answer differs from ``expect`` (e.g. mask refusing a copy with PII left)
+    expect_for: Mapping[str, str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,7 +269,9 @@ PARAM = '<!DOCTYPE foo [<!ENTITY % p SYSTEM "http://127.0.0.1:1/x.dtd"> %p;]>'
 
 @case
 def entity_workbook(d: Path) -> Case:
-    p = raw_xlsx(d / "entity_workbook.xlsx", **{"xl/workbook.xml": _doctype(workbook_xml(), LAUGHS)})
+    p = raw_xlsx(
+        d / "entity_workbook.xlsx", **{"xl/workbook.xml": _doctype(workbook_xml(), LAUGHS)}
+    )
     return Case("entity_workbook", p, "refused", "billion laughs in xl/workbook.xml")
 
 
@@ -286,8 +290,12 @@ def entity_core(d: Path) -> Case:
 
 @case
 def entity_styles_utf16(d: Path) -> Case:
-    text = _doctype(_STYLES, XXE).replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>')
-    p = raw_xlsx(d / "entity_styles_utf16.xlsx", **{"xl/styles.xml": b"\xff\xfe" + text.encode("utf-16-le")})
+    text = _doctype(_STYLES, XXE).replace(
+        '<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>'
+    )
+    p = raw_xlsx(
+        d / "entity_styles_utf16.xlsx", **{"xl/styles.xml": b"\xff\xfe" + text.encode("utf-16-le")}
+    )
     return Case("entity_styles_utf16", p, "refused", "UTF-16 external entity in xl/styles.xml")
 
 
@@ -311,7 +319,7 @@ def lying_sizes(d: Path) -> Case:
     p = raw_xlsx(d / "lying_sizes.xlsx", rows=basic_rows(200))
     data = bytearray(p.read_bytes())
     name = b"xl/worksheets/sheet1.xml"
-    at = data.find(b"PK\x01\x02" )
+    at = data.find(b"PK\x01\x02")
     while at != -1:
         n = int.from_bytes(data[at + 28 : at + 30], "little")
         if data[at + 46 : at + 46 + n] == name:
@@ -354,7 +362,9 @@ def renamed_csv(d: Path) -> Case:
 @case
 def renamed_html(d: Path) -> Case:
     p = d / "renamed_html.xls"
-    p.write_text("<html><body><table><tr><td>问题编号</td></tr></table></body></html>", encoding="utf-8")
+    p.write_text(
+        "<html><body><table><tr><td>问题编号</td></tr></table></body></html>", encoding="utf-8"
+    )
     return Case("renamed_html", p, "refused", "an HTML page named .xls")
 
 
@@ -424,21 +434,33 @@ def ods(d: Path) -> Case:
         z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
         z.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
         z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
-    return Case("ods", p, "either", "an OpenDocument spreadsheet (read, or refused cleanly where a copy cannot be written)")
+    return Case(
+        "ods",
+        p,
+        "either",
+        "an OpenDocument spreadsheet (read, or refused cleanly where a copy cannot be written)",
+    )
 
 
 @case
 def xlsm_macros(d: Path) -> Case:
     ct = _CT.replace(
         "spreadsheetml.sheet.main+xml", "spreadsheetml.sheet.macroEnabled.main+xml"
-    ).replace("</Types>", '<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/></Types>')
+    ).replace(
+        "</Types>",
+        '<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/></Types>',
+    )
     rels = _WB_RELS.replace(
         "</Relationships>",
         '<Relationship Id="rId9" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/></Relationships>',
     )
     p = raw_xlsx(
         d / "macros.xlsm",
-        **{"[Content_Types].xml": ct, "xl/_rels/workbook.xml.rels": rels, "xl/vbaProject.bin": b"\xd0\xcf\x11\xe0" + b"\0" * 1020},
+        **{
+            "[Content_Types].xml": ct,
+            "xl/_rels/workbook.xml.rels": rels,
+            "xl/vbaProject.bin": b"\xd0\xcf\x11\xe0" + b"\0" * 1020,
+        },
     )
     return Case("xlsm_macros", p, "read", "an .xlsm with a VBA project")
 
@@ -450,11 +472,17 @@ def xlsm_macros(d: Path) -> Case:
 def implicit_wide_tall(d: Path) -> Case:
     """Cells and rows without ``r``: 16,384 cells in one row, 150,000 rows below."""
     rnd = random.Random(15)
-    wide = "<row>" + "".join(f"<c><v>{rnd.randrange(10**6)}</v></c>" for _ in range(16_384)) + "</row>"
+    wide = (
+        "<row>" + "".join(f"<c><v>{rnd.randrange(10**6)}</v></c>" for _ in range(16_384)) + "</row>"
+    )
     body = (f"<row><c><v>{rnd.randrange(10**9)}</v></c></row>" for _ in range(150_000))
-    head = row_xml(1, HEADERS, implicit=True).replace(' r="1"', "") + row_xml(2, record(1), implicit=True).replace(' r="2"', "")
+    head = row_xml(1, HEADERS, implicit=True).replace(' r="1"', "") + row_xml(
+        2, record(1), implicit=True
+    ).replace(' r="2"', "")
     p = stream_sheet(d / "implicit_wide_tall.xlsx", _sheet_pieces(head + wide, body))
-    return Case("implicit_wide_tall", p, "refused", "implicit positions spread 16,384 wide and 150,000 tall")
+    return Case(
+        "implicit_wide_tall", p, "refused", "implicit positions spread 16,384 wide and 150,000 tall"
+    )
 
 
 @case
@@ -462,10 +490,16 @@ def implicit_cells_numbered_rows(d: Path) -> Case:
     """Rows numbered, cells without ``r``: one row 16,384 wide, the table 2,000 rows tall."""
     rnd = random.Random(16)
     head = row_xml(1, HEADERS, implicit=True) + row_xml(2, record(1), implicit=True)
-    wide = '<row r="3">' + "".join(f"<c><v>{rnd.randrange(10**6)}</v></c>" for _ in range(16_384)) + "</row>"
+    wide = (
+        '<row r="3">'
+        + "".join(f"<c><v>{rnd.randrange(10**6)}</v></c>" for _ in range(16_384))
+        + "</row>"
+    )
     body = (f'<row r="{r}"><c><v>{rnd.randrange(10**9)}</v></c></row>' for r in range(4, 2_001))
     p = stream_sheet(d / "implicit_cells_numbered_rows.xlsx", _sheet_pieces(head + wide, body))
-    return Case("implicit_cells_numbered_rows", p, "refused", "rows numbered, cells implicit, 16,384 wide")
+    return Case(
+        "implicit_cells_numbered_rows", p, "refused", "rows numbered, cells implicit, 16,384 wide"
+    )
 
 
 @case
@@ -476,7 +510,9 @@ def implicit_positions_small(d: Path) -> Case:
         for vals in (HEADERS, record(1), record(2))
     )
     p = raw_xlsx(d / "implicit_positions_small.xlsx", rows=rows)
-    return Case("implicit_positions_small", p, "read", "a small sheet with no r attributes anywhere")
+    return Case(
+        "implicit_positions_small", p, "read", "a small sheet with no r attributes anywhere"
+    )
 
 
 @case
@@ -495,7 +531,10 @@ def far_column(d: Path) -> Case:
 
 @case
 def merged_200k(d: Path) -> Case:
-    merges = "".join(f'<mergeCell ref="{col_letters(1 + 2 * (i % 8000))}{10 + i // 8000}:{col_letters(2 + 2 * (i % 8000))}{10 + i // 8000}"/>' for i in range(200_000))
+    merges = "".join(
+        f'<mergeCell ref="{col_letters(1 + 2 * (i % 8000))}{10 + i // 8000}:{col_letters(2 + 2 * (i % 8000))}{10 + i // 8000}"/>'
+        for i in range(200_000)
+    )
     p = raw_xlsx(d / "merged_200k.xlsx", after=f'<mergeCells count="200000">{merges}</mergeCells>')
     return Case("merged_200k", p, "refused", "200,000 merged ranges")
 
@@ -504,18 +543,24 @@ def merged_200k(d: Path) -> Case:
 def formatted_rows_to_limit(d: Path) -> Case:
     body = (f'<row r="{r}" s="1" customFormat="1"/>' for r in range(4, 1_048_577))
     p = stream_sheet(d / "formatted_rows_to_limit.xlsx", _sheet_pieces(basic_rows(), body))
-    return Case("formatted_rows_to_limit", p, "either", "formatted empty rows down to row 1,048,576")
+    return Case(
+        "formatted_rows_to_limit", p, "either", "formatted empty rows down to row 1,048,576"
+    )
 
 
 @case
 def formatted_cells_rows(d: Path) -> Case:
     """Empty formatted cells (a style, no value) in 21 columns down to row 200,000."""
     body = (
-        f'<row r="{r}">' + "".join(f'<c r="{col_letters(c)}{r}" s="1"/>' for c in range(1, 22)) + "</row>"
+        f'<row r="{r}">'
+        + "".join(f'<c r="{col_letters(c)}{r}" s="1"/>' for c in range(1, 22))
+        + "</row>"
         for r in range(4, 200_001)
     )
     p = stream_sheet(d / "formatted_cells_rows.xlsx", _sheet_pieces(basic_rows(), body))
-    return Case("formatted_cells_rows", p, "either", "empty styled cells in 21 columns down to row 200,000")
+    return Case(
+        "formatted_cells_rows", p, "either", "empty styled cells in 21 columns down to row 200,000"
+    )
 
 
 # -- content -------------------------------------------------------------------------------------
@@ -553,7 +598,14 @@ def hidden_rows_and_sheet(d: Path) -> Case:
     other.sheet_state = "hidden"
     p = d / "hidden_rows_and_sheet.xlsx"
     wb.save(p)
-    return Case("hidden_rows_and_sheet", p, "read", "a hidden row and a hidden sheet with data", (PHONE, NAME))
+    return Case(
+        "hidden_rows_and_sheet",
+        p,
+        "read",
+        "a hidden row and a hidden sheet with data (mask refuses: the hidden sheet holds PII)",
+        (PHONE, NAME),
+        expect_for={"mask": "refused"},
+    )
 
 
 @case
@@ -562,7 +614,9 @@ def date1904(d: Path) -> Case:
 
     from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
-    wb, ws = _openpyxl_book([record(1, 问题发生时间=datetime(2024, 5, 2, 9, 10), 接收时间=datetime(2024, 5, 2, 9, 30))])
+    wb, ws = _openpyxl_book(
+        [record(1, 问题发生时间=datetime(2024, 5, 2, 9, 10), 接收时间=datetime(2024, 5, 2, 9, 30))]
+    )
     wb.epoch = CALENDAR_MAC_1904
     for c in ("F2", "L2"):
         ws[c].number_format = "yyyy-mm-dd hh:mm"
@@ -573,11 +627,15 @@ def date1904(d: Path) -> Case:
 
 @case
 def phone_scientific(d: Path) -> Case:
-    rows = row_xml(1, HEADERS) + row_xml(2, record(1, 联系方式=13800138000.0)).replace(
-        '<c r="D2">', '<c r="D2" s="2">'
-    ) + row_xml(3, record(2, 联系方式="1.38001E+10"))
+    rows = (
+        row_xml(1, HEADERS)
+        + row_xml(2, record(1, 联系方式=13800138000.0)).replace('<c r="D2">', '<c r="D2" s="2">')
+        + row_xml(3, record(2, 联系方式="1.38001E+10"))
+    )
     p = raw_xlsx(d / "phone_scientific.xlsx", rows=rows)
-    return Case("phone_scientific", p, "read", "a phone stored as a number shown as 1.38E+10", (PHONE,))
+    return Case(
+        "phone_scientific", p, "read", "a phone stored as a number shown as 1.38E+10", (PHONE,)
+    )
 
 
 @case
@@ -591,12 +649,22 @@ def rich_text(d: Path) -> Case:
         '<c r="I2" t="inlineStr"><is><t xml:space="preserve">登录提示账号已锁定 1</t></is></c>',
         '<c r="I2" t="s"><v>0</v></c>',
     )
-    ct = _CT.replace("</Types>", '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
-    rels = _WB_RELS.replace("</Relationships>", '<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
+    ct = _CT.replace(
+        "</Types>",
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+    )
+    rels = _WB_RELS.replace(
+        "</Relationships>",
+        '<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+    )
     p = raw_xlsx(
         d / "rich_text.xlsx",
         rows=row_xml(1, HEADERS) + row,
-        **{"xl/sharedStrings.xml": sst, "[Content_Types].xml": ct, "xl/_rels/workbook.xml.rels": rels},
+        **{
+            "xl/sharedStrings.xml": sst,
+            "[Content_Types].xml": ct,
+            "xl/_rels/workbook.xml.rels": rels,
+        },
     )
     return Case("rich_text", p, "read", "rich text runs, a phone split over runs", (PHONE,))
 
@@ -604,20 +672,47 @@ def rich_text(d: Path) -> Case:
 @case
 def long_cell(d: Path) -> Case:
     text = "很长的描述" * 8_000  # 40,000 characters
-    p = raw_xlsx(d / "long_cell.xlsx", rows=row_xml(1, HEADERS) + row_xml(2, record(1, 问题描述=text)) + row_xml(3, record(2, 问题分析过程="无效日期", 问题发生时间="2024-13-45 25:61")))
-    return Case("long_cell", p, "read", "a 40,000-character cell (over Excel's 32,767)", tags=frozenset({"long"}))
+    p = raw_xlsx(
+        d / "long_cell.xlsx",
+        rows=row_xml(1, HEADERS)
+        + row_xml(2, record(1, 问题描述=text))
+        + row_xml(3, record(2, 问题分析过程="无效日期", 问题发生时间="2024-13-45 25:61")),
+    )
+    return Case(
+        "long_cell",
+        p,
+        "read",
+        "a 40,000-character cell (over Excel's 32,767)",
+        tags=frozenset({"long"}),
+    )
 
 
 @case
 def control_escapes(d: Path) -> Case:
-    rows = row_xml(1, HEADERS) + row_xml(2, record(1, 问题描述="第一行_x000B_第二行_x0001_尾", 客户名称="示例_x000C_科技/C0001", 备注="_x001F_")) + row_xml(3, record(2))
+    rows = (
+        row_xml(1, HEADERS)
+        + row_xml(
+            2,
+            record(
+                1,
+                问题描述="第一行_x000B_第二行_x0001_尾",
+                客户名称="示例_x000C_科技/C0001",
+                备注="_x001F_",
+            ),
+        )
+        + row_xml(3, record(2))
+    )
     p = raw_xlsx(d / "control_escapes.xlsx", rows=rows)
     return Case("control_escapes", p, "read", "_x000B_-style escapes of control characters")
 
 
 @case
 def control_raw_bytes(d: Path) -> Case:
-    rows = row_xml(1, HEADERS) + row_xml(2, record(1, 问题描述="坏\x01字节\x0b在这")) + row_xml(3, record(2))
+    rows = (
+        row_xml(1, HEADERS)
+        + row_xml(2, record(1, 问题描述="坏\x01字节\x0b在这"))
+        + row_xml(3, record(2))
+    )
     p = raw_xlsx(d / "control_raw_bytes.xlsx", rows=rows)
     return Case("control_raw_bytes", p, "refused", "raw control bytes (not well-formed XML)")
 
@@ -650,12 +745,20 @@ def formula_text(d: Path) -> Case:
     for i, text in enumerate(FORMULA_TEXT + URLS):
         rows.append(row_xml(2 + i, record(i + 1, 问题描述=text, 备注=text, 客户反馈=text)))
     p = raw_xlsx(d / "formula_text.xlsx", rows="".join(rows))
-    return Case("formula_text", p, "read", "formula-like text, DDE payloads and URLs as text", payloads=FORMULA_TEXT + URLS)
+    return Case(
+        "formula_text",
+        p,
+        "read",
+        "formula-like text, DDE payloads and URLs as text",
+        payloads=FORMULA_TEXT + URLS,
+    )
 
 
 @case
 def bad_date(d: Path) -> Case:
-    rows = row_xml(1, HEADERS) + row_xml(2, record(1, 问题发生时间="2024-02-30 10:00", 接收时间="昨天下午"))
+    rows = row_xml(1, HEADERS) + row_xml(
+        2, record(1, 问题发生时间="2024-02-30 10:00", 接收时间="昨天下午")
+    )
     p = raw_xlsx(d / "bad_date.xlsx", rows=rows)
     return Case("bad_date", p, "read", "impossible and unparseable dates typed as text")
 
@@ -668,11 +771,14 @@ def pii_everywhere(d: Path) -> Case:
     from openpyxl.packaging.custom import StringProperty
     from openpyxl.styles import PatternFill
 
-    wb, ws = _openpyxl_book([record(1, 联系人=NAME, 联系方式=PHONE), record(2, 备注=f"邮件 {EMAIL}")])
+    wb, ws = _openpyxl_book(
+        [record(1, 联系人=NAME, 联系方式=PHONE), record(2, 备注=f"邮件 {EMAIL}")]
+    )
     ws.oddHeader.center.text = f"经办 {PHONE2}"
     ws.oddFooter.left.text = f"{EMAIL}"
     ws.conditional_formatting.add(
-        "D2:D10", FormulaRule(formula=[f'$D2="{PHONE}"'], fill=PatternFill("solid", fgColor="FF0000"))
+        "D2:D10",
+        FormulaRule(formula=[f'$D2="{PHONE}"'], fill=PatternFill("solid", fgColor="FF0000")),
     )
     other = wb.create_sheet("客户名单")
     other.append(["姓名", "电话", "邮箱", "身份证"])
@@ -691,7 +797,14 @@ def pii_everywhere(d: Path) -> Case:
         f"<Application>Microsoft Excel</Application><Manager>{NAME} {PHONE}</Manager><Company>{EMAIL}</Company></Properties>"
     )
     _replace_part(p, "docProps/app.xml", app)
-    return Case("pii_everywhere", p, "either", "PII in other sheets, header/footer, conditional formats, a sheet name and document properties", SECRETS, tags=frozenset({"pii"}))
+    return Case(
+        "pii_everywhere",
+        p,
+        "either",
+        "PII in other sheets, header/footer, conditional formats, a sheet name and document properties",
+        SECRETS,
+        tags=frozenset({"pii"}),
+    )
 
 
 def _replace_part(path: Path, name: str, data: str) -> None:
@@ -726,7 +839,12 @@ def directory_named_xlsx(d: Path) -> Case:
     p = d / "folder.xlsx"
     p.mkdir()
     (p / "inner.txt").write_text("x")
-    return Case("directory_named_xlsx", p, "either", "a folder named like a workbook (read as a folder: no workbooks in it)")
+    return Case(
+        "directory_named_xlsx",
+        p,
+        "either",
+        "a folder named like a workbook (read as a folder: no workbooks in it)",
+    )
 
 
 @case

@@ -11,6 +11,7 @@ prints the figures (the README's "Reliability" section quotes them).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -61,7 +62,7 @@ class Run:
 
     @property
     def outcome(self) -> str:
-        """"read" (exit 0/1) or "refused" (exit 2)."""
+        """ "read" (exit 0/1) or "refused" (exit 2)."""
         return "refused" if self.rc == 2 else "read"
 
 
@@ -70,34 +71,41 @@ def _limits() -> None:
     os.setsid()
 
 
-def run_child(argv: list[str], cwd: Path, timeout: float = WALL_TIMEOUT) -> tuple[int | None, str, str, float, float, bool]:
+def run_child(
+    argv: list[str], cwd: Path, timeout: float = WALL_TIMEOUT
+) -> tuple[int | None, str, str, float, float, bool]:
     """Run ``argv``; ``(rc, stdout, stderr, seconds, max_rss_mb, timed_out)``."""
-    out_f = tempfile.TemporaryFile()
-    err_f = tempfile.TemporaryFile()
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", COLUMNS="200")
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=out_f, stderr=err_f, stdin=subprocess.DEVNULL, preexec_fn=_limits, env=env)  # noqa: PLW1509
-    killed = threading.Event()
+    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdout=out_f,
+            stderr=err_f,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_limits,
+            env=env,
+        )
+        killed = threading.Event()
 
-    def kill() -> None:
-        killed.set()
+        def kill() -> None:
+            killed.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-    timer = threading.Timer(timeout, kill)
-    timer.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        timer.cancel()
-    seconds = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    out_f.seek(0)
-    err_f.seek(0)
-    stdout = out_f.read().decode("utf-8", "replace")
-    stderr = err_f.read().decode("utf-8", "replace")
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        seconds = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out_f.seek(0)
+        err_f.seek(0)
+        stdout = out_f.read().decode("utf-8", "replace")
+        stderr = err_f.read().decode("utf-8", "replace")
     rc = None if killed.is_set() else proc.returncode
     return rc, stdout, stderr, seconds, usage.ru_maxrss / 1024, killed.is_set()
 
@@ -167,9 +175,10 @@ def check(run: Run) -> list[str]:
         problems.append("traceback in the output")
     if run.rc not in (0, 1, 2):
         problems.append(f"exit code {run.rc}")
-    if case.expect == "read" and run.rc == 2:
+    expect = case.expect_for.get(run.command, case.expect)
+    if expect == "read" and run.rc == 2:
         problems.append("refused a file it should read: " + _first_line(text))
-    if case.expect == "refused" and run.rc != 2:
+    if expect == "refused" and run.rc != 2:
         problems.append(f"exit {run.rc} for a file that must be refused")
     if run.rc == 2 and not problems:
         line = _line_naming(text, case)
@@ -234,6 +243,10 @@ def _privacy(run: Run, text: str) -> list[str]:
     for s in secrets:
         if s in text:
             found.append(f"{s!r} in the command's output")
+    if run.command == "assign-ids":
+        # an assign-ids copy is the sender's own workbook with IDs filled in, not a copy
+        # meant for others: only what the command prints is checked
+        return found
     for p in produced_files(run.out_dir):
         rel = p.relative_to(run.out_dir)
         for s in secrets:
@@ -272,7 +285,9 @@ def _injection(run: Run) -> list[str]:
 # the whole matrix
 
 
-def run_matrix(corpus: Iterable[Case], work: Path, commands: Iterable[str] = COMMANDS, workers: int = 2) -> list[Run]:
+def run_matrix(
+    corpus: Iterable[Case], work: Path, commands: Iterable[str] = COMMANDS, workers: int = 2
+) -> list[Run]:
     companion = make_companion(work / "companion")
     jobs = [(c, cmd) for c in corpus for cmd in commands]
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -295,7 +310,9 @@ def figures(runs: list[Run]) -> str:
     lines.append(f"raw values found in outputs: {leaks}")
     worst = max(runs, key=lambda r: r.seconds)
     big = max(runs, key=lambda r: r.max_rss_mb)
-    lines.append(f"slowest: {worst.case.name} / {worst.command}; largest: {big.case.name} / {big.command}")
+    lines.append(
+        f"slowest: {worst.case.name} / {worst.command}; largest: {big.case.name} / {big.command}"
+    )
     return "\n".join(lines)
 
 
@@ -307,7 +324,9 @@ def main(argv: list[str]) -> int:
         runs = run_matrix(corpus, work / "runs")
         for r in runs:
             status = "ok" if not r.problems else "FAIL " + "; ".join(r.problems)
-            print(f"{r.case.name:30} {r.command:18} rc={r.rc} {r.seconds:5.1f}s {r.max_rss_mb:5.0f}MB {status}")
+            print(
+                f"{r.case.name:30} {r.command:18} rc={r.rc} {r.seconds:5.1f}s {r.max_rss_mb:5.0f}MB {status}"
+            )
         print(figures(runs))
         return 1 if any(r.problems for r in runs) else 0
     finally:
