@@ -327,24 +327,36 @@ def masked_file_name(name: str) -> str:
     return stem + p.suffix if stem != p.stem else name
 
 
-def _name_cells(rows: list[list[Any]], form: FormSpec) -> int:
-    """Cells under a header that names a person (姓名, 联系人…: a masked-name field's labels)
-    in the first rows of another sheet: names cannot be recognised anywhere else."""
+_NAME_HEADERS = ("姓名", "名字", "客户姓名", "联系人姓名", "name")
+
+
+def name_columns(rows: list[list[Any]], form: FormSpec) -> list[tuple[int, int]]:
+    """``(row, column)`` (0-based) of the cells under a header that names a person (姓名,
+    联系人…: a masked-name field's labels) in the first 30 rows of a sheet: names cannot be
+    recognised anywhere else."""
+    out: list[tuple[int, int]] = []
     for r, row in enumerate(rows[:30]):
         for c, value in enumerate(row):
             if not isinstance(value, str) or not value.strip():
                 continue
             key = next(iter(form.match_headers([value])), None)
-            if key is None and value.strip() not in ("姓名", "名字", "客户姓名", "联系人姓名"):
+            if key is None and value.strip().lower() not in _NAME_HEADERS:
                 continue
             if key is not None and form.field(key).check != NAME:
                 continue
-            below = sum(
-                1 for later in rows[r + 1 :] if c < len(later) and cell_text(later[c]) is not None
-            )
-            if below:
-                return below
-    return 0
+            out += [
+                (r2, c)
+                for r2 in range(r + 1, len(rows))
+                if c < len(rows[r2]) and cell_text(rows[r2][c]) is not None
+            ]
+        if out:
+            break
+    return out
+
+
+def _name_cells(rows: list[list[Any]], form: FormSpec) -> int:
+    """How many names :func:`name_columns` finds on another sheet."""
+    return len(name_columns(rows, form))
 
 
 _HEADER_FOOTER = re.compile(rb"<(?:\w+:)?headerFooter\b.*?</(?:\w+:)?headerFooter\s*>", re.S)

@@ -489,8 +489,6 @@ _HIDDEN_GUARD = re.compile(rb'hidden="')
 #: a row or cell tag without an ``r`` attribute: its position is implied by the ones before it
 _IMPLICIT_ROW = re.compile(rb"<row(?:>|/>|\s(?![^>]*\br=)[^>]*>)")
 _IMPLICIT_CELL = re.compile(rb"<c(?:>|/>|\s(?![^>]*\br=)[^>]*>)")
-#: characters XML 1.0 does not allow (raw, not as ``_x000B_`` escapes): the part is not well-formed
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 #: a cached number Excel cannot hold (python-calamine reads it, openpyxl raises on it)
 _NOT_A_NUMBER = re.compile(
     rb"<v>\s*([+-]?(?:[Nn][Aa][Nn]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?))\s*</v>"
@@ -624,7 +622,7 @@ class _SheetFacts:
                 self.max_row += implicit
         # every cell present counts, whatever its position
         self.cell_count += sum(buf.count(t, 0, count_end) for t in (b"<c ", b"<c>", b"<c/"))
-        if not self.implicit_cells and _IMPLICIT_CELL.search(buf, 0, end):
+        if not self.implicit_cells and _has_implicit_cell(buf, end):
             self.implicit_cells = True
         if self.implicit_cells:  # positions implied: the widest row is its count of cells
             self.max_col = max(
@@ -740,10 +738,28 @@ class _SheetFacts:
             )
 
 
+def _has_implicit_cell(buf: bytes, end: int) -> bool:
+    """Whether ``buf[:end]`` has a cell without ``r=``; counted first (Excel writes ``<c r=``
+    first in every cell), the slower regex only when the counts leave it open."""
+    if buf.count(b"<c>", 0, end) or buf.count(b"<c/>", 0, end):
+        return True
+    if buf.count(b"<c ", 0, end) == buf.count(b'<c r="', 0, end):
+        return False
+    return _IMPLICIT_CELL.search(buf, 0, end) is not None
+
+
+#: every control byte XML 1.0 forbids → \x01 (itself one), everything else unchanged
+_CONTROL_TABLE = bytes(1 if (b < 0x20 and b not in (0x09, 0x0A, 0x0D)) else b for b in range(256))
+
+
+def _has_control_bytes(data: bytes, end: int | None = None) -> bool:
+    return b"\x01" in (data if end is None else data[:end]).translate(_CONTROL_TABLE)
+
+
 def _refuse_hazards(buf: bytes, end: int) -> None:
     """Refuse what no command could write back: raw control characters (the XML is not
     well-formed; Excel repairs such a file) and cached numbers Excel cannot hold (NaN, INF)."""
-    if _CONTROL_BYTES.search(buf, 0, end):
+    if _has_control_bytes(buf, end):
         raise _Refused("truncated/control")
     for m in _NOT_A_NUMBER.finditer(buf, 0, end):
         start = buf.rfind(b"<c", 0, m.start())
@@ -850,7 +866,7 @@ def _drain(
     chunk = head
     xml = head.lstrip()[:1] == b"<" and b"\x00" not in head[:4]  # not UTF-16
     while chunk:
-        if xml and _CONTROL_BYTES.search(chunk):  # e.g. sharedStrings.xml: not well-formed
+        if xml and _has_control_bytes(chunk):  # e.g. sharedStrings.xml: not well-formed
             raise _Refused("truncated/control")
         if needles:
             window = tail + chunk

@@ -445,7 +445,8 @@ def ods(d: Path) -> Case:
 @case
 def xlsm_macros(d: Path) -> Case:
     ct = _CT.replace(
-        "spreadsheetml.sheet.main+xml", "spreadsheetml.sheet.macroEnabled.main+xml"
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+        "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
     ).replace(
         "</Types>",
         '<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/></Types>',

@@ -37,6 +37,8 @@ from hostile.make_corpus import SECRETS, Case, build_corpus, raw_xlsx  # noqa: E
 #: the per-file budget of issue 15
 BUDGET_SECONDS = 10.0
 BUDGET_MB = 500.0
+#: the only time bound asserted (the 10 s budget is reported, not asserted: shared CI machines)
+GENEROUS_SECONDS = 45.0
 #: the hard limits the child runs under (a runaway is stopped, not waited for)
 WALL_TIMEOUT = 60.0
 ADDRESS_SPACE = 4 << 30
@@ -186,7 +188,7 @@ def check(run: Run) -> list[str]:
             problems.append("exit 2 without a line saying what is wrong with the file")
     if run.max_rss_mb > BUDGET_MB:
         problems.append(f"peak memory {run.max_rss_mb:.0f} MB over {BUDGET_MB:.0f} MB")
-    if run.seconds > BUDGET_SECONDS * 3:  # generous: the machine is shared
+    if run.seconds > GENEROUS_SECONDS:  # generous: the machine is shared
         problems.append(f"took {run.seconds:.1f} s")
     problems += _companion_processed(run)
     problems += _privacy(run, text)
