@@ -4,7 +4,7 @@ nor a half-written file, the backup present when the new version is in place; tw
 started together: one waits or refuses clearly, and no record is lost.
 
 The kill points are spread over a first, timed run of the same command (from just after start
-to just past its end), with a little jitter; the figures go to the README's "Reliability"
+to just before its end), with a little jitter; the figures go to the README's "Reliability"
 section. No timing is asserted.
 """
 
@@ -67,7 +67,7 @@ def _kill_after(argv: list[str], cwd: Path, delay: float) -> int | None:
 
 def _delays(total: float, n: int, seed: int) -> list[float]:
     rnd = random.Random(seed)
-    lo, hi = 0.15 * total, 1.05 * total
+    lo, hi = 0.1 * total, 0.95 * total
     step = (hi - lo) / (n - 1)
     return [lo + i * step + rnd.uniform(-0.3, 0.3) * step for i in range(n)]
 
