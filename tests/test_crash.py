@@ -67,7 +67,7 @@ def _kill_after(argv: list[str], cwd: Path, delay: float) -> int | None:
 
 def _delays(total: float, n: int, seed: int) -> list[float]:
     rnd = random.Random(seed)
-    lo, hi = 0.1 * total, 0.95 * total
+    lo, hi = 0.3 * total, 1.0 * total
     step = (hi - lo) / (n - 1)
     return [lo + i * step + rnd.uniform(-0.3, 0.3) * step for i in range(n)]
 

@@ -807,6 +807,10 @@ class _SheetRewriter:
         row_end = re.compile(rb"</" + p + rb"row\s*>")
         last = 0
         while True:
+            if not self.pending:
+                # nothing left to change: the remaining rows are copied as they are by run()
+                # (a row without r= keeps following the one before it, numbered or not)
+                return
             pos = self._compact(pos)
             m = self._find(next_row, pos)
             start = m.start()
@@ -1127,7 +1131,8 @@ def _verify(src: Path, out: Path, sheet: str, edits: _Edits, lang: str) -> None:
             raise _error("verify", lang, name=redact(src.name), detail="parts")
         for x, y in zip(ia, ib, strict=True):
             changed = (x.CRC, x.file_size) != (y.CRC, y.file_size)
-            if changed and x.filename != part and x.filename not in also_changed:
+            untouched = x.filename != part or not (by_row or edits.drop)
+            if changed and untouched and x.filename not in also_changed:
                 raise _error("verify", lang, name=redact(src.name), detail=x.filename)
         bad = b.testzip()
         if bad is not None:
@@ -1139,6 +1144,8 @@ def _verify(src: Path, out: Path, sheet: str, edits: _Edits, lang: str) -> None:
                 _verify_comments(a.read(target), b.read(target), threaded)
         except (ValueError, KeyError, ElementTree.ParseError):
             raise _error("verify", lang, name=redact(src.name), detail="links/comments") from None
+    if not by_row and not edits.shared_strings:
+        return  # no cell was to change: the rows were copied byte for byte (CRCs checked above)
     # the changed sheet; and every sheet when a shared part (the string table) changed too
     others = [n for n in sheet_parts(src, lang) if n != sheet] if edits.shared_strings else []
     names = [sheet, *others]
