@@ -604,3 +604,30 @@ def test_masked_outside_form_gives_the_cells_for_an_annotated_copy(
     assert cells["A1"] == "问题记录表（热线 ****3000）"
     assert cells["V3"] == "w***@example.com" and cells["X3"] == "王*"
     assert set(cells) == {"A1", "V3", "W3", "X3", "W4", "Y4"}
+
+
+def test_a_workbook_made_from_the_template_is_masked_not_refused(
+    tmp_path: Path, form, policy
+) -> None:
+    """The template's 填写说明 sheet names the fields (联系人 above 联系方式…), and its example
+    row is masked already: neither is personal data left on another sheet."""
+    import shutil
+
+    import openpyxl
+
+    from aftersales_xl.jobs.check import masked_names_elsewhere
+    from aftersales_xl.reading.workbook import read_form
+
+    src = tmp_path / "from_template.xlsx"
+    shutil.copy(Path(__file__).resolve().parent.parent / "templates" / "record_form.xlsx", src)
+    wb = openpyxl.load_workbook(src)
+    ws = wb["问题记录表"]
+    row = record_rows(1, contact_name="张三丰", contact="13800138000")[0]
+    for c, f in enumerate(form.fields, start=1):
+        value = row[f.key]
+        ws.cell(2, c, value)
+    wb.save(src)
+    [outcome] = mask_workbooks([src], form, policy, out_dir=tmp_path / "out")
+    assert outcome.error is None and outcome.counts["contact_name"] == 1
+    sheet, _ = read_form(src, form, policy)
+    assert masked_names_elsewhere(sheet, form, policy) == {}

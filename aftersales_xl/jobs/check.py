@@ -206,7 +206,7 @@ def masked_names_elsewhere(
             except Exception:  # noqa: BLE001 - a chart sheet, a sheet calamine cannot read
                 continue
             rows = grid.to_python(skip_empty_area=False)
-            for r, c in name_columns(rows, form):
+            for r, c in name_columns(rows, form, name):
                 value = rows[r][c]
                 masked = mask_value(NAME, value, policy)
                 if masked and masked != value:

@@ -238,7 +238,7 @@ def _mask_rest_of_workbook(
                     if (text := cell_text(value)) is not None
                     for m in find_pii(text)
                 )
-                names = _name_cells(values, form)
+                names = _name_cells(values, form, name)
                 if names:
                     found_on[name]["name"] += names
         finally:
@@ -330,10 +330,18 @@ def masked_file_name(name: str) -> str:
 _NAME_HEADERS = ("姓名", "名字", "客户姓名", "联系人姓名", "name")
 
 
-def name_columns(rows: list[list[Any]], form: FormSpec) -> list[tuple[int, int]]:
-    """``(row, column)`` (0-based) of the cells under a header that names a person (姓名,
-    联系人…: a masked-name field's labels) in the first 30 rows of a sheet: names cannot be
-    recognised anywhere else."""
+def name_columns(rows: list[list[Any]], form: FormSpec, sheet: str = "") -> list[tuple[int, int]]:
+    """``(row, column)`` (0-based) of the unmasked names under a header that names a person
+    (姓名, 联系人…: a masked-name field's labels) in the first 30 rows of a sheet: names
+    cannot be recognised anywhere else. The template's own helper sheets (填写说明, the lists)
+    name the fields, not people, and are skipped."""
+    from ..forms import normalise_label
+    from ..pii import name_unmasked
+    from ..writing.template import INSTRUCTIONS_SHEET, LISTS_SHEET
+
+    helpers = {normalise_label(n) for n in (*INSTRUCTIONS_SHEET.values(), LISTS_SHEET)}
+    if sheet and normalise_label(sheet) in helpers:
+        return []
     out: list[tuple[int, int]] = []
     for r, row in enumerate(rows[:30]):
         for c, value in enumerate(row):
@@ -347,16 +355,18 @@ def name_columns(rows: list[list[Any]], form: FormSpec) -> list[tuple[int, int]]
             out += [
                 (r2, c)
                 for r2 in range(r + 1, len(rows))
-                if c < len(rows[r2]) and cell_text(rows[r2][c]) is not None
+                if c < len(rows[r2])
+                and (text := cell_text(rows[r2][c])) is not None
+                and name_unmasked(text)
             ]
         if out:
             break
     return out
 
 
-def _name_cells(rows: list[list[Any]], form: FormSpec) -> int:
+def _name_cells(rows: list[list[Any]], form: FormSpec, sheet: str = "") -> int:
     """How many names :func:`name_columns` finds on another sheet."""
-    return len(name_columns(rows, form))
+    return len(name_columns(rows, form, sheet))
 
 
 _HEADER_FOOTER = re.compile(rb"<(?:\w+:)?headerFooter\b.*?</(?:\w+:)?headerFooter\s*>", re.S)

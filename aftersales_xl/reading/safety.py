@@ -31,10 +31,16 @@ What is checked, by format:
 
 Known limits of the streamed pre-scan: rows are taken to be in order (the used area's last row is
 the last ``<row r=...>``/``<c r=...>`` of each chunk, as Excel and every mainstream writer
-produce); cells written without an ``r`` attribute are not measured for width.
+produce). Positions written without ``r`` (allowed by the spec) are counted, as upper bounds: a
+bare ``<row>`` adds one row, a row of bare ``<c>`` cells is as wide as its cell count (a row
+longer than a chunk is measured piecewise), and the used area is at least the number of cells
+present. Also refused here, for every command alike: raw control characters in any XML part
+(not well-formed: no copy could be written back) and numeric cells holding ``NaN``/``INF``
+(openpyxl cannot load them); a FIFO or device is refused before it is opened.
 
 Reasons: ``empty``, ``not-a-workbook``, ``encrypted``, ``truncated`` (incomplete or corrupt),
-``too-big``, ``unsafe-xml``, ``too-many-cells``, and ``cannot-open`` (missing file, no permission).
+``too-big``, ``unsafe-xml``, ``too-many-cells``, and ``cannot-open`` (missing file, no permission,
+not a regular file).
 """
 
 from __future__ import annotations
