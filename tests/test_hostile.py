@@ -59,3 +59,82 @@ def test_refusals_are_the_same_for_every_reading_command(matrix) -> None:
         if len(set(outcomes.values())) > 1:
             mixed.append((case, outcomes))
     assert mixed == []
+
+
+# -- the same refusals in-process, one case at a time (fast, precise reasons) ------------------
+GATE_REASONS = {
+    "entity_workbook": "unsafe-xml",
+    "entity_sheet": "unsafe-xml",
+    "entity_core": "unsafe-xml",
+    "entity_styles_utf16": "unsafe-xml",
+    "entity_unlisted_part": "unsafe-xml",
+    "zip_bomb": "too-big",
+    "lying_sizes": "truncated",
+    "many_parts": "too-big",
+    "truncated": "truncated",
+    "renamed_csv": "not-a-workbook",
+    "renamed_html": "not-a-workbook",
+    "encrypted": "encrypted",
+    "empty": "empty",
+    "not_a_workbook_zip": "not-a-workbook",
+    "implicit_wide_tall": "too-many-cells",
+    "implicit_cells_numbered_rows": "too-many-cells",
+    "far_row": "too-many-cells",
+    "merged_200k": "too-many-cells",
+    "formatted_rows_to_limit": "too-many-cells",
+    "control_raw_bytes": "truncated",
+    "nan_number": "truncated",
+    "fifo": "cannot-open",
+}
+
+
+@pytest.mark.parametrize("name", sorted(GATE_REASONS))
+def test_the_safety_gate_refuses_with_its_reason(tmp_path: Path, name: str, policy) -> None:
+    from aftersales_xl.errors import UnreadableError
+    from aftersales_xl.reading.safety import inspect
+
+    [case] = build_corpus(tmp_path, only=[name])
+    with pytest.raises(UnreadableError) as refused:
+        inspect(case.path, policy.limits)
+    assert refused.value.reason == GATE_REASONS[name]
+    message = str(refused.value)
+    assert message.count("\n") == 0 and message.startswith(case.path.name)
+    assert "：请" in message or "：" in message
+
+
+def test_a_fifo_is_named_for_what_it_is(tmp_path: Path, form, policy) -> None:
+    from aftersales_xl.errors import UnreadableError
+    from aftersales_xl.reading.workbook import read_form
+
+    [case] = build_corpus(tmp_path, only=["fifo"])
+    with pytest.raises(UnreadableError, match="命名管道（FIFO）"):
+        read_form(case.path, form, policy)
+    with pytest.raises(UnreadableError, match=r"a named pipe \(FIFO\)"):
+        read_form(case.path, form, policy, lang="en")
+
+
+def test_small_sheets_without_r_attributes_still_read(tmp_path: Path, form, policy) -> None:
+    from aftersales_xl.reading.workbook import read_form
+
+    [case] = build_corpus(tmp_path, only=["implicit_positions_small"])
+    sheet, _findings = read_form(case.path, form, policy)
+    assert list(sheet.frame.index) == [2, 3]
+
+
+def test_masked_copy_names_and_properties(tmp_path: Path) -> None:
+    import zipfile
+
+    from aftersales_xl.jobs.mask import masked_file_name
+    from aftersales_xl.writing.xlsxpatch import scrubbed_properties
+
+    assert masked_file_name("13800138000.xlsx") == "****8000.xlsx"
+    assert "zhang.san" not in masked_file_name("zhang.san@example.com.xlsx")
+    assert masked_file_name("周报.xlsx") == "周报.xlsx"
+    [case] = build_corpus(tmp_path, only=["pii_everywhere"])
+    parts = scrubbed_properties(case.path)
+    assert set(parts) == {"docProps/core.xml", "docProps/app.xml", "docProps/custom.xml"}
+    with zipfile.ZipFile(case.path) as z:
+        assert b"13800138000" in z.read("docProps/app.xml")
+    for data in parts.values():
+        for raw in (b"13800138000", b"13912345678", b"zhang.san", "欧阳锋".encode()):
+            assert raw not in data

@@ -321,7 +321,7 @@ _NAME_LABEL = {"zh": "姓名", "en": "a name"}
 
 def masked_file_name(name: str) -> str:
     """The masked copy's file name: a phone, email or ID number in ``name`` masked as in
-    every message (``13800138000.xlsx`` → ``*******8000.xlsx``); the extension is kept."""
+    every message (``13800138000.xlsx`` → ``****8000.xlsx``); the extension is kept."""
     p = Path(name)
     stem = redact(p.stem)
     return stem + p.suffix if stem != p.stem else name
