@@ -138,3 +138,23 @@ def test_masked_copy_names_and_properties(tmp_path: Path) -> None:
     for data in parts.values():
         for raw in (b"13800138000", b"13912345678", b"zhang.san", "欧阳锋".encode()):
             assert raw not in data
+
+
+def test_no_message_quotes_none_for_a_cell_of_spaces(tmp_path: Path, form, policy) -> None:
+    """A date or rating cell holding only spaces shows nothing: it is blank (required-value
+    where the field is required), never a bad date quoting “None”; a bad date quotes the text."""
+    from datetime import datetime
+
+    from hostile.make_corpus import HEADERS, raw_xlsx, record, row_xml
+
+    from aftersales_xl.checking.validate import check_file
+
+    rows = row_xml(1, HEADERS) + row_xml(
+        2, record(1, 问题发生时间="   ", 客户满意度="  ", 接收时间="2024-02-30 10:00")
+    )
+    path = raw_xlsx(tmp_path / "spaces.xlsx", rows=rows)
+    report = check_file(path, form, policy, now=datetime(2024, 6, 1)).report
+    found = [(f.cell, f.code) for f in report.findings if f.cell in ("F2", "L2", "R2")]
+    assert found == [("F2", "required-value"), ("L2", "bad-date")]
+    assert all("None" not in f.message for f in report.findings)
+    assert "“2024-02-30 10:00”" in next(f.message for f in report.findings if f.cell == "L2")
