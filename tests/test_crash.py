@@ -65,6 +65,40 @@ def _kill_after(argv: list[str], cwd: Path, delay: float) -> int | None:
     return p.returncode
 
 
+def _timed_with_write_start(argv: list[str], cwd: Path, folder: Path) -> tuple[int, float, float]:
+    """Run ``argv`` once; ``(exit code, seconds, seconds until a temporary file of the atomic
+    write first appeared in folder)``: the write phase is what half the kills aim at."""
+    start = time.monotonic()
+    p = _start(argv, cwd)
+    write_at = None
+    while p.poll() is None:
+        if write_at is None and any(x.name.endswith(".tmp") for x in folder.iterdir()):
+            write_at = time.monotonic() - start
+        time.sleep(0.005)
+    p.communicate()
+    total = time.monotonic() - start
+    return p.returncode, total, total * 0.8 if write_at is None else write_at
+
+
+def _kill_in_write(argv: list[str], cwd: Path, folder: Path, after: float) -> int | None:
+    """Start ``argv``; once its temporary output appears in ``folder``, SIGKILL it ``after``
+    seconds later (its exit code if it ended first)."""
+    p = _start(argv, cwd)
+    seen = None
+    while p.poll() is None:
+        now = time.monotonic()
+        if seen is None and any(x.name.endswith(".tmp") for x in folder.iterdir()):
+            seen = now
+        if seen is not None and now - seen >= after:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            p.communicate()
+            return None
+        time.sleep(0.002)
+    p.communicate()
+    return p.returncode
+
+
 def _delays(total: float, n: int, seed: int) -> list[float]:
     rnd = random.Random(seed)
     lo, hi = 0.3 * total, 1.0 * total
@@ -108,8 +142,10 @@ def merge_setup(tmp_path_factory) -> dict:
     first = base / "first"
     first.mkdir()
     shutil.copy2(reg, first / reg.name)
-    rc, out, err, seconds = _run(_cli("merge", subs, "--register", first / reg.name), base)
-    assert rc in (0, 1), err
+    rc, seconds, write_at = _timed_with_write_start(
+        _cli("merge", subs, "--register", first / reg.name), base, first
+    )
+    assert rc in (0, 1)
     new = _register_customers(first / reg.name)
     assert old < new
     return {
@@ -119,30 +155,44 @@ def merge_setup(tmp_path_factory) -> dict:
         "old": old,
         "new": new,
         "seconds": seconds,
+        "write": max(0.05, seconds - write_at),
     }
 
 
 def test_merge_killed_at_20_points_leaves_old_or_new_register(merge_setup) -> None:
     s = merge_setup
     outcomes = []
-    for i, delay in enumerate(_delays(s["seconds"], KILLS_MERGE, seed=15)):
+    # half the kills spread over the whole run, half inside the register's write (from the
+    # moment its temporary file appears to just past the length of the first run's write)
+    half = KILLS_MERGE // 2
+    points = [("run", d) for d in _delays(s["seconds"], half, seed=15)]
+    rnd = random.Random(17)
+    points += [
+        ("write", (i + rnd.uniform(0, 1)) * 1.1 * s["write"] / (KILLS_MERGE - half))
+        for i in range(KILLS_MERGE - half)
+    ]
+    for i, (phase, delay) in enumerate(points):
         d = s["base"] / f"kill{i:02d}"
         d.mkdir()
         reg = d / "总台账.xlsx"
         shutil.copy2(s["old_register"], reg)
-        rc = _kill_after(_cli("merge", s["subs"], "--register", reg), d, max(0.05, delay))
+        argv = _cli("merge", s["subs"], "--register", reg)
+        if phase == "run":
+            rc = _kill_after(argv, d, max(0.05, delay))
+        else:
+            rc = _kill_in_write(argv, d, d, delay)
         got = _register_customers(reg)  # opens: never a half-written file
         state = "old" if got == s["old"] else "new" if got == s["new"] else "MIX"
-        outcomes.append((round(delay, 2), rc, state))
+        outcomes.append((phase, round(delay, 2), rc, state))
         if state == "new":
             assert any(p.name.startswith("总台账.bak-") for p in d.iterdir()), "no backup kept"
         # the next merge is not blocked by what the killed one left (stale lock, temp files)
         rc2, _out, err2, _ = _run(_cli("merge", s["subs"], "--register", reg), d)
         assert rc2 in (0, 1), err2
         assert _register_customers(reg) == s["new"]
-    assert [o for o in outcomes if o[2] == "MIX"] == []
+    assert [o for o in outcomes if o[3] == "MIX"] == []
     SURVIVED["merge"] = len(outcomes)
-    print(f"\nmerge kill points (delay s, exit, state): {outcomes}")
+    print(f"\nmerge kill points (phase, delay s, exit, state): {outcomes}")
 
 
 def _in_place_case(tmp_path: Path, command: str) -> tuple[Path, list[str], int]:
