@@ -468,7 +468,9 @@ def mask(
 
     On the record sheet, columns the form does not know and the rows above the header are
     masked as free text, cell comments too, and hyperlinks to personal data are removed.
-    Personal data on other sheets is reported (not changed) and makes the exit code 1.
+    Personal data mask cannot change (other sheets, headers/footers, conditional formats,
+    sheet names) means no copy is written (exit 2); personal document properties are
+    emptied and a phone or email in the file name is masked in the copy's name.
 
     \b
     Example:

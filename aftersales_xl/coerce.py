@@ -356,7 +356,8 @@ def _one_column(
         if codes:  # a rating that is not one: find its cells
             hits = list(map(codes.get, values))
             for i in np.flatnonzero(~_is_none(hits)).tolist():
-                found[(rows[i], key)] = (hits[i], {"value": to_text(values[i])})
+                if (text := to_text(values[i])) is not None:  # spaces only: blank, not "None"
+                    found[(rows[i], key)] = (hits[i], {"value": text})
         ratings = {v: p[0] for v, p in mapping.items()}
         # whole numbers 1-5 or None: as floats (None → NaN) they make the same Int64 column
         # as the list would, in one C-level conversion
@@ -660,8 +661,10 @@ def _dates(
         parsed = {v: parse_datetime(v, date1904) for v in set(other_values)}
         out = [parsed.get(v) for v in other_values]
         for i, v, o in zip(other.tolist(), other_values, out, strict=True):
-            if o is None:
-                found.append((i, ("bad-date", {"value": to_text(v)})))
+            # a cell of spaces (or a NaN) shows nothing: blank, as the required check says,
+            # never a bad date quoting "None"
+            if o is None and (typed := to_text(v)) is not None:
+                found.append((i, ("bad-date", {"value": typed})))
         dates = pd.to_datetime(out)
         if dates.tz is not None:
             raise ValueError("time zones")
@@ -693,6 +696,6 @@ def _dates_by_cell(
     parsed = {v: parse_datetime(v, date1904) for v in others}
     out = [v if (type(v) is datetime and lo <= v.year <= hi) else parsed.get(v) for v in values]
     for row, v, o in zip(rows, values, out, strict=True):
-        if o is None and v is not None:
-            failures[(row, spec.key)] = ("bad-date", {"value": to_text(v)})
+        if o is None and (typed := to_text(v)) is not None:
+            failures[(row, spec.key)] = ("bad-date", {"value": typed})
     return pd.Series(pd.to_datetime(out), index=index).astype("datetime64[ns]")

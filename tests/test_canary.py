@@ -258,21 +258,7 @@ COMMANDS: dict[str, Callable[[list[Path], Path], list[str]]] = {
 }
 
 
-#: known gaps, each with the issue that closes it (strict: the mark goes when the gap closes)
-GAPS = {
-    "mask -o": "issue 15: personal data on other sheets and in sheet names is reported, not masked",
-    "assign-ids -o": "issue 15: the copy is masked as mask writes it, so it shares mask's gap",
-    "merge --return": "issue 15: the copy is masked as mask writes it, so it shares mask's gap",
-}
-
-
-@pytest.mark.parametrize(
-    "command",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=GAPS[c])) if c in GAPS else c
-        for c in COMMANDS
-    ],
-)
+@pytest.mark.parametrize("command", list(COMMANDS))
 def test_no_raw_contact_data_leaves_any_command(tmp_path, command):
     src = plant(tmp_path / "in")
     out = tmp_path / "out"

@@ -247,17 +247,19 @@ def test_mask_exit_codes_and_streams(tmp_path, books):
     result = run("mask", books["good"], unmasked, "-o", out)
     assert result.exit_code == 0 and result.stderr == ""
     assert lines(result.stdout) == [
-        f"{books['good']} → {out / 'good.xlsx'}：没有需要脱敏的内容",
-        f"{unmasked} → {out / 'un.xlsx'}：已脱敏 联系方式 1",
+        f"{books['good']} → {out / 'good.xlsx'}：文档属性（作者、标题、公司等）已清空",
+        f"{unmasked} → {out / 'un.xlsx'}：已脱敏 联系方式 1；文档属性（作者、标题、公司等）已清空",
         "共 2 个文件：脱敏 1 个单元格",
     ]
-    # personal data on another sheet is reported, not changed: exit 1
+    # personal data on another sheet, which mask does not change: no copy (a masked copy is
+    # safe to forward whole, or there is none), one line on stderr, exit 2
     wb = openpyxl.load_workbook(books["good"])
     wb.create_sheet("通讯录")["A1"] = PHONE
     wb.save(books["good"])
     result = run("mask", books["good"], "-o", tmp_path / "again", "--lang", "en")
-    assert result.exit_code == 1 and result.stderr == ""
-    assert "[error]" in result.stdout
+    assert result.exit_code == 2 and "no copy written" in result.stderr
+    assert PHONE not in result.stdout + result.stderr
+    assert not (tmp_path / "again" / "good.xlsx").exists()
 
 
 def test_mask_missing_file_is_exit_2_named_on_stderr(tmp_path, books):

@@ -168,6 +168,7 @@ def test_xlcheck_toml_in_the_current_folder_overrides_every_section(
         "max_cells": 1_000_000,
         "max_merged_cells": 500_000,
         "max_annotate_cells": 800_000,
+        "max_merged_ranges": 20_000,  # not in the file: the default
     }
 
 

@@ -341,8 +341,9 @@ def test_cli_mask_folder_prints_counts_and_continues_past_bad_files(
     assert (
         lines[0]
         == f"{subs / 'a.xlsx'} → {tmp_path / 'masked' / 'a.xlsx'}：已脱敏 联系人 3、联系方式 3、问题描述 1、备注 1"
+        "；文档属性（作者、标题、公司等）已清空"
     )
-    assert lines[1].endswith("b.xlsx：没有需要脱敏的内容")
+    assert lines[1].endswith("b.xlsx：文档属性（作者、标题、公司等）已清空")
     assert lines[-1] == "共 3 个文件：脱敏 8 个单元格，1 个文件无法处理"
     assert len(result.stderr.splitlines()) == 1 and "c.xlsx" in result.stderr
     assert sorted(p.name for p in (tmp_path / "masked").iterdir()) == ["a.xlsx", "b.xlsx"]
@@ -355,7 +356,8 @@ def test_cli_mask_in_place_and_english(make_workbook) -> None:
     result = run("mask", src, "--in-place", "--lang", "en")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(
-        f"{src}: masked Contact name 3, Contact details 3, Description 1, Remarks 1 (original kept as records.bak-"
+        f"{src}: masked Contact name 3, Contact details 3, Description 1, Remarks 1; "
+        "document properties (author, title, company…) emptied (original kept as records.bak-"
     )
     assert_no_raw_pii(all_text(src))
     assert len(list(src.parent.glob("records.bak-*.xlsx"))) == 1
@@ -459,9 +461,10 @@ def test_masked_cells_and_links_to_personal_data_lose_their_hyperlinks(
 
 
 # -- the record sheet outside the form's columns; comments; other sheets -------------------------
-def busy_workbook(make_workbook) -> Path:
+def busy_workbook(make_workbook, other_sheet: bool = True) -> Path:
     """Extra columns (an unknown 邮箱, a second 联系方式 column 手机, a second 联系人 column),
-    a phone in the title row and in a comment, and a 通讯录 sheet holding contacts."""
+    a phone in the title row and in a comment, and (``other_sheet``) a 通讯录 sheet holding
+    contacts."""
     import openpyxl
     from openpyxl.comments import Comment
 
@@ -473,7 +476,9 @@ def busy_workbook(make_workbook) -> Path:
         rows,
         headers=headers,
         title_rows=1,
-        extra_sheets={"通讯录": [["赵六", "13600136000"], ["孙七", "zhao.liu@example.com"]]},
+        extra_sheets={"通讯录": [["赵六", "13600136000"], ["孙七", "zhao.liu@example.com"]]}
+        if other_sheet
+        else {"备查": [["无个人信息"]]},
     )
     wb = openpyxl.load_workbook(src)
     ws = wb["问题记录表"]
@@ -495,12 +500,12 @@ RECORD_SHEET_RAW = [
 ]  # fmt: skip
 
 
-def test_pii_outside_the_form_columns_is_masked_and_other_sheets_are_reported(
+def test_pii_outside_the_form_columns_is_masked(
     make_workbook, form, policy, tmp_path: Path
 ) -> None:
     import openpyxl
 
-    src = busy_workbook(make_workbook)
+    src = busy_workbook(make_workbook, other_sheet=False)
     [outcome] = mask_workbooks([src], form, policy, out_dir=tmp_path / "out")
     assert outcome.error is None
     assert outcome.counts == Counter(
@@ -524,24 +529,29 @@ def test_pii_outside_the_form_columns_is_masked_and_other_sheets_are_reported(
     assert "是第二个“联系方式”列（第一个在 D 列）" in notes[("duplicate-column", "W2")]
     assert "是第二个“联系人”列（第一个在 C 列）" in notes[("duplicate-column", "X2")]
     assert len(notes) == 3
-    # the other sheet is reported by name and counts, never changed
+    assert not outcome.pii_left
+    assert read_grid(outcome.output, "备查") == read_grid(src, "备查")
+
+
+def test_personal_data_on_another_sheet_refuses_the_copy(
+    make_workbook, form, policy, tmp_path: Path
+) -> None:
+    """A masked copy must be safe to forward whole: with personal data on a sheet mask does
+    not change, no copy is written, and the line says where and what."""
+    src = busy_workbook(make_workbook)
+    [outcome] = mask_workbooks([src], form, policy, out_dir=tmp_path / "out")
+    assert outcome.output is None and not (tmp_path / "out" / src.name).exists()
+    assert "工作表“通讯录”中有未脱敏的个人信息（手机号 1 处、邮箱 1 处）" in outcome.error
+    assert "未写出副本" in outcome.error and "13600136000" not in outcome.error
     [left] = [n for n in outcome.findings if n.severity == "error"]
     assert left.message.startswith("工作表“通讯录”中有未脱敏的个人信息（手机号 1 处、邮箱 1 处）")
-    assert "13600136000" not in left.message and outcome.pii_left
-    assert read_grid(outcome.output, "通讯录") == read_grid(src, "通讯录")
 
 
-def test_cli_mask_reports_pii_it_left_and_exits_1(make_workbook, tmp_path: Path) -> None:
+def test_cli_mask_refuses_a_copy_that_would_keep_pii(make_workbook, tmp_path: Path) -> None:
     src = busy_workbook(make_workbook)
     result = run("mask", src, "-o", tmp_path / "out")
-    assert result.exit_code == 1, result.output
-    lines = result.stdout.splitlines()
-    assert lines[0].endswith(
-        "：已脱敏 邮箱 1、手机 2、客户联系人 1、Y 列 1、表头及以上各行 1、批注 1"
-    )
-    assert "  * [错误] 工作表“通讯录”中有未脱敏的个人信息（手机号 1 处、邮箱 1 处）" in "\n".join(
-        lines
-    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and "工作表“通讯录”" in result.stderr
     assert "13600136000" not in result.output and "zhao.liu" not in result.output
 
 
@@ -594,3 +604,30 @@ def test_masked_outside_form_gives_the_cells_for_an_annotated_copy(
     assert cells["A1"] == "问题记录表（热线 ****3000）"
     assert cells["V3"] == "w***@example.com" and cells["X3"] == "王*"
     assert set(cells) == {"A1", "V3", "W3", "X3", "W4", "Y4"}
+
+
+def test_a_workbook_made_from_the_template_is_masked_not_refused(
+    tmp_path: Path, form, policy
+) -> None:
+    """The template's 填写说明 sheet names the fields (联系人 above 联系方式…), and its example
+    row is masked already: neither is personal data left on another sheet."""
+    import shutil
+
+    import openpyxl
+
+    from aftersales_xl.jobs.check import masked_names_elsewhere
+    from aftersales_xl.reading.workbook import read_form
+
+    src = tmp_path / "from_template.xlsx"
+    shutil.copy(Path(__file__).resolve().parent.parent / "templates" / "record_form.xlsx", src)
+    wb = openpyxl.load_workbook(src)
+    ws = wb["问题记录表"]
+    row = record_rows(1, contact_name="张三丰", contact="13800138000")[0]
+    for c, f in enumerate(form.fields, start=1):
+        value = row[f.key]
+        ws.cell(2, c, value)
+    wb.save(src)
+    [outcome] = mask_workbooks([src], form, policy, out_dir=tmp_path / "out")
+    assert outcome.error is None and outcome.counts["contact_name"] == 1
+    sheet, _ = read_form(src, form, policy)
+    assert masked_names_elsewhere(sheet, form, policy) == {}

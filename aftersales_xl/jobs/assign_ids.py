@@ -349,6 +349,10 @@ def assign_workbooks(
         try:
             # a copy is masked as `xlcheck mask` writes it (in place, only the IDs change)
             plan = None if in_place else plan_masking(outcome.source, sheet, form, policy, lang)
+            if plan is not None and plan.elsewhere:  # a copy is safe to forward whole, or none
+                outcome.findings += plan.notes
+                outcome.error = plan.refusal(outcome.source, lang)
+                continue
             outcome.output, outcome.backup = write_patched(
                 outcome.source,
                 str(sheet.part),

@@ -185,7 +185,45 @@ def masked_cells(
         cells = masked_outside_form(sheet.path, sheet, form, policy, lang) | cells
     else:  # .xls/.ods/.xlsb: mask.py patches .xlsx only; a second 联系人/联系方式 column here
         cells = _masked_second_columns(sheet, form, policy) | cells
-    return {(sheet.sheet, ref): text for ref, text in cells.items()}
+    out = {(sheet.sheet, ref): text for ref, text in cells.items()}
+    return masked_names_elsewhere(sheet, form, policy) | out
+
+
+def masked_names_elsewhere(
+    sheet: FormSheet, form: FormSpec, policy: Policy
+) -> dict[tuple[str, str], str]:
+    """``(sheet, "A1")`` → masked name for the cells under a 姓名/联系人-like header on the
+    workbook's *other* sheets (hidden ones too): names cannot be recognised by pattern, so
+    the annotated copy's own redaction would keep them."""
+    import python_calamine as pc
+    from openpyxl.utils import get_column_letter
+
+    from ..jobs.mask import name_columns
+    from ..masking import NAME, mask_value
+
+    others = [s.name for s in sheet.inspection.sheets if s.name != sheet.sheet and s.max_row > 0]
+    if not others:
+        return {}
+    out: dict[tuple[str, str], str] = {}
+    try:
+        book = pc.CalamineWorkbook.from_path(str(sheet.path))
+    except Exception:  # noqa: BLE001 - read a moment ago; the copy's own redaction still runs
+        return {}
+    try:
+        for name in others:
+            try:
+                grid = book.get_sheet_by_name(name)
+            except Exception:  # noqa: BLE001 - a chart sheet, a sheet calamine cannot read
+                continue
+            rows = grid.to_python(skip_empty_area=False)
+            for r, c in name_columns(rows, form, name):
+                value = rows[r][c]
+                masked = mask_value(NAME, value, policy)
+                if masked and masked != value:
+                    out[(name, f"{get_column_letter(c + 1)}{r + 1}")] = masked
+    finally:
+        book.close()
+    return out
 
 
 def _masked_second_columns(sheet: FormSheet, form: FormSpec, policy: Policy) -> dict[str, str]:

@@ -30,6 +30,7 @@ data (removed). Personal data on the other sheets is reported, never changed.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from ..writing.xlsxpatch import (
     check_patchable,
     column_letters,
     links_covering,
+    scrubbed_properties,
     sheet_comments,
     sheet_hyperlinks,
     write_patched,
@@ -71,6 +73,7 @@ class MaskOutcome(FileOutcome):
     counts: Counter[str] = field(default_factory=Counter)
     comments: int = 0  # cell comments masked
     links: int = 0  # hyperlinks removed
+    properties: bool = False  # personal document properties emptied in the copy
 
     @property
     def masked(self) -> int:
@@ -79,8 +82,8 @@ class MaskOutcome(FileOutcome):
 
     @property
     def pii_left(self) -> bool:
-        """Whether personal data was found that this run did not mask (see ``notes``)."""
-        return self.exit_code == 1
+        """Whether personal data was found that this run did not mask (see ``findings``)."""
+        return any(f.severity == ERROR for f in self.findings)
 
 
 def mask_workbooks(
@@ -120,6 +123,10 @@ def mask_workbooks(
             plan = plan_masking(Path(path), sheet, form, policy, lang)
             outcome.counts, outcome.findings = plan.counts, plan.notes
             outcome.comments, outcome.links = plan.comments, plan.links
+            outcome.properties = bool(plan.properties)
+            if plan.elsewhere:  # a masked copy must be safe to forward whole: none rather than half
+                outcome.error = plan.refusal(Path(path), lang)
+                continue
             if in_place and not plan.changes_anything:
                 outcome.output = Path(path)
                 continue
@@ -155,10 +162,19 @@ class MaskPlan:
     drop: set[str]
     links: int
     style: Style
+    #: personal data a copy would keep where masking cannot reach (another sheet, a sheet
+    #: name, a header/footer, a conditional format, a drop-down): no copy is written then
+    elsewhere: list[Finding] = field(default_factory=list)
+    #: document properties that may name a person, emptied: part name → new bytes
+    properties: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def changes_anything(self) -> bool:
-        return bool(self.cells or self.comments or self.links)
+        return bool(self.cells or self.comments or self.links or self.properties)
+
+    def refusal(self, path: Path, lang: str) -> str:
+        """The one line for a workbook whose copy would still hold personal data."""
+        return _refusal(path, self.elsewhere, lang)
 
     def patch_options(self) -> dict[str, Any]:
         """The keyword arguments of :func:`~aftersales_xl.writing.xlsxpatch.write_patched`
@@ -168,6 +184,7 @@ class MaskPlan:
             "scrub_shared_strings": True,
             "drop_hyperlinks": self.drop if self.links else (),
             "comment_text": (lambda t: mask_text(TEXT, t, style)) if self.comments else None,
+            "replace_parts": self.properties,
         }
 
     def left_in(self, written: Path, sheet: Any, lang: str) -> list[Finding]:
@@ -188,7 +205,13 @@ def plan_masking(path: Path, sheet: Any, form: FormSpec, policy: Policy, lang: s
     links = sheet_hyperlinks(Path(path), str(sheet.part), lang)
     drop = {ref for ref, texts in links if link_has_pii(*texts)} | set(cells)
     n_links = links_covering((ref for ref, _t in links), drop)
-    return MaskPlan(cells, counts, rest.notes, rest.comments, drop, n_links, style)
+    elsewhere = [n for n in rest.notes if n.code == "pii-in-text" and n.severity == ERROR]
+    elsewhere += _pii_outside_cells(Path(path), sheet, lang)
+    notes = [n for n in rest.notes if n not in elsewhere] + elsewhere
+    return MaskPlan(
+        cells, counts, notes, rest.comments, drop, n_links, style,
+        elsewhere=elsewhere, properties=scrubbed_properties(Path(path)),
+    )  # fmt: skip
 
 
 # -- the record sheet outside the form's columns, comments and the other sheets -----------------
@@ -249,13 +272,17 @@ def _mask_rest_of_workbook(
                 if name == sheet.sheet:
                     _mask_record_sheet(grid, sheet, form, style, lang, rest)
                     continue
+                values = grid.to_python()
                 found_on[name] = Counter(
                     m.kind
-                    for row in grid.to_python()
+                    for row in values
                     for value in row
                     if (text := cell_text(value)) is not None
                     for m in find_pii(text)
                 )
+                names = _name_cells(values, form, name)
+                if names:
+                    found_on[name]["name"] += names
         finally:
             book.close()
     # comments and links of the other sheets (a sheet may hold nothing else)
@@ -327,13 +354,144 @@ def _mask_record_sheet(
         rest.counts[_ABOVE_HEADER["en" if lang == "en" else "zh"]] = above_header
 
 
+_PROPERTIES = {
+    "zh": "文档属性（作者、标题、公司等，已清空）",
+    "en": "document properties (author, title, company…: emptied)",
+}
+_NAME_LABEL = {"zh": "姓名", "en": "a name"}
+
+
+_NAME_HEADERS = ("姓名", "名字", "客户姓名", "联系人姓名", "name")
+
+
+def name_columns(rows: list[list[Any]], form: FormSpec, sheet: str = "") -> list[tuple[int, int]]:
+    """``(row, column)`` (0-based) of the unmasked names under a header that names a person
+    (姓名, 联系人…: a masked-name field's labels) in the first 30 rows of a sheet: names
+    cannot be recognised anywhere else. The template's own helper sheets (填写说明, the lists)
+    name the fields, not people, and are skipped."""
+    from ..forms import normalise_label
+    from ..pii import name_unmasked
+    from ..writing.template import INSTRUCTIONS_SHEET, LISTS_SHEET
+
+    helpers = {normalise_label(n) for n in (*INSTRUCTIONS_SHEET.values(), LISTS_SHEET)}
+    if sheet and normalise_label(sheet) in helpers:
+        return []
+    out: list[tuple[int, int]] = []
+    for r, row in enumerate(rows[:30]):
+        for c, value in enumerate(row):
+            if not isinstance(value, str) or not value.strip():
+                continue
+            key = next(iter(form.match_headers([value])), None)
+            if key is None and value.strip().lower() not in _NAME_HEADERS:
+                continue
+            if key is not None and form.field(key).check != NAME:
+                continue
+            out += [
+                (r2, c)
+                for r2 in range(r + 1, len(rows))
+                if c < len(rows[r2])
+                and (text := cell_text(rows[r2][c])) is not None
+                and name_unmasked(text)
+            ]
+        if out:
+            break
+    return out
+
+
+def _name_cells(rows: list[list[Any]], form: FormSpec, sheet: str = "") -> int:
+    """How many names :func:`name_columns` finds on another sheet."""
+    return len(name_columns(rows, form, sheet))
+
+
+_HEADER_FOOTER = re.compile(rb"<(?:\w+:)?headerFooter\b.*?</(?:\w+:)?headerFooter\s*>", re.S)
+_CONDITIONAL = re.compile(
+    rb"<(?:\w+:)?conditionalFormatting\b.*?</(?:\w+:)?conditionalFormatting\s*>", re.S
+)
+_DATA_VALIDATION = re.compile(
+    rb"<(?:\w+:)?dataValidations\b.*?</(?:\w+:)?dataValidations\s*>", re.S
+)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _pii_outside_cells(path: Path, sheet: Any, lang: str) -> list[Finding]:
+    """Personal data the copy would keep outside any cell: in sheet names and defined names
+    (xl/workbook.xml), and in any sheet's header/footer, conditional-format rules and
+    drop-down lists."""
+    import zipfile
+    from html import unescape
+
+    places: list[str] = []
+    en = lang == "en"
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = set(z.namelist())
+            book = z.read("xl/workbook.xml") if "xl/workbook.xml" in members else b""
+            if any(find_pii(unescape(_TAG.sub(" ", book.decode("utf-8", "replace"))))):
+                places.append("sheet or range names" if en else "工作表名称或区域名称")
+            if any(any(find_pii(s.name)) for s in sheet.inspection.sheets) and not places:
+                places.append("sheet names" if en else "工作表名称")
+            for scan in sheet.inspection.sheets:
+                if not scan.part or scan.part not in members:
+                    continue
+                info = z.getinfo(scan.part)
+                if info.file_size > (64 << 20):
+                    continue
+                data = z.read(scan.part)
+                for pattern, zh, en_label in (
+                    (_HEADER_FOOTER, "页眉页脚", "header/footer"),
+                    (_CONDITIONAL, "条件格式", "conditional formats"),
+                    (_DATA_VALIDATION, "数据验证（下拉列表）", "data validation lists"),
+                ):
+                    for m in pattern.finditer(data):
+                        text = unescape(_TAG.sub(" ", m.group().decode("utf-8", "replace")))
+                        if any(find_pii(text)):
+                            label = en_label if en else zh
+                            places.append(
+                                f'{label} of sheet "{scan.name}"'
+                                if en
+                                else f"工作表“{scan.name}”的{label}"
+                            )
+                            break
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return []
+    return [
+        Finding(
+            ERROR,
+            "pii-in-text",
+            sheet.sheet,
+            None,
+            None,
+            None,
+            redact(f"personal data in {place}" if en else f"{place}中有个人信息"),
+        )
+        for place in dict.fromkeys(places)
+    ]
+
+
+def _refusal(path: Path, notes: list[Finding], lang: str) -> str:
+    """The one line for a workbook whose masked copy would still hold personal data."""
+    where = ("; " if lang == "en" else "；").join(n.message for n in notes)
+    if lang == "en":
+        return redact(
+            f"{path.name}: personal data outside the record sheet's cells ({where}) cannot be "
+            "masked in a copy: no copy written; delete or mask it by hand and run again"
+        )
+    return redact(
+        f"{path.name}：记录表单元格以外还有个人信息（{where}），无法在副本中脱敏，未写出副本："
+        "请手动删除或脱敏后重新运行"
+    )
+
+
 def _pii_in_comments(path: Path, part: str, lang: str) -> int:
     """How many comments of the written sheet still hold personal data."""
     return sum(1 for text in sheet_comments(path, part, lang).values() if any(find_pii(text)))
 
 
 def _kinds(found: Counter[str], lang: str) -> str:
-    labels = KIND_LABELS["en" if lang == "en" else "zh"]
+    labels = {
+        **KIND_LABELS["en" if lang == "en" else "zh"],
+        "name": _NAME_LABEL["en" if lang == "en" else "zh"],
+    }
     if lang == "en":
         return ", ".join(f"{n} × {labels[k]}" for k, n in found.items())
     return "、".join(f"{labels[k]} {n} 处" for k, n in found.items())

@@ -522,6 +522,8 @@ def _is_register_workbook(path: Path) -> bool:
     either the document property ``xlcheck merge`` or the register's 待修正 and 变更记录
     sheets too. A submission that merely has a sheet called 总台账 is merged. Only the zip's
     small XML parts are read; anything unreadable is left for the validator to judge."""
+    if not path.is_file():  # a FIFO would block the open below; the validator says what it is
+        return False
     try:
         with zipfile.ZipFile(path) as z:
             book = _small_part(z, "xl/workbook.xml")
@@ -830,7 +832,7 @@ def _merge_locked(
     with_sla["similar_solved"] = similar_ids
     if exists:  # old backups go only once the new register is in place
         result.backup = backup_copy(register, keep, prune=False)
-    write_register(
+    cut = write_register(
         register,
         with_sla,
         form=form,
@@ -847,6 +849,13 @@ def _merge_locked(
         comments={"similar_solved": similar_notes},
         lang=lang,
     )
+    for sheet, cell, length in cut or ():
+        result.notes.append(
+            f"{sheet}!{cell}: the text had {length:,} characters; Excel holds at most 32,767: "
+            "the rest was cut (the submission keeps it whole)"
+            if lang == "en"
+            else f"{sheet}!{cell}：文字共 {length:,} 个字符，Excel 单元格最多 32,767 个：多出的部分已截去（提交文件中仍完整）"
+        )
     prune_backups(register, keep)
     if return_dir is not None:
         in_register = {id_key(r) for r in merged["record_id"].dropna()}
@@ -1202,6 +1211,8 @@ def _write_returns(
             src = Path(sheet.path)
             # masked as `xlcheck mask` writes it, the IDs filled in, nothing else changed
             plan = plan_masking(src, sheet, form, policy, lang)
+            if plan.elsewhere:  # a copy is safe to forward whole, or none
+                raise WriteError(plan.refusal(src, lang))
             cells: dict[str, str | None] = dict(plan.cells)
             ids = 0
             for row, rec in recs.items():

@@ -26,7 +26,7 @@ import python_calamine as pc
 
 from ..errors import UnreadableError
 from ..forms import INSTRUCTIONS_SHEET, LISTS_SHEET, FormSpec, normalise_label
-from .safety import Inspection, inspect_in_two_steps
+from .safety import Inspection, inspect_in_two_steps, refuse_special
 
 HEADER_SEARCH_ROWS = 30
 
@@ -47,6 +47,7 @@ class Reading:
         self._refused: Exception | None = None
         self._parse: _Background | None = None
         try:
+            refuse_special(path, lang)  # a FIFO or a device: say what it is, never open it
             if not path.is_file():
                 msg = {
                     "zh": f"{path}: 找不到文件：请检查路径和文件名",

@@ -31,10 +31,16 @@ What is checked, by format:
 
 Known limits of the streamed pre-scan: rows are taken to be in order (the used area's last row is
 the last ``<row r=...>``/``<c r=...>`` of each chunk, as Excel and every mainstream writer
-produce); cells written without an ``r`` attribute are not measured for width.
+produce). Positions written without ``r`` (allowed by the spec) are counted, as upper bounds: a
+bare ``<row>`` adds one row, a row of bare ``<c>`` cells is as wide as its cell count (a row
+longer than a chunk is measured piecewise), and the used area is at least the number of cells
+present. Also refused here, for every command alike: raw control characters in any XML part
+(not well-formed: no copy could be written back) and numeric cells holding ``NaN``/``INF``
+(openpyxl cannot load them); a FIFO or device is refused before it is opened.
 
 Reasons: ``empty``, ``not-a-workbook``, ``encrypted``, ``truncated`` (incomplete or corrupt),
-``too-big``, ``unsafe-xml``, ``too-many-cells``, and ``cannot-open`` (missing file, no permission).
+``too-big``, ``unsafe-xml``, ``too-many-cells``, and ``cannot-open`` (missing file, no permission,
+not a regular file).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ import codecs
 import contextlib
 import posixpath
 import re
+import stat
 import struct
 import zipfile
 import zlib
@@ -76,6 +83,8 @@ META_PART_LIMIT = 64 * MiB
 RATIO_MIN_SIZE = 1 * MiB
 #: used when ``limits`` has no ``max_merged_cells``
 DEFAULT_MAX_MERGED_CELLS = 1_000_000
+#: used when ``limits`` has no ``max_merged_ranges``
+DEFAULT_MAX_MERGED_RANGES = 20_000
 #: the sheet size of Excel 2007 and later
 EXCEL_MAX_ROW = 1_048_576
 EXCEL_MAX_COL = 16_384
@@ -107,6 +116,10 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "cannot-open": {
         "zh": "{name}：无法打开这个文件（不存在、没有权限或正被其他程序占用）：请确认文件还在，关闭正在使用它的程序后重试",
         "en": "{name}: the file cannot be opened (missing, no permission, or in use by another program): check that it is there, close programs using it and try again",
+    },
+    "cannot-open/special": {
+        "zh": "{name}：这不是普通文件，而是{what}，无法作为工作簿读取：请给出 Excel 工作簿文件本身的路径",
+        "en": "{name}: this is not a regular file but {what} and cannot be read as a workbook: give the path of the Excel workbook file itself",
     },
     "empty": {
         "zh": "{name}：文件是空的：可能上传或复制还没有完成，请等完成后重新复制，或请提交人重新发送",
@@ -140,6 +153,14 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "zh": "{name}：文件不完整或已损坏（常见于上传或复制没有完成）：请等上传完成后重新复制；仍然不行请提交人用 Excel 重新保存后发送",
         "en": "{name}: the file is incomplete or damaged (often an unfinished upload or copy): wait for the upload to finish and copy it again; if that fails, ask the sender to save it again in Excel and resend it",
     },
+    "truncated/control": {
+        "zh": "{name}：文件内含 Excel 不允许的控制字符（XML 不完整或已损坏），无法读取：请用 Excel 打开（允许修复）后另存为新的 .xlsx 再提交",
+        "en": "{name}: the file holds control characters Excel does not allow (its XML is damaged) and cannot be read: open it in Excel (let it repair the file), save it as a new .xlsx and submit that",
+    },
+    "truncated/number": {
+        "zh": "{name}：工作表“{sheet}”的 {ref} 存的数字是 {value}，Excel 不能保存这样的数字（文件已损坏或由其他程序生成）：请在该单元格重新输入正确的值并保存后再提交",
+        "en": '{name}: cell {ref} of sheet "{sheet}" holds the number {value}, which Excel cannot hold (the file is damaged or was made by another program): type the right value into that cell, save and submit it again',
+    },
     "too-big/file": {
         "zh": "{name}：文件大小 {size} MB，超过安全上限 {limit} MB：请删除多余内容或拆分成几个文件后再提交",
         "en": "{name}: the file is {size} MB, over the safety limit of {limit} MB: remove unneeded content or split it into several files",
@@ -167,6 +188,10 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "too-many-cells/area": {
         "zh": "{name}：工作表“{sheet}”的使用区域一直延伸到 {ref}（约 {cells} 个单元格，上限 {limit}）：请删除表格外远处的零散单元格（选中多余的行和列后删除）并保存后再提交",
         "en": '{name}: the used area of sheet "{sheet}" reaches {ref} (about {cells} cells, limit {limit}): delete the stray cells far outside the table (select the extra rows and columns and delete them), save and submit it again',
+    },
+    "too-many-cells/merged-count": {
+        "zh": "{name}：工作表“{sheet}”有 {count} 个以上合并单元格区域（上限 {limit}）：请取消不必要的合并（全选后“取消合并单元格”）并保存后再提交",
+        "en": '{name}: sheet "{sheet}" has over {count} merged ranges (limit {limit}): unmerge them (select all, Unmerge Cells), save and submit it again',
     },
     "too-many-cells/merged": {
         "zh": "{name}：工作表“{sheet}”的合并单元格（到 {ref} 为止）共覆盖约 {cells} 个单元格，上限 {limit}：请取消这些合并并保存后再提交",
@@ -232,6 +257,8 @@ def _error(path: Path, lang: str, key: str, **params: Any) -> UnreadableError:
     """The :class:`UnreadableError` for message ``key`` ("reason" or "reason/variant")."""
     templates = _MESSAGES[key]
     text = templates[lang if lang in _LANGS else "zh"]
+    if key == "cannot-open/special":
+        params = {**params, "what": _SPECIAL_KINDS["en" if lang == "en" else "zh"][params["what"]]}
     message = text.format(name=path.name, **params)  # UnreadableError redacts it
     return UnreadableError(str(path), key.split("/", 1)[0], message)
 
@@ -463,6 +490,13 @@ def _wider_pattern(max_col: int) -> re.Pattern[bytes] | None:
 _ROW_R = re.compile(rb'\sr="(\d{1,10})"')
 _CELL_REF = re.compile(rb'<c\s[^>]{0,256}?\br="([A-Za-z]{1,3})(\d{1,10})"')
 _HIDDEN_GUARD = re.compile(rb'hidden="')
+#: a row or cell tag without an ``r`` attribute: its position is implied by the ones before it
+_IMPLICIT_ROW = re.compile(rb"<row(?:>|/>|\s(?![^>]*\br=)[^>]*>)")
+_IMPLICIT_CELL = re.compile(rb"<c(?:>|/>|\s(?![^>]*\br=)[^>]*>)")
+#: a cached number Excel cannot hold (python-calamine reads it, openpyxl raises on it)
+_NOT_A_NUMBER = re.compile(
+    rb"<v>\s*([+-]?(?:[Nn][Aa][Nn]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?))\s*</v>"
+)
 _HIDDEN_ROW = re.compile(rb'<row\s[^>]{0,512}?\shidden="(?:1|true)"')
 _FORMULA_GUARD = re.compile(rb"<f[\s>/]")
 _FORMULA_END = re.compile(rb"</f>(?:<v\s*/>|<v></v>)?</c>")
@@ -497,6 +531,7 @@ class _SheetFacts:
 
     max_cells: float
     max_merged_cells: float
+    max_merged_ranges: float = float("inf")
     area: bool = True
     details: bool = True
     windows: int = 0  # windows scanned so far
@@ -510,6 +545,9 @@ class _SheetFacts:
     features: set[str] = field(default_factory=set)
     rows_have_r: bool | None = None
     row_count: int = 0
+    implicit_rows: int = 0  # rows without r= after numbered ones (each one row further down)
+    implicit_cells: bool = False  # cells without r= seen: widths are counted, not read
+    cell_count: int = 0
     data_started: bool = False
     in_tail: bool = False
     _wider: re.Pattern[bytes] | None = None
@@ -570,14 +608,34 @@ class _SheetFacts:
             close = buf.find(b">", first, end) if first != -1 else -1
             if close != -1:
                 self.rows_have_r = _ROW_R.search(buf, first, close) is not None
+        _refuse_hazards(buf, end)
         if self.rows_have_r is False:  # rows numbered implicitly: count them
             self.row_count += buf.count(b"<row", 0, count_end + 3)
             self.max_row = max(self.max_row, self.row_count)
-        elif last_row != -1:  # rows are in order: the chunk's last row tag is its highest
-            close = buf.find(b">", last_row, end)
-            m = _ROW_R.search(buf, last_row, close) if close != -1 else None
-            if m:
-                self.max_row = max(self.max_row, int(m.group(1)))
+        else:
+            if last_row != -1:  # rows are in order: the chunk's last row tag is its highest
+                close = buf.find(b">", last_row, end)
+                m = _ROW_R.search(buf, last_row, close) if close != -1 else None
+                if m:
+                    self.max_row = max(self.max_row, int(m.group(1)) + self.implicit_rows)
+            # a row without r= after numbered ones is one further down: counted as such, so
+            # numbered rows followed by 100,000 bare <row> tags are as tall as they are
+            implicit = len(_IMPLICIT_ROW.findall(buf, 0, min(count_end + 4, end)))
+            if implicit:
+                self.implicit_rows += implicit
+                self.max_row += implicit
+        # every cell present counts, whatever its position
+        self.cell_count += sum(buf.count(t, 0, count_end) for t in (b"<c ", b"<c>", b"<c/"))
+        if not self.implicit_cells and _has_implicit_cell(buf, end):
+            self.implicit_cells = True
+        if self.implicit_cells:  # positions implied: the widest row is its count of cells
+            self.max_col = max(
+                self.max_col,
+                max(
+                    sum(seg.count(t) for t in (b"<c ", b"<c>", b"<c/"))
+                    for seg in buf[:end].split(b"<row")
+                ),
+            )
         widest = self.max_col
         q = buf.rfind(b"<c ", 0, end)
         if q != -1:
@@ -652,6 +710,13 @@ class _SheetFacts:
             if ref in self.merged:
                 continue
             self.merged[ref] = None
+            if len(self.merged) > self.max_merged_ranges:
+                # openpyxl checks every merged range against every other when it loads them
+                raise _Refused(
+                    "too-many-cells/merged-count",
+                    count=_fmt_n(self.max_merged_ranges),
+                    limit=_fmt_n(self.max_merged_ranges),
+                )
             rows = abs(int(r2) - int(r1)) + 1
             cols = abs(_col_index(c2) - _col_index(c1)) + 1
             # the total counts: openpyxl makes an object for every merged cell, so six ranges
@@ -667,7 +732,7 @@ class _SheetFacts:
 
     def _check_area(self) -> None:
         """Refuse a used area over ``max_cells``, or one reaching outside Excel's grid."""
-        cells = self.max_row * self.max_col
+        cells = max(self.max_row * self.max_col, self.cell_count)
         if cells > self.max_cells or self.max_row > EXCEL_MAX_ROW or self.max_col > EXCEL_MAX_COL:
             raise _Refused(
                 "too-many-cells/area",
@@ -675,6 +740,44 @@ class _SheetFacts:
                 cells=_fmt_n(cells),
                 limit=_fmt_n(self.max_cells),
             )
+
+
+def _has_implicit_cell(buf: bytes, end: int) -> bool:
+    """Whether ``buf[:end]`` has a cell without ``r=``; counted first (Excel writes ``<c r=``
+    first in every cell), the slower regex only when the counts leave it open."""
+    if buf.count(b"<c>", 0, end) or buf.count(b"<c/>", 0, end):
+        return True
+    if buf.count(b"<c ", 0, end) == buf.count(b'<c r="', 0, end):
+        return False
+    return _IMPLICIT_CELL.search(buf, 0, end) is not None
+
+
+#: every control byte XML 1.0 forbids → \x01 (itself one), everything else unchanged
+_CONTROL_TABLE = bytes(1 if (b < 0x20 and b not in (0x09, 0x0A, 0x0D)) else b for b in range(256))
+
+
+def _has_control_bytes(data: bytes, end: int | None = None) -> bool:
+    return b"\x01" in (data if end is None else data[:end]).translate(_CONTROL_TABLE)
+
+
+def _refuse_hazards(buf: bytes, end: int) -> None:
+    """Refuse what no command could write back: raw control characters (the XML is not
+    well-formed; Excel repairs such a file) and cached numbers Excel cannot hold (NaN, INF)."""
+    if _has_control_bytes(buf, end):
+        raise _Refused("truncated/control")
+    for m in _NOT_A_NUMBER.finditer(buf, 0, end):
+        start = buf.rfind(b"<c", 0, m.start())
+        tag_end = buf.find(b">", start, m.start()) if start != -1 else -1
+        tag = buf[start : tag_end + 1] if tag_end != -1 else b""
+        kind = re.search(rb'\st="(\w+)"', tag)
+        if kind is not None and kind.group(1) != b"n":
+            continue  # text cached as "NaN" is text
+        ref = re.search(rb'\br="([A-Za-z]{1,3}\d{1,7})"', tag)
+        raise _Refused(
+            "truncated/number",
+            ref=ref.group(1).decode().upper() if ref else "?",
+            value=m.group(1).decode(),
+        )
 
 
 def _scan_worksheet(
@@ -765,7 +868,10 @@ def _drain(
     keep = max((len(n) for n in needles), default=1) - 1
     tail = b""
     chunk = head
+    xml = head.lstrip()[:1] == b"<" and b"\x00" not in head[:4]  # not UTF-16
     while chunk:
+        if xml and _has_control_bytes(chunk):  # e.g. sharedStrings.xml: not well-formed
+            raise _Refused("truncated/control")
         if needles:
             window = tail + chunk
             for needle, feature in needles.items():
@@ -899,6 +1005,7 @@ def _inspect_ooxml(
 
     max_cells = float(limits["max_cells"])
     max_merged = float(limits.get("max_merged_cells", DEFAULT_MAX_MERGED_CELLS))
+    max_ranges = float(limits.get("max_merged_ranges", DEFAULT_MAX_MERGED_RANGES))
     facts: dict[str, _SheetFacts] = {}
     sheet_of = {member: name for name, _, member in planned}
     scanned: list[tuple[str, int | None]] = []  # (worksheet, windows scanned; None: all of it)
@@ -908,7 +1015,7 @@ def _inspect_ooxml(
             with z.zf.open(info) as stream:
                 if info.filename in sheet_of:
                     sheet = facts[info.filename] = _SheetFacts(
-                        max_cells, max_merged, details=not staged
+                        max_cells, max_merged, max_ranges, details=not staged
                     )
                     scanned.append((info.filename, 0))
                     if staged:  # the second step reads the same bytes again from memory
@@ -940,7 +1047,15 @@ def _inspect_ooxml(
     except Exception:
         if staged:  # a merged range the details would have refused earlier is the answer
             _sheet_details(
-                path, scanned, kept, sheet_of, max_cells, max_merged, chunk_size, strict=False
+                path,
+                scanned,
+                kept,
+                sheet_of,
+                max_cells,
+                max_merged,
+                chunk_size,
+                strict=False,
+                max_ranges=max_ranges,
             )
         raise
 
@@ -970,7 +1085,15 @@ def _inspect_ooxml(
 
     def second_step() -> Inspection:
         details = _sheet_details(
-            path, scanned, kept, sheet_of, max_cells, max_merged, chunk_size, strict=True
+            path,
+            scanned,
+            kept,
+            sheet_of,
+            max_cells,
+            max_merged,
+            chunk_size,
+            strict=True,
+            max_ranges=max_ranges,
         )
         kept.clear()
         for member, found in details.items():
@@ -993,6 +1116,7 @@ def _sheet_details(
     chunk_size: int,
     *,
     strict: bool,
+    max_ranges: float = DEFAULT_MAX_MERGED_RANGES,
 ) -> dict[str, _SheetFacts]:
     """The second step of :func:`inspect_in_two_steps`: scan the worksheets again, for their
     details only (hidden rows, value-less formulas, merged ranges, features), each over the
@@ -1010,7 +1134,7 @@ def _sheet_details(
                 info = z.info(member)
                 if info is None:
                     raise _Refused("truncated")
-                found = out[member] = _SheetFacts(max_cells, max_merged, area=False)
+                found = out[member] = _SheetFacts(max_cells, max_merged, max_ranges, area=False)
                 recorded = kept.get(member)
                 with (
                     contextlib.nullcontext(_Replay(recorded.pieces))
@@ -1023,7 +1147,7 @@ def _sheet_details(
                         refusal.params.setdefault("sheet", sheet_of[member])
                         raise
     except _Refused as refusal:
-        if strict or refusal.key == "too-many-cells/merged":
+        if strict or refusal.key.startswith("too-many-cells/merged"):
             raise
     except Exception:
         if strict:
@@ -1145,6 +1269,57 @@ def _inspect_zip(
 # entry point
 
 
+_SPECIAL_KINDS = {
+    "zh": {
+        "fifo": "命名管道（FIFO）",
+        "dir": "文件夹",
+        "chr": "字符设备",
+        "blk": "块设备",
+        "sock": "套接字",
+        "other": "特殊文件",
+    },
+    "en": {
+        "fifo": "a named pipe (FIFO)",
+        "dir": "a folder",
+        "chr": "a character device",
+        "blk": "a block device",
+        "sock": "a socket",
+        "other": "a special file",
+    },
+}
+
+
+def _special_key(mode: int) -> str:
+    for test, key in (
+        (stat.S_ISFIFO, "fifo"),
+        (stat.S_ISDIR, "dir"),
+        (stat.S_ISCHR, "chr"),
+        (stat.S_ISBLK, "blk"),
+        (stat.S_ISSOCK, "sock"),
+    ):
+        if test(mode):
+            return key
+    return "other"
+
+
+def special_kind(mode: int, lang: str = "zh") -> str:
+    """What a non-regular file is, in words ("命名管道（FIFO）", "a folder"...)."""
+    return _SPECIAL_KINDS["en" if lang == "en" else "zh"][_special_key(mode)]
+
+
+def refuse_special(path: str | Path, lang: str = "zh") -> None:
+    """Raise the ``cannot-open`` :class:`UnreadableError` saying what ``path`` is when it exists
+    but is not a regular file (a FIFO, a device, a socket); do nothing otherwise. Reading a
+    FIFO blocks until something writes to it, so this is checked before any ``open``."""
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise _error(p, lang, "cannot-open/special", what=_special_key(mode))
+
+
 def inspect(
     path: str | Path, limits: Mapping[str, float], lang: str = "zh", *, chunk_size: int = CHUNK_SIZE
 ) -> Inspection:
@@ -1206,7 +1381,10 @@ def _inspect(
 ) -> Inspection | Callable[[], Inspection]:
     """:func:`inspect` (``staged``: :func:`inspect_in_two_steps`), refusals as :class:`_Refused`."""
     try:
-        size = p.stat().st_size
+        st = p.stat()
+        size = st.st_size
+        if not stat.S_ISREG(st.st_mode):  # opening a FIFO would wait for a writer forever
+            raise _Refused("cannot-open/special", what=_special_key(st.st_mode))
         if size == 0:
             raise _Refused("empty")
         if size > limits["max_file_mb"] * MiB:
@@ -1236,5 +1414,7 @@ __all__ = [
     "col_letters",
     "inspect",
     "inspect_in_two_steps",
+    "refuse_special",
     "sniff",
+    "special_kind",
 ]

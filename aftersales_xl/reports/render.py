@@ -171,7 +171,10 @@ def render_mask(outcomes: list[FileOutcome], form: FormSpec, lang: str = "zh") -
         ]
         if o.comments:
             parts.append(t("comments", n=o.comments))
-        text = t("masked", parts=sep.join(parts)) if parts else t("nothing-to-mask")
+        text = t("masked", parts=sep.join(parts)) if parts else ""
+        if o.properties:
+            text = t("properties-emptied-after", text=text) if text else t("properties-emptied")
+        text = text or t("nothing-to-mask")
         if o.links:
             text += t("links-removed", n=o.links)
         lines.append(_outcome_line(o, text, lang))
@@ -327,6 +330,14 @@ _TEXT: dict[str, dict[str, str]] = {
     "comments": {"zh": "批注 {n}", "en": "comments {n}"},
     "masked": {"zh": "已脱敏 {parts}", "en": "masked {parts}"},
     "nothing-to-mask": {"zh": "没有需要脱敏的内容", "en": "nothing to mask"},
+    "properties-emptied": {
+        "zh": "文档属性（作者、标题、公司等）已清空",
+        "en": "document properties (author, title, company…) emptied",
+    },
+    "properties-emptied-after": {
+        "zh": "{text}；文档属性（作者、标题、公司等）已清空",
+        "en": "{text}; document properties (author, title, company…) emptied",
+    },
     "links-removed": {
         "zh": "；移除指向个人信息的超链接 {n} 个",
         "en": "; {n} hyperlink(s) to personal data removed",

@@ -40,7 +40,6 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
 from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.comments import Comment
-from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.utils.cell import coordinate_to_tuple
@@ -596,6 +595,30 @@ def _redact_cell(cell: Cell, renamed: Mapping[str, str]) -> None:
         digits = cell_text(value)
         if digits and redact(digits) != digits:  # a phone stored as a number
             _put(cell, redact(digits))
+    _cut_to_excel_limit(cell)
+
+
+#: the most characters an Excel cell holds
+EXCEL_CELL_MAX = 32_767
+
+
+def _cut_to_excel_limit(cell: Cell) -> None:
+    """Text over Excel's 32,767 characters is cut (Excel would refuse or repair the copy),
+    and a comment on the cell says how long it was and that the submission keeps it whole."""
+    value = cell.value
+    if not isinstance(value, str | CellRichText) or cell.data_type == "f":
+        return
+    length = len(str(value))
+    if length <= EXCEL_CELL_MAX:
+        return
+    cell.value = str(value)[:EXCEL_CELL_MAX]
+    note = (
+        f"此单元格原有 {length:,} 个字符，超过 Excel 上限 32,767：副本中多出的部分已截去，"
+        "提交文件中仍完整"
+        f"\n(this cell had {length:,} characters, over Excel's 32,767: the rest is cut here)"
+    )
+    old = cell.comment.text + "\n\n" if cell.comment is not None else ""
+    cell.comment = Comment(old + note, "xlcheck")
 
 
 def _redact_sheet_texts(ws: Worksheet, renamed: Mapping[str, str]) -> None:
@@ -648,22 +671,28 @@ _CORE_TEXT = (
 )
 
 
+#: core properties that may name a person (a name cannot be told from other words): emptied
+_PERSONAL_CORE = (
+    "creator",
+    "lastModifiedBy",
+    "title",
+    "subject",
+    "description",
+    "keywords",
+    "category",
+)
+
+
 def _redact_properties(wb: Workbook) -> None:
-    """The document properties (author, title, keywords… and custom properties)."""
+    """The document properties: those that may name a person (author, last modified by,
+    title, subject, comments, keywords, category) and every custom property are emptied, as
+    in a masked copy; the rest are redacted."""
     props = wb.properties
     for attr in _CORE_TEXT:
         value = getattr(props, attr, None)
         if isinstance(value, str):
-            setattr(props, attr, redact(value))
-    custom = wb.custom_doc_props
-    for i, prop in enumerate(custom.props):
-        value = prop.value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = cell_text(value) or ""
-        if isinstance(value, str) and redact(value) != value:
-            custom.props[i] = prop = StringProperty(name=prop.name, value=redact(value))
-        if prop.name and redact(prop.name) != prop.name:
-            prop.name = redact(prop.name)
+            setattr(props, attr, None if attr in _PERSONAL_CORE else redact(value))
+    wb.custom_doc_props.props.clear()
 
 
 def _mark_cells(

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 import xlsxwriter.exceptions
-from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from ..coerce import as_text, is_missing
 from ..forms import LISTS_SHEET
@@ -31,6 +31,8 @@ from ..pii import redact
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 #: text starting with one of these is stored with Excel's quote prefix (never a formula)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "{=", "\t", "\r", "＝", "＋", "－", "＠")
+#: the most characters an Excel cell holds
+EXCEL_CELL_MAX = 32_767
 #: Excel refuses an inline drop-down source longer than this
 _INLINE_LIST_MAX = 255
 
@@ -73,6 +75,8 @@ class CellWriter:
         self.note = add({"italic": True, "font_color": "#595959"})
         self.block = add({"bold": True, "font_size": 11, "bottom": 1})
         self.long_lists: list[list[str]] = []
+        #: ``(sheet, "A1", characters typed)`` of every text cut to Excel's 32,767 characters
+        self.cut: list[tuple[str, str, int]] = []
 
     # -- typed writers ------------------------------------------------------------------
     def string(self, ws: Any, row: int, col: int, value: str, *, wrap: bool = False) -> None:
@@ -82,6 +86,9 @@ class CellWriter:
             ws.write_blank(row, col, None)
         else:
             value = redact(value)
+            if len(value) > EXCEL_CELL_MAX:  # Excel holds no more: cut, and say so (self.cut)
+                self.cut.append((ws.name, xl_rowcol_to_cell(row, col), len(value)))
+                value = value[:EXCEL_CELL_MAX]
             quoted = value.startswith(FORMULA_PREFIXES)
             if wrap:
                 fmt = self.quoted_wrap if quoted else self.wrap

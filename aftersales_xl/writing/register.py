@@ -90,8 +90,9 @@ def write_register(
     state: MergeState | None = None,
     comments: Mapping[str, Sequence[str | None]] | None = None,
     lang: str = "zh",
-) -> None:
-    """Write the whole register workbook to ``path`` atomically.
+) -> list[tuple[str, str, int]]:
+    """Write the whole register workbook to ``path`` atomically; return ``(sheet, "A1",
+    characters)`` of every text cut to Excel's 32,767 characters (for a note).
 
     ``frame`` holds one row per record with the form keys, every SLA column key and the
     provenance keys (``source_file``, ``source_row``, ``merged_at``) as columns; rows are
@@ -180,6 +181,7 @@ def write_register(
     except (OSError, xlsxwriter.exceptions.XlsxWriterException) as e:
         detail = getattr(e, "strerror", None) or e
         raise WriteError(_t("cannot-write", lang, path=path.name, detail=detail)) from None
+    return cells.cut
 
 
 @dataclass(frozen=True)

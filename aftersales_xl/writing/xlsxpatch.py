@@ -240,9 +240,13 @@ def patch_cells(
     scrub_shared_strings: bool = False,
     drop_hyperlinks: Iterable[str] = (),
     comment_text: Callable[[str], str] | None = None,
+    replace_parts: Mapping[str, bytes] | None = None,
     lang: str = "zh",
 ) -> None:
     """Copy workbook ``src`` to ``dst`` with the cells in ``changes`` set to new text.
+
+    ``replace_parts`` maps other zip members to their new bytes (masking replaces the
+    document properties this way, see :func:`scrubbed_properties`).
 
     ``changes`` maps A1 references of worksheet part ``sheet_part`` to the new text (written
     as an inline string, keeping the cell's style) or ``None`` (the cell's value is removed,
@@ -273,7 +277,9 @@ def patch_cells(
 
     try:
         with atomic_output(dst) as tmp:
-            edits = _Edits(sheet_part, by_row, drop, scrub_shared_strings, comment_text)
+            edits = _Edits(
+                sheet_part, by_row, drop, scrub_shared_strings, comment_text, replace_parts
+            )
             _write_copy(src, tmp, edits, lang)
             _verify(src, tmp, sheet_name, edits, lang)
     except WriteError:
@@ -333,9 +339,11 @@ class _Edits:
         drop: set[tuple[int, int]],
         scrub: bool,
         comment_text: Callable[[str], str] | None,
+        extra: Mapping[str, bytes] | None = None,
     ):
         self.part, self.by_row, self.drop = part, by_row, drop
         self.scrub, self.comment_text = scrub, comment_text
+        self.extra = dict(extra or {})  # other members replaced whole (document properties)
         self.shared_strings: str | None = None  # the string table, when it was scrubbed
         self.rels: str | None = None  # the sheet's relationships, when links were dropped
         self.comments: dict[str, bool] = {}  # comment parts rewritten → threaded?
@@ -343,7 +351,7 @@ class _Edits:
     @property
     def changed(self) -> set[str]:
         """The members other than the sheet part that were rewritten."""
-        parts = {self.shared_strings, self.rels, *self.comments}
+        parts = {self.shared_strings, self.rels, *self.comments, *self.extra}
         return {p for p in parts if p is not None}
 
 
@@ -376,6 +384,7 @@ def _write_copy(src: Path, tmp: Path, edits: _Edits, lang: str) -> None:
                 if new != data:
                     replaced[target] = new
                     edits.comments[target] = threaded
+        replaced.update((k, v) for k, v in edits.extra.items() if k in names)
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zout:
             zout.comment = zin.comment
             for info in infos:
@@ -807,6 +816,10 @@ class _SheetRewriter:
         row_end = re.compile(rb"</" + p + rb"row\s*>")
         last = 0
         while True:
+            if not self.pending:
+                # nothing left to change: the remaining rows are copied as they are by run()
+                # (a row without r= keeps following the one before it, numbered or not)
+                return
             pos = self._compact(pos)
             m = self._find(next_row, pos)
             start = m.start()
@@ -980,7 +993,8 @@ def _xml_text(value: str) -> str:
 
 # -- where the output goes -------------------------------------------------------------------
 def output_for(src: Path, out_dir: Path | None, in_place: bool, lang: str = "zh") -> Path:
-    """Where the patched copy of ``src`` goes: ``out_dir/NAME`` or, in place, ``src`` itself.
+    """Where the patched copy of ``src`` goes: ``out_dir/NAME`` (``name`` if given) or, in
+    place, ``src`` itself.
 
     Refuses an output folder that is the source's own folder (that would overwrite the
     original without a backup) and a destination that is open in Excel.
@@ -1041,6 +1055,7 @@ def write_patched(
     scrub_shared_strings: bool = False,
     drop_hyperlinks: Iterable[str] = (),
     comment_text: Callable[[str], str] | None = None,
+    replace_parts: Mapping[str, bytes] | None = None,
     lang: str = "zh",
 ) -> tuple[Path, Path | None]:
     """Patch ``src`` into ``out_dir`` (created if needed) or in place after a backup.
@@ -1073,6 +1088,7 @@ def write_patched(
             scrub_shared_strings=scrub_shared_strings,
             drop_hyperlinks=drop_hyperlinks,
             comment_text=comment_text,
+            replace_parts=replace_parts,
             lang=lang,
         )
     except BaseException:
@@ -1080,6 +1096,41 @@ def write_patched(
             backup.unlink(missing_ok=True)
         raise
     return dst, backup
+
+
+# -- document properties -----------------------------------------------------------------------
+#: core.xml / app.xml elements that name people or describe the content (emptied by masking)
+_PERSONAL_PROPERTIES = re.compile(
+    rb"<((?:\w+:)?(?:title|subject|creator|keywords|description|lastModifiedBy|category|"
+    rb"contentStatus|Manager|Company|HyperlinkBase))(\s[^>]*)?>.*?</\1\s*>",
+    re.S,
+)
+_CUSTOM_PROPERTY = re.compile(rb"<(?:\w+:)?property\b.*?</(?:\w+:)?property\s*>", re.S)
+PROPERTY_PARTS = ("docProps/core.xml", "docProps/app.xml", "docProps/custom.xml")
+
+
+def scrubbed_properties(src: Path) -> dict[str, bytes]:
+    """The document-property parts of ``src`` with everything that may name a person emptied:
+    title, subject, author, keywords, comments, last modified by, category, status (core.xml),
+    manager, company, hyperlink base (app.xml) and every custom property (custom.xml). Names
+    cannot be told from other words, so these are emptied rather than searched. Only parts
+    that change are returned."""
+    out: dict[str, bytes] = {}
+    with zipfile.ZipFile(src) as z:
+        names = set(z.namelist())
+        for part in PROPERTY_PARTS:
+            if part not in names or z.getinfo(part).file_size > (4 << 20):
+                continue
+            data = z.read(part)
+            if part.endswith("custom.xml"):
+                new = _CUSTOM_PROPERTY.sub(b"", data)
+            else:
+                new = _PERSONAL_PROPERTIES.sub(
+                    lambda m: b"<" + m.group(1) + (m.group(2) or b"") + b"/>", data
+                )
+            if new != data:
+                out[part] = new
+    return out
 
 
 # -- verification ----------------------------------------------------------------------------
@@ -1090,21 +1141,24 @@ def _verify(src: Path, out: Path, sheet: str, edits: _Edits, lang: str) -> None:
     with zipfile.ZipFile(src) as a, zipfile.ZipFile(out) as b:
         ia, ib = a.infolist(), b.infolist()
         if [i.filename for i in ia] != [i.filename for i in ib]:
-            raise _error("verify", lang, name=out.name, detail="parts")
+            raise _error("verify", lang, name=redact(src.name), detail="parts")
         for x, y in zip(ia, ib, strict=True):
             changed = (x.CRC, x.file_size) != (y.CRC, y.file_size)
-            if changed and x.filename != part and x.filename not in also_changed:
-                raise _error("verify", lang, name=out.name, detail=x.filename)
+            untouched = x.filename != part or not (by_row or edits.drop)
+            if changed and untouched and x.filename not in also_changed:
+                raise _error("verify", lang, name=redact(src.name), detail=x.filename)
         bad = b.testzip()
         if bad is not None:
-            raise _error("verify", lang, name=out.name, detail=bad)
+            raise _error("verify", lang, name=redact(src.name), detail=bad)
         try:
             if edits.drop:
                 _verify_links(a, b, part, edits.drop)
             for target, threaded in edits.comments.items():
                 _verify_comments(a.read(target), b.read(target), threaded)
         except (ValueError, KeyError, ElementTree.ParseError):
-            raise _error("verify", lang, name=out.name, detail="links/comments") from None
+            raise _error("verify", lang, name=redact(src.name), detail="links/comments") from None
+    if not by_row and not edits.shared_strings:
+        return  # no cell was to change: the rows were copied byte for byte (CRCs checked above)
     # the changed sheet; and every sheet when a shared part (the string table) changed too
     others = [n for n in sheet_parts(src, lang) if n != sheet] if edits.shared_strings else []
     names = [sheet, *others]
@@ -1115,12 +1169,12 @@ def _verify(src: Path, out: Path, sheet: str, edits: _Edits, lang: str) -> None:
         book_b = python_calamine.CalamineWorkbook.from_path(str(out))
         for name in names:
             _compare(
-                _grid(book_a, name), _grid(book_b, name), by_row if name == sheet else {}, out, lang
+                _grid(book_a, name), _grid(book_b, name), by_row if name == sheet else {}, src, lang
             )
     except WriteError:
         raise
     except Exception as e:  # noqa: BLE001 - any reader failure means the output is not trustworthy
-        raise _error("verify", lang, name=out.name, detail=type(e).__name__) from None
+        raise _error("verify", lang, name=redact(src.name), detail=type(e).__name__) from None
 
 
 def _verify_links(
@@ -1148,10 +1202,11 @@ def _compare(
     before: list[list[Any]],
     after: list[list[Any]],
     by_row: dict[int, dict[int, str | None]],
-    out: Path,
+    src: Path,
     lang: str,
 ) -> None:
-    """Raise unless ``after`` is ``before`` with the changes applied (trailing blanks ignored)."""
+    """Raise unless ``after`` is ``before`` with the changes applied (trailing blanks ignored);
+    the error names the user's file ``src``, never the temporary copy."""
     for r, cols in by_row.items():
         while len(before) < r:
             before.append([])
@@ -1164,7 +1219,9 @@ def _compare(
         b = after[r] if r < len(after) else []
         if a != b and _trimmed(a) != _trimmed(b):
             c = next(i for i, (x, y) in enumerate(zip_longest(a, b, fillvalue="")) if x != y)
-            raise _error("verify", lang, name=out.name, detail=f"{column_letters(c + 1)}{r + 1}")
+            raise _error(
+                "verify", lang, name=redact(src.name), detail=f"{column_letters(c + 1)}{r + 1}"
+            )
 
 
 def _trimmed(values: list[Any]) -> list[Any]:
