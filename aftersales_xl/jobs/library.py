@@ -16,6 +16,7 @@ from typing import Any
 from ..config import Policy
 from ..errors import WriteError
 from ..forms import FormSpec
+from ..messages import localise
 from ..reading.register import read_register
 from ..reports.library_sheet import write_library
 from ..reports.recurring import library_table
@@ -58,7 +59,7 @@ def build_library(
     """
     register, output = Path(register), Path(output)
     if output.resolve() == register.resolve():
-        raise WriteError(_t("same-file", lang, path=output.name))
+        raise WriteError(localise(_TEXT, "same-file", lang, path=output.name))
     frame = read_register(register, form, policy, lang=lang)
     table = library_table(frame, policy, lang=lang)
     refuse_if_open_in_excel(output, lang)
@@ -69,25 +70,25 @@ def build_library(
 
 def render_library(result: LibraryResult, lang: str = "zh") -> str:
     """One line: where the library went and what it holds."""
-    if lang == "en":
-        return (
-            f"Solution library written: {result.output} — {result.problems} recurring problems "
-            f"covering {result.covered} of {result.records} records"
-        )
-    return (
-        f"已生成解决方案库：{result.output}（{result.problems} 个高频问题，"
-        f"涵盖 {result.records} 条记录中的 {result.covered} 条）"
+    return localise(
+        _TEXT,
+        "library-written",
+        lang,
+        output=result.output,
+        problems=result.problems,
+        covered=result.covered,
+        records=result.records,
     )
 
 
-_TEXT = {
+_TEXT: dict[str, dict[str, str]] = {
+    "library-written": {
+        "zh": "已生成解决方案库：{output}（{problems} 个高频问题，涵盖 {records} 条记录中的 {covered} 条）",
+        "en": "Solution library written: {output} — {problems} recurring problems "
+        "covering {covered} of {records} records",
+    },
     "same-file": {
         "zh": "-o {path} 是总台账本身：请给解决方案库另一个文件名，例如 解决方案库.xlsx",
         "en": "-o {path} is the register itself: give the library another name, e.g. 解决方案库.xlsx",
     },
 }
-
-
-def _t(key: str, lang: str, **params: Any) -> str:
-    entry = _TEXT[key]
-    return (entry.get(lang) or entry["zh"]).format(**params)

@@ -60,7 +60,7 @@ from ..findings import ERROR, Report
 from ..forms import FormSpec
 from ..ids import format_id, id_pattern, normalise_id, parse_id
 from ..masking import TEXT, mask_frame, mask_value
-from ..messages import shorten
+from ..messages import localise, shorten
 from ..pii import cell_text, redact
 from ..reading.opening import expand_paths
 from ..reading.register import (
@@ -267,11 +267,7 @@ class MergeLock:
             since = datetime.fromtimestamp(self.path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
         except OSError:
             since = "?"
-        return (
-            f"另一个合并正在进行（{since} 开始）：请等它结束；如确认没有合并在运行，删除 {self.path} 后重试"
-            if self.lang != "en"
-            else f"another merge is running (since {since}): wait for it; if none is, delete {self.path} and retry"
-        )
+        return localise(_TEXT, "lock-held", self.lang, since=since, path=self.path)
 
     def _remove_if_stale(self) -> bool:
         """Remove the lock if the merge that took it is not running on this host any more."""
@@ -300,17 +296,12 @@ class MergeLock:
             pass
         except OSError:
             return False
-        if self.lang == "en":
-            why = (
-                f"pid {pid.group(1)} is no longer running"
-                if pid
-                else "it was empty and older than a minute"
-            )
-            line = f"xlcheck: removed the lock file {self.path.name} left by an interrupted merge ({why})"
-        else:
-            why = f"pid {pid.group(1)} 已不在运行" if pid else "锁文件为空，且已存在超过 1 分钟"
-            line = f"xlcheck: 删除了上次中断的合并留下的锁文件 {self.path.name}（{why}）"
-        self.notify(line)
+        why = (
+            localise(_TEXT, "lock-pid-gone", self.lang, pid=pid.group(1))
+            if pid
+            else localise(_TEXT, "lock-empty-old", self.lang)
+        )
+        self.notify(localise(_TEXT, "lock-removed", self.lang, name=self.path.name, why=why))
         return True
 
     def _remove_leftovers(self) -> None:
@@ -456,18 +447,11 @@ def _make_folder(register: Path, lang: str) -> None:
     try:
         register.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        detail = (
-            "路径中有一部分是文件而不是文件夹"
-            if lang != "en"
-            else "part of the path is a file, not a folder"
-        )
+        detail = localise(_TEXT, "path-part-is-file", lang)
         if not isinstance(e, FileExistsError | NotADirectoryError):
             detail = e.strerror or str(e)
         raise WriteError(
-            f"无法在 {register.parent} 中创建总台账（{detail}）：请给 --register 一个文件夹中的 .xlsx 路径"
-            if lang != "en"
-            else f"cannot create the register in {register.parent} ({detail}): give --register the path "
-            "of an .xlsx file in a folder"
+            localise(_TEXT, "cannot-create-register", lang, folder=register.parent, detail=detail)
         ) from None
 
 
@@ -484,26 +468,15 @@ def _submissions(
     for p in given:
         name = redact(p.name)
         if _same_path(p, register):
-            notes.append(
-                f"{name} 是总台账本身，不是提交文件，未合并"
-                if lang != "en"
-                else f"{name} is the register itself, not a submission: not merged"
-            )
+            notes.append(localise(_TEXT, "submission-is-register", lang, name=name))
         elif _is_register_workbook(p):
             skipped.append(name)
-            notes.append(
-                f"{name} 是 xlcheck 生成的总台账，不是提交文件，已跳过（其中的记录未合并）"
-                if lang != "en"
-                else f"{name} is a register written by xlcheck, not a submission: skipped "
-                "(its records were not merged)"
-            )
+            notes.append(localise(_TEXT, "submission-is-other-register", lang, name=name))
         else:
             kept.append(p)
     if given and not kept:
-        nothing = "没有可合并的提交文件" if lang != "en" else "nothing to merge"
-        raise XlcheckError(
-            "；".join(notes) + f"：{nothing}" if lang != "en" else "; ".join(notes) + f": {nothing}"
-        )
+        notes_text = localise(_TEXT, "note-separator", lang).join(notes)
+        raise XlcheckError(localise(_TEXT, "nothing-to-merge", lang, notes=notes_text))
     return kept, notes, skipped
 
 
@@ -603,11 +576,7 @@ def _merge_locked(
         result.masked_in_register.update(counts)
     if result.masked_in_register:
         n = sum(result.masked_in_register.values())
-        result.notes.append(
-            f"总台账/变更记录中手工填写的 {n} 处联系方式或个人信息已脱敏"
-            if lang != "en"
-            else f"{n} cells of contact data or personal information typed into the register by hand were masked"
-        )
+        result.notes.append(localise(_TEXT, "register-masked", lang, n=n))
 
     # 1. keep out rows with blocking errors; mask the rest
     batches: list[tuple[str, pd.DataFrame, Checked]] = []
@@ -770,11 +739,7 @@ def _merge_locked(
         changed = "、".join(form.field(k).title(lang) for k in plan.applied)
         if plan.kept:
             kept = "、".join(form.field(k).title(lang) for k in plan.kept)
-            changed += (
-                f"（总台账中手工修改的 {kept} 保留）"
-                if lang != "en"
-                else f" (hand edits in the register kept: {kept})"
-            )
+            changed += localise(_TEXT, "hand-edits-kept", lang, kept=kept)
         replaced.append(
             {
                 "replaced_at": now,
@@ -814,9 +779,7 @@ def _merge_locked(
     new_state = MergeState(tuple(fields), entries)
     if result.settled:
         result.notes.append(
-            f"按 --prefer {prefer} 处理了 {result.settled} 处两边都改过的字段"
-            if lang != "en"
-            else f"{result.settled} fields changed on both sides were settled by --prefer {prefer}"
+            localise(_TEXT, "settled-by-prefer", lang, prefer=prefer, n=result.settled)
         )
 
     # 5. figures and the write
@@ -1021,44 +984,24 @@ def _edit_conflict_row(
     label = form.field(key).title(lang)
     cell = c.sheet.cell(key, int(row)) if c.sheet and key in c.sheet.columns else None
     found, value = last
-    if lang == "en":
-        last_text = f"“{_shown(value)}”" if found else "(not kept: only its fingerprint is)"
-        msg = (
-            f"record {rid}, {label}: changed both in the register and in this file. Last merged "
-            f"{last_text}, register now “{_shown(now_value)}”, this file “{_shown(submitted)}”. "
-            "The register's value is kept; correct one side, or run merge --prefer submission "
-            "(or --prefer register) to settle it"
-        ).replace("“（空）”", "(blank)")
-    else:
-        last_text = f"“{_shown(value)}”" if found else "（未保存原值，只有指纹）"
-        msg = (
-            f"问题编号 {rid} 的“{label}”在总台账和本文件中都被修改：上次合并 {last_text}，"
-            f"总台账现为 “{_shown(now_value)}”，本文件为 “{_shown(submitted)}”。已保留总台账的值；"
-            "请改正其中一边，或用 merge --prefer submission（或 --prefer register）决定"
-        )
+    last_text = f"“{_shown(value)}”" if found else localise(_TEXT, "last-not-kept", lang)
+    msg = localise(
+        _TEXT,
+        "edit-conflict",
+        lang,
+        rid=rid,
+        label=label,
+        last=last_text,
+        now=_shown(now_value),
+        submitted=_shown(submitted),
+    ).replace("“（空）”", localise(_TEXT, "blank-quoted", lang))
     return RejectedRow(
         source, f"{c.report.sheet}!{cell}" if cell else None, label, "edit-conflict", msg
     )
 
 
 def _state_note(problem: str, lang: str) -> str:
-    if problem == "lost":
-        return (
-            "总台账中记录上次合并内容的隐藏工作表已丢失（文件可能被其他软件另存过）：本次按旧规则合并"
-            "（提交中改过的内容覆盖总台账），合并后重新记录"
-            if lang != "en"
-            else "the register's hidden merge-state sheet is gone (the file was probably saved by "
-            "another program): this merge follows the old rule (changed submitted fields replace "
-            "the register's) and records the state again"
-        )
-    return (
-        "总台账中记录上次合并内容的隐藏工作表与台账不符（被修改或来自另一个文件）：本次按旧规则合并"
-        "（提交中改过的内容覆盖总台账），合并后重新记录"
-        if lang != "en"
-        else "the register's hidden merge-state sheet does not match it (edited, or taken from "
-        "another file): this merge follows the old rule (changed submitted fields replace the "
-        "register's) and records the state again"
-    )
+    return localise(_TEXT, "state-lost" if problem == "lost" else "state-mismatch", lang)
 
 
 def _restore_deleted(
@@ -1160,26 +1103,16 @@ def _restore_deleted(
             row["merged_at"] = now
         restored.append(row)
     if lost:
-        shown = "、".join(sorted(lost)) if lang != "en" else ", ".join(sorted(lost))
-        result.notes.append(
-            f"总台账中被删除的记录 {shown} 在备份、变更记录和本次提交中都找不到，无法恢复：请从其他备份中找回"
-            if lang != "en"
-            else f"records {shown} were deleted from the register and are in no backup, no history "
-            "row and no submission: they could not be restored; recover them from another backup"
-        )
+        shown = localise(_TEXT, "list-separator", lang).join(sorted(lost))
+        result.notes.append(localise(_TEXT, "deleted-not-restored", lang, ids=shown))
     if not restored:
         return old
     restored.sort(key=lambda r: _id_order(r["record_id"], policy))
     result.restored += len(restored)
     ids = [r["record_id"] for r in restored]
     result.restored_ids.extend(ids)
-    shown = "、".join(ids) if lang != "en" else ", ".join(ids)
-    result.notes.append(
-        f"总台账中被手工删除的 {len(ids)} 条记录已恢复：{shown}（记录不能删除；如确需作废，请把状态改为“已关闭”并在备注中说明）"
-        if lang != "en"
-        else f"{len(ids)} records deleted from the register by hand were restored: {shown} "
-        "(records are never deleted; to retire one, close it and say why in a remark)"
-    )
+    shown = localise(_TEXT, "list-separator", lang).join(ids)
+    result.notes.append(localise(_TEXT, "deleted-restored", lang, n=len(ids), ids=shown))
     frame = pd.DataFrame(restored, columns=columns)
     return pd.concat([old, frame.astype(object)], ignore_index=True)
 
@@ -1233,17 +1166,13 @@ def _write_returns(
             result.return_failed += 1
             detail = redact(str(e) if isinstance(e, XlcheckError) else (e.strerror or str(e)))
             result.notes.append(
-                f"{source}：未能写出带编号的副本（{detail}）"
-                if lang != "en"
-                else f"{source}: the copy with IDs could not be written ({detail})"
+                localise(_TEXT, "return-not-written", lang, source=source, detail=detail)
             )
 
 
 def _no_id_column(path: Path, form: FormSpec, lang: str) -> WriteError:
     label = form.field("record_id").title(lang)
-    if lang == "en":
-        return WriteError(f'{path.name}: there is no "{label}" column to fill in the IDs')
-    return WriteError(f"{path.name}：没有“{label}”列，无法填回问题编号")
+    return WriteError(localise(_TEXT, "no-id-column", lang, name=path.name, label=label))
 
 
 #: one submitted version of a record: (batch number, source name, Excel row, values by key,
@@ -1312,19 +1241,11 @@ def _number_register_rows(
     for row, rid in new_ids.items():
         out.at[row, "record_id"] = rid
     if new_ids:
-        result.notes.append(
-            f"总台账中手工添加的 {len(new_ids)} 条记录没有问题编号，已编号"
-            if lang != "en"
-            else f"{len(new_ids)} records added to the register by hand had no ID and were numbered"
-        )
+        result.notes.append(localise(_TEXT, "register-rows-numbered", lang, n=len(new_ids)))
     left = [str(row) for row in out.index[out["record_id"].isna()]]
     if left:
-        result.notes.append(
-            f"总台账第 {'、'.join(left)} 行没有问题编号，也没有可用的接收时间/问题发生时间，无法编号：请补上时间"
-            if lang != "en"
-            else f"register rows {', '.join(left)} have no ID and no usable received/occurred time, "
-            "so they could not be numbered: add the time"
-        )
+        rows = localise(_TEXT, "list-separator", lang).join(left)
+        result.notes.append(localise(_TEXT, "register-rows-unnumbered", lang, rows=rows))
     return out
 
 
@@ -1466,17 +1387,9 @@ def _repeated_ids(old: pd.DataFrame, id_key: Callable[[str], Any], lang: str) ->
         if len(found) < 2:
             continue
         rid, first = redact(str(found[0][1])), found[0][0]  # it may be a phone typed there
-        at = (
-            "、".join(str(r) for r, _ in found)
-            if lang != "en"
-            else ", ".join(str(r) for r, _ in found)
-        )
+        at = localise(_TEXT, "list-separator", lang).join(str(r) for r, _ in found)
         notes.append(
-            f"总台账中问题编号 {rid} 出现了 {len(found)} 次（第 {at} 行）：各行都保留，"
-            f"提交的更新只写入第 {first} 行；请删除或改正多余的行"
-            if lang != "en"
-            else f"the register holds record ID {rid} {len(found)} times (rows {at}): every row is "
-            f"kept and updates go to row {first} only; delete or correct the extra rows"
+            localise(_TEXT, "repeated-id", lang, rid=rid, n=len(found), rows=at, first=first)
         )
     return notes
 
@@ -1501,12 +1414,7 @@ def _clash_row(
         c.sheet.cell("record_id", int(row)) if c.sheet and "record_id" in c.sheet.columns else None
     )
     label = form.field("record_id").title(lang)
-    msg = (
-        f"问题编号 {rid} 在总台账中属于另一条记录（客户或问题发生时间不同）：请清空本行编号后重新提交，合并时会重新编号"
-        if lang != "en"
-        else f"record ID {rid} belongs to another record in the register (different customer or occurrence "
-        "time): clear this row's ID and resubmit; merge will assign a new one"
-    )
+    msg = localise(_TEXT, "id-clash", lang, rid=rid)
     return RejectedRow(
         source, f"{c.report.sheet}!{cell}" if cell else None, label, "duplicate-id", msg
     )
@@ -1546,28 +1454,159 @@ def _conflict_rows(
         key=keys.index,
     )
     sources = list(dict.fromkeys(v[1] for v in versions))
-    files = "、".join(sources) if lang != "en" else ", ".join(sources)
+    files = localise(_TEXT, "list-separator", lang).join(sources)
     n = len(versions)
+    if not by_key:
+        what = localise(_TEXT, "conflict-record", lang, rid=rid)
+    else:
+        what = localise(
+            _TEXT, "conflict-same-problem-id" if rid else "conflict-same-problem", lang, rid=rid
+        )
     out = []
     for _b, source, row, _rec, c in versions:
         for k in differing:
             label = form.field(k).title(lang)
             cell = c.sheet.cell(k, int(row)) if c.sheet and k in c.sheet.columns else None
-            if lang == "en":
-                what = f"record {rid}"
-                if by_key:
-                    what = "the same problem (same customer, occurrence time and description"
-                    what += f": record {rid})" if rid else ")"
-                msg = f"{what} comes in {n} differing versions in {files} ({label}): none was merged; keep only the right one"
-            else:
-                what = f"问题编号 {rid} "
-                if by_key:
-                    what = "同一问题（客户、问题发生时间、问题描述相同"
-                    what += f"，即问题编号 {rid}）" if rid else "）"
-                msg = f"{what}在 {files} 中有 {n} 个内容不同的版本（{label}）：都未合并，请核对后只保留正确的一份"
+            msg = localise(_TEXT, "versions-differ", lang, what=what, n=n, files=files, label=label)
             out.append(
                 RejectedRow(
                     source, f"{c.report.sheet}!{cell}" if cell else None, label, "conflict", msg
                 )
             )
     return out
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "lock-held": {
+        "zh": "另一个合并正在进行（{since} 开始）：请等它结束；如确认没有合并在运行，删除 {path} 后重试",
+        "en": "another merge is running (since {since}): wait for it; if none is, delete {path} and retry",
+    },
+    "lock-pid-gone": {
+        "zh": "pid {pid} 已不在运行",
+        "en": "pid {pid} is no longer running",
+    },
+    "lock-empty-old": {
+        "zh": "锁文件为空，且已存在超过 1 分钟",
+        "en": "it was empty and older than a minute",
+    },
+    "lock-removed": {
+        "zh": "xlcheck: 删除了上次中断的合并留下的锁文件 {name}（{why}）",
+        "en": "xlcheck: removed the lock file {name} left by an interrupted merge ({why})",
+    },
+    "path-part-is-file": {
+        "zh": "路径中有一部分是文件而不是文件夹",
+        "en": "part of the path is a file, not a folder",
+    },
+    "cannot-create-register": {
+        "zh": "无法在 {folder} 中创建总台账（{detail}）：请给 --register 一个文件夹中的 .xlsx 路径",
+        "en": "cannot create the register in {folder} ({detail}): give --register the path "
+        "of an .xlsx file in a folder",
+    },
+    "submission-is-register": {
+        "zh": "{name} 是总台账本身，不是提交文件，未合并",
+        "en": "{name} is the register itself, not a submission: not merged",
+    },
+    "submission-is-other-register": {
+        "zh": "{name} 是 xlcheck 生成的总台账，不是提交文件，已跳过（其中的记录未合并）",
+        "en": "{name} is a register written by xlcheck, not a submission: skipped "
+        "(its records were not merged)",
+    },
+    "note-separator": {"zh": "；", "en": "; "},
+    "list-separator": {"zh": "、", "en": ", "},
+    "nothing-to-merge": {
+        "zh": "{notes}：没有可合并的提交文件",
+        "en": "{notes}: nothing to merge",
+    },
+    "register-masked": {
+        "zh": "总台账/变更记录中手工填写的 {n} 处联系方式或个人信息已脱敏",
+        "en": "{n} cells of contact data or personal information typed into the register by hand were masked",
+    },
+    "hand-edits-kept": {
+        "zh": "（总台账中手工修改的 {kept} 保留）",
+        "en": " (hand edits in the register kept: {kept})",
+    },
+    "settled-by-prefer": {
+        "zh": "按 --prefer {prefer} 处理了 {n} 处两边都改过的字段",
+        "en": "{n} fields changed on both sides were settled by --prefer {prefer}",
+    },
+    "last-not-kept": {
+        "zh": "（未保存原值，只有指纹）",
+        "en": "(not kept: only its fingerprint is)",
+    },
+    "edit-conflict": {
+        "zh": "问题编号 {rid} 的“{label}”在总台账和本文件中都被修改：上次合并 {last}，"
+        "总台账现为 “{now}”，本文件为 “{submitted}”。已保留总台账的值；"
+        "请改正其中一边，或用 merge --prefer submission（或 --prefer register）决定",
+        "en": "record {rid}, {label}: changed both in the register and in this file. Last merged "
+        "{last}, register now “{now}”, this file “{submitted}”. "
+        "The register's value is kept; correct one side, or run merge --prefer submission "
+        "(or --prefer register) to settle it",
+    },
+    # a blank value as the edit-conflict line shows it, quotes included
+    "blank-quoted": {"zh": "“（空）”", "en": "(blank)"},
+    "state-lost": {
+        "zh": "总台账中记录上次合并内容的隐藏工作表已丢失（文件可能被其他软件另存过）：本次按旧规则合并"
+        "（提交中改过的内容覆盖总台账），合并后重新记录",
+        "en": "the register's hidden merge-state sheet is gone (the file was probably saved by "
+        "another program): this merge follows the old rule (changed submitted fields replace "
+        "the register's) and records the state again",
+    },
+    "state-mismatch": {
+        "zh": "总台账中记录上次合并内容的隐藏工作表与台账不符（被修改或来自另一个文件）：本次按旧规则合并"
+        "（提交中改过的内容覆盖总台账），合并后重新记录",
+        "en": "the register's hidden merge-state sheet does not match it (edited, or taken from "
+        "another file): this merge follows the old rule (changed submitted fields replace the "
+        "register's) and records the state again",
+    },
+    "deleted-not-restored": {
+        "zh": "总台账中被删除的记录 {ids} 在备份、变更记录和本次提交中都找不到，无法恢复：请从其他备份中找回",
+        "en": "records {ids} were deleted from the register and are in no backup, no history "
+        "row and no submission: they could not be restored; recover them from another backup",
+    },
+    "deleted-restored": {
+        "zh": "总台账中被手工删除的 {n} 条记录已恢复：{ids}（记录不能删除；如确需作废，请把状态改为“已关闭”并在备注中说明）",
+        "en": "{n} records deleted from the register by hand were restored: {ids} "
+        "(records are never deleted; to retire one, close it and say why in a remark)",
+    },
+    "return-not-written": {
+        "zh": "{source}：未能写出带编号的副本（{detail}）",
+        "en": "{source}: the copy with IDs could not be written ({detail})",
+    },
+    "no-id-column": {
+        "zh": "{name}：没有“{label}”列，无法填回问题编号",
+        "en": '{name}: there is no "{label}" column to fill in the IDs',
+    },
+    "register-rows-numbered": {
+        "zh": "总台账中手工添加的 {n} 条记录没有问题编号，已编号",
+        "en": "{n} records added to the register by hand had no ID and were numbered",
+    },
+    "register-rows-unnumbered": {
+        "zh": "总台账第 {rows} 行没有问题编号，也没有可用的接收时间/问题发生时间，无法编号：请补上时间",
+        "en": "register rows {rows} have no ID and no usable received/occurred time, "
+        "so they could not be numbered: add the time",
+    },
+    "repeated-id": {
+        "zh": "总台账中问题编号 {rid} 出现了 {n} 次（第 {rows} 行）：各行都保留，"
+        "提交的更新只写入第 {first} 行；请删除或改正多余的行",
+        "en": "the register holds record ID {rid} {n} times (rows {rows}): every row is "
+        "kept and updates go to row {first} only; delete or correct the extra rows",
+    },
+    "id-clash": {
+        "zh": "问题编号 {rid} 在总台账中属于另一条记录（客户或问题发生时间不同）：请清空本行编号后重新提交，合并时会重新编号",
+        "en": "record ID {rid} belongs to another record in the register (different customer or occurrence "
+        "time): clear this row's ID and resubmit; merge will assign a new one",
+    },
+    "conflict-record": {"zh": "问题编号 {rid} ", "en": "record {rid}"},
+    "conflict-same-problem": {
+        "zh": "同一问题（客户、问题发生时间、问题描述相同）",
+        "en": "the same problem (same customer, occurrence time and description)",
+    },
+    "conflict-same-problem-id": {
+        "zh": "同一问题（客户、问题发生时间、问题描述相同，即问题编号 {rid}）",
+        "en": "the same problem (same customer, occurrence time and description: record {rid})",
+    },
+    "versions-differ": {
+        "zh": "{what}在 {files} 中有 {n} 个内容不同的版本（{label}）：都未合并，请核对后只保留正确的一份",
+        "en": "{what} comes in {n} differing versions in {files} ({label}): none was merged; keep only the right one",
+    },
+}

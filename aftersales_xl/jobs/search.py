@@ -33,6 +33,7 @@ from .. import similarity
 from ..config import Policy
 from ..errors import UnreadableError, XlcheckError
 from ..forms import FormSpec
+from ..messages import localise
 
 #: bump when the cache layout changes (an old cache is then rebuilt)
 CACHE_FORMAT = 1
@@ -228,7 +229,9 @@ def load_index(
     Raises :class:`UnreadableError` if the register does not exist or cannot be read.
     """
     if not register.is_file():
-        raise UnreadableError(str(register), "not-found", _t("not-found", lang, path=register.name))
+        raise UnreadableError(
+            str(register), "not-found", localise(_TEXT, "not-found", lang, path=register.name)
+        )
     digest = file_digest(register)
     cached = _read_cache(cache_path(register), digest)
     if cached is not None:
@@ -240,7 +243,9 @@ def load_index(
         _write_cache(cache_path(register), built)
     except OSError as e:
         if notes is not None:
-            notes.append(_t("cache-not-written", lang, path=cache_path(register).name, detail=e))
+            notes.append(
+                localise(_TEXT, "cache-not-written", lang, path=cache_path(register).name, detail=e)
+            )
     return built, "built"
 
 
@@ -267,23 +272,23 @@ def search(
     register = Path(register)
     terms = similarity.tokens(query)
     if not terms:
-        raise EmptyQueryError(_t("empty-query", lang, query=query.strip()[:20]))
+        raise EmptyQueryError(localise(_TEXT, "empty-query", lang, query=query.strip()[:20]))
     notes: list[str] = []
     idx, how = load_index(register, form, policy, lang=lang, notes=notes)
     result = SearchResult(register, query, [], len(idx), 0, how, notes=notes)
     if not len(idx):
-        result.message = _t("no-records", lang, path=register.name)
+        result.message = localise(_TEXT, "no-records", lang, path=register.name)
         return result
     keep = candidates(idx, policy.done_statuses, include_open, module, problem_type)
     result.candidates = int(keep.sum())
     if not result.candidates:
         done = "、".join(policy.done_statuses)
         if module or problem_type:
-            result.message = _t("none-in-filter", lang)
+            result.message = localise(_TEXT, "none-in-filter", lang)
         elif include_open:
-            result.message = _t("no-records", lang, path=register.name)
+            result.message = localise(_TEXT, "no-records", lang, path=register.name)
         else:
-            result.message = _t("none-solved", lang, records=len(idx), done=done)
+            result.message = localise(_TEXT, "none-solved", lang, records=len(idx), done=done)
         return result
     scores = idx.index.scores(terms)
     scores = np.where(keep, scores, 0.0)
@@ -292,7 +297,7 @@ def search(
         Hit(rank=rank, score=float(scores[i]), **idx.record(i)) for rank, i in enumerate(ranked, 1)
     ]
     if not result.hits:
-        result.message = _t("nothing-similar", lang)
+        result.message = localise(_TEXT, "nothing-similar", lang)
     return result
 
 
@@ -465,8 +470,3 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "the search cache {path} could not be written ({detail}); the next search rebuilds the index",
     },
 }
-
-
-def _t(key: str, lang: str, **params: Any) -> str:
-    entry = _TEXT[key]
-    return (entry.get(lang) or entry["zh"]).format(**params)

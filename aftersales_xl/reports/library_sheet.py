@@ -26,6 +26,7 @@ import xlsxwriter.exceptions
 
 from ..coerce import is_missing
 from ..errors import WriteError
+from ..messages import localise
 from ..writing.cells import CellWriter
 from ..writing.fileio import atomic_output
 from .recurring import LIBRARY_COLUMNS, LIBRARY_HEADINGS
@@ -76,7 +77,9 @@ def write_library(
             workbook.close()
     except (OSError, xlsxwriter.exceptions.XlsxWriterException) as e:
         detail = getattr(e, "strerror", None) or e
-        raise WriteError(_t("cannot-write", lang, path=path.name, detail=detail)) from None
+        raise WriteError(
+            localise(_TEXT, "cannot-write", lang, path=path.name, detail=detail)
+        ) from None
     return path
 
 
@@ -117,14 +120,14 @@ def _notes(
 ) -> None:
     ws.set_column(0, 0, 16)
     ws.set_column(1, 1, 90)
-    ws.write_string(0, 0, _t("notes-title", lang), cells.title)
+    ws.write_string(0, 0, localise(_TEXT, "notes-title", lang), cells.title)
     lines = [
-        (_t("built-from", lang), source),
-        (_t("built-at", lang), now.strftime("%Y-%m-%d %H:%M")),
-        (_t("records", lang), str(records)),
-        (_t("problems", lang), str(problems)),
+        (localise(_TEXT, "built-from", lang), source),
+        (localise(_TEXT, "built-at", lang), now.strftime("%Y-%m-%d %H:%M")),
+        (localise(_TEXT, "records", lang), str(records)),
+        (localise(_TEXT, "problems", lang), str(problems)),
     ]
-    lines += [(_label(key, lang), _t(f"def-{key}", lang)) for key in _DEFINED]
+    lines += [(_label(key, lang), localise(_TEXT, f"def-{key}", lang)) for key in _DEFINED]
     for r, (label, text) in enumerate(lines, start=2):
         cells.string(ws, r, 0, label)
         cells.string(ws, r, 1, text)
@@ -178,8 +181,3 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "#module #type #keywords (the most distinctive words of its descriptions)",
     },
 }
-
-
-def _t(key: str, lang: str, **params: Any) -> str:
-    entry = _TEXT[key]
-    return (entry.get(lang) or entry["zh"]).format(**params)

@@ -27,6 +27,7 @@ import pandas as pd
 
 from .. import similarity
 from ..config import Policy
+from ..messages import localise
 from ..pii import redact
 
 #: the columns of :func:`library_table`, in order
@@ -223,13 +224,11 @@ def _solution(
     latest = sorted(finished, key=lambda i: _ts(resolved[i]), reverse=True)
     if n >= 2 and (not rest or rest[0][1] < n):
         chosen = next(i for i in latest if similarity.normalise(cols["solution"][i]) == top)
-        return cols["solution"][chosen], (f"{n} records" if lang == "en" else f"{n} 条记录采用")
+        return cols["solution"][chosen], localise(_TEXT, "basis-shared", lang, n=n)
     permanent = [i for i in latest if PERMANENT in cols["solution"][i]]
     if permanent:
-        return cols["solution"][permanent[0]], (
-            "latest permanent fix" if lang == "en" else "最近的永久方案"
-        )
-    return cols["solution"][latest[0]], ("latest" if lang == "en" else "最近的方案")
+        return cols["solution"][permanent[0]], localise(_TEXT, "basis-permanent", lang)
+    return cols["solution"][latest[0]], localise(_TEXT, "basis-latest", lang)
 
 
 def _representative(
@@ -297,3 +296,11 @@ def _ts(value: Any) -> pd.Timestamp:
 
 def _nan(value: Any) -> bool:
     return value is None or bool(pd.isna(value))
+
+
+#: 方案依据: why the library shows this solution for a problem
+_TEXT: dict[str, dict[str, str]] = {
+    "basis-shared": {"zh": "{n} 条记录采用", "en": "{n} records"},
+    "basis-permanent": {"zh": "最近的永久方案", "en": "latest permanent fix"},
+    "basis-latest": {"zh": "最近的方案", "en": "latest"},
+}

@@ -19,6 +19,7 @@ from typing import Any
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, MergedCell
 
 from ..errors import WriteError
+from ..messages import localise
 from ..pii import redact
 from ..reading.named import filled, named_cell, named_rows, open_named
 from .cells import FORMULA_PREFIXES
@@ -74,7 +75,9 @@ class NamedForm:
         """Set the cell the defined name points at (a name the form lacks is an error)."""
         cell = named_cell(self.wb, name)
         if cell is None:
-            raise WriteError(self._text("no-name").format(path=redact(self.path.name), name=name))
+            raise WriteError(
+                localise(_TEXT, "no-name", self.lang, path=redact(self.path.name), name=name)
+            )
         self.put(cell, value)
 
     def set_table(self, name: str, rows: Sequence[Sequence[Any]]) -> int:
@@ -103,18 +106,18 @@ class NamedForm:
                 self.wb.save(tmp)
         except OSError as e:
             raise WriteError(
-                self._text("write-failed").format(
-                    path=redact(str(target)), reason=e.strerror or type(e).__name__
+                localise(
+                    _TEXT,
+                    "write-failed",
+                    self.lang,
+                    path=redact(str(target)),
+                    reason=e.strerror or type(e).__name__,
                 )
             ) from None
         return target
 
-    def _text(self, key: str) -> str:
-        entry = _TEXT[key]
-        return entry.get(self.lang, entry["zh"])
 
-
-_TEXT = {
+_TEXT: dict[str, dict[str, str]] = {
     "no-name": {
         "zh": "{path} 缺少单元格名称 {name}：不是当前模板生成的日报，请删除后重新生成",
         "en": "{path} lacks the cell name {name}: not made from the current template; delete it and run again",
