@@ -27,6 +27,8 @@ def read_marker(path: str | Path) -> str | None:
     defined name ``_xlcheck_form`` in ``xl/workbook.xml``, parsed with defusedxml. Never
     raises for a bad, foreign or unreadable file: it simply has no marker.
     """
+    if not Path(path).is_file():  # a FIFO or a device would block the open: no marker
+        return None
     try:
         with zipfile.ZipFile(path) as zf:
             return _marker_from_custom(zf) or _marker_from_names(zf)

@@ -603,9 +603,10 @@ def hidden_rows_and_sheet(d: Path) -> Case:
         "hidden_rows_and_sheet",
         p,
         "read",
-        "a hidden row and a hidden sheet with data (mask refuses: the hidden sheet holds PII)",
+        "a hidden row and a hidden sheet with data (mask and assign-ids refuse a copy: the "
+        "hidden sheet holds PII)",
         (PHONE, NAME),
-        expect_for={"mask": "refused"},
+        expect_for={"mask": "refused", "assign-ids": "refused"},
     )
 
 
