@@ -1,3 +1,3 @@
 """aftersales-xl: a spreadsheet-native record keeper and validator for after-sales teams."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -337,7 +337,7 @@ def test_merge_missing_file_is_exit_2_and_named(tmp_path, books):
 # -- the group -------------------------------------------------------------------------------------------
 def test_version_and_help():
     result = run("--version")
-    assert (result.exit_code, result.stdout) == (0, "xlcheck, version 0.2.0\n")
+    assert (result.exit_code, result.stdout) == (0, "xlcheck, version 0.3.0\n")
     result = run("--help")
     assert result.exit_code == 0 and result.stderr == ""
     for command in ("validate", "merge", "mask", "assign-ids", "template", "config"):

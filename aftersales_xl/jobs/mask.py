@@ -1,31 +1,15 @@
-"""Masking of contact data: 联系人, 联系方式 and personal data inside free text.
+"""The mask job: masked copies of whole workbooks (``xlcheck mask``), and the one
+:class:`MaskPlan` of what masking a workbook changes, which ``assign-ids -o`` and
+``merge --return`` write too, so every copy xlcheck writes is masked the same way.
 
-The rules (style from ``policy.mask``: ``char``, ``name_keep``, ``phone_keep_last``,
-``email_keep``):
-
-- **name** (fields with ``check = "masked-name"``): the first ``name_keep`` characters
-  stay, every other non-space character becomes ``char``: ``张三丰`` → ``张**``,
-  ``John Smith`` → ``J*** *****``; a trailing honorific stays (``张三先生`` → ``张*先生``);
-  several names in one cell (``张三\n李四``, ``张三、李四``) are masked one by one.
-- **contact** (``check = "masked-contact"``): every phone number and every other run of
-  five or more digits keeps its last ``phone_keep_last`` digits (``****5678``); every
-  email keeps the first ``email_keep`` characters of its local part and the domain
-  (``z***@example.com``); a cell holding several contacts has each masked, also when they
-  are only separated by a space, a line break or a dash (``****8000\n****5678``). Phones
-  stored as numbers (``13800138000``, ``13800138000.0``) are handled.
-- **free text** (``check = "pii-text"``): mainland mobiles, landlines, emails and
-  checksum-valid 18-digit ID-card numbers found by :func:`aftersales_xl.pii.find_pii` are
-  masked in place; order numbers and other digits are left alone.
-
-Masking is idempotent: what these rules produce is exactly what the validator accepts as
-masked (:func:`~aftersales_xl.pii.name_unmasked`, :func:`~aftersales_xl.pii.contact_unmasked`,
-:func:`~aftersales_xl.pii.find_pii`), and masked values are returned unchanged.
-
-A whole workbook (:func:`mask_workbooks`) also has masked, on the record sheet: every
-column the form does not know and the rows above the header (free-text rule; a second
-column under a header of a contact field, e.g. ``邮箱`` beside ``联系电话``, by that field's
-rule), the cell comments, and the hyperlinks over masked cells or pointing at personal
-data (removed). Personal data on the other sheets is reported, never changed.
+The rules for one value are :mod:`aftersales_xl.masking`'s. A workbook also has masked, on
+the record sheet: every column the form does not know and the rows above the header
+(free-text rule; a second column under a header of a contact field, e.g. ``邮箱`` beside
+``联系电话``, by that field's rule), the cell comments, and the hyperlinks over masked cells
+or pointing at personal data (removed); document properties that may name a person are
+emptied. A masked copy must be safe to forward whole: when personal data sits where masking
+cannot reach (another sheet, a sheet name, a header/footer, a conditional format, a
+drop-down list), no copy is written and one line says where.
 """
 
 from __future__ import annotations
@@ -44,6 +28,7 @@ from ..errors import UnreadableError, XlcheckError
 from ..findings import ERROR, WARNING, FileOutcome, Finding
 from ..forms import FormSpec
 from ..masking import CONTACT, NAME, TEXT, Style, mask_frame, mask_text
+from ..messages import localise
 from ..pii import (
     KIND_LABELS,
     cell_text,
@@ -234,9 +219,6 @@ class _Rest:
     notes: list[Finding] = field(default_factory=list)
 
 
-_ABOVE_HEADER = {"zh": "表头及以上各行", "en": "rows above the header"}
-
-
 def _mask_rest_of_workbook(
     path: Path, sheet: Any, form: FormSpec, style: Style, lang: str
 ) -> _Rest:
@@ -323,10 +305,12 @@ def _mask_record_sheet(
         twin = next(iter(form.match_headers([label])), None) if label else None
         spec = form.field(twin) if twin is not None else None
         kinds[c] = spec.check if spec is not None and spec.check in (NAME, CONTACT) else TEXT
-        shown = redact(label) or (f"{column_letters(c + 1)} 列" if lang != "en" else "")
+        # a blank header is shown by its letter in Chinese; in English the "(column X)" below says it
+        shown = redact(label) or (
+            _t("column-letter", lang, letter=column_letters(c + 1)) if lang != "en" else ""
+        )
         if not shown or shown in titles or shown in labels.values():
-            letter = column_letters(c + 1)
-            shown = f"{shown}（{letter} 列）" if lang != "en" else f"{shown} (column {letter})"
+            shown = _t("label-and-column", lang, label=shown, letter=column_letters(c + 1))
         labels[c] = shown.strip()
         if label:
             first = sheet.columns.get(twin) if twin is not None else None
@@ -351,14 +335,7 @@ def _mask_record_sheet(
                 else:
                     rest.counts[labels[c]] += 1
     if above_header:  # counted after the columns
-        rest.counts[_ABOVE_HEADER["en" if lang == "en" else "zh"]] = above_header
-
-
-_PROPERTIES = {
-    "zh": "文档属性（作者、标题、公司等，已清空）",
-    "en": "document properties (author, title, company…: emptied)",
-}
-_NAME_LABEL = {"zh": "姓名", "en": "a name"}
+        rest.counts[_t("above-header", lang)] = above_header
 
 
 _NAME_HEADERS = ("姓名", "名字", "客户姓名", "联系人姓名", "name")
@@ -421,15 +398,14 @@ def _pii_outside_cells(path: Path, sheet: Any, lang: str) -> list[Finding]:
     from html import unescape
 
     places: list[str] = []
-    en = lang == "en"
     try:
         with zipfile.ZipFile(path) as z:
             members = set(z.namelist())
             book = z.read("xl/workbook.xml") if "xl/workbook.xml" in members else b""
             if any(find_pii(unescape(_TAG.sub(" ", book.decode("utf-8", "replace"))))):
-                places.append("sheet or range names" if en else "工作表名称或区域名称")
+                places.append(_t("place-book-names", lang))
             if any(any(find_pii(s.name)) for s in sheet.inspection.sheets) and not places:
-                places.append("sheet names" if en else "工作表名称")
+                places.append(_t("place-sheet-names", lang))
             for scan in sheet.inspection.sheets:
                 if not scan.part or scan.part not in members:
                     continue
@@ -437,20 +413,16 @@ def _pii_outside_cells(path: Path, sheet: Any, lang: str) -> list[Finding]:
                 if info.file_size > (64 << 20):
                     continue
                 data = z.read(scan.part)
-                for pattern, zh, en_label in (
-                    (_HEADER_FOOTER, "页眉页脚", "header/footer"),
-                    (_CONDITIONAL, "条件格式", "conditional formats"),
-                    (_DATA_VALIDATION, "数据验证（下拉列表）", "data validation lists"),
+                for pattern, what in (
+                    (_HEADER_FOOTER, "header-footer"),
+                    (_CONDITIONAL, "conditional-formats"),
+                    (_DATA_VALIDATION, "data-validation"),
                 ):
                     for m in pattern.finditer(data):
                         text = unescape(_TAG.sub(" ", m.group().decode("utf-8", "replace")))
                         if any(find_pii(text)):
-                            label = en_label if en else zh
-                            places.append(
-                                f'{label} of sheet "{scan.name}"'
-                                if en
-                                else f"工作表“{scan.name}”的{label}"
-                            )
+                            label = _t(what, lang)
+                            places.append(_t("place-of-sheet", lang, label=label, sheet=scan.name))
                             break
     except (OSError, zipfile.BadZipFile, KeyError):
         return []
@@ -462,7 +434,7 @@ def _pii_outside_cells(path: Path, sheet: Any, lang: str) -> list[Finding]:
             None,
             None,
             None,
-            redact(f"personal data in {place}" if en else f"{place}中有个人信息"),
+            redact(_t("pii-in-place", lang, place=place)),
         )
         for place in dict.fromkeys(places)
     ]
@@ -470,16 +442,8 @@ def _pii_outside_cells(path: Path, sheet: Any, lang: str) -> list[Finding]:
 
 def _refusal(path: Path, notes: list[Finding], lang: str) -> str:
     """The one line for a workbook whose masked copy would still hold personal data."""
-    where = ("; " if lang == "en" else "；").join(n.message for n in notes)
-    if lang == "en":
-        return redact(
-            f"{path.name}: personal data outside the record sheet's cells ({where}) cannot be "
-            "masked in a copy: no copy written; delete or mask it by hand and run again"
-        )
-    return redact(
-        f"{path.name}：记录表单元格以外还有个人信息（{where}），无法在副本中脱敏，未写出副本："
-        "请手动删除或脱敏后重新运行"
-    )
+    where = _t("note-separator", lang).join(n.message for n in notes)
+    return redact(_t("refusal", lang, name=path.name, where=where))
 
 
 def _pii_in_comments(path: Path, part: str, lang: str) -> int:
@@ -488,33 +452,19 @@ def _pii_in_comments(path: Path, part: str, lang: str) -> int:
 
 
 def _kinds(found: Counter[str], lang: str) -> str:
-    labels = {
-        **KIND_LABELS["en" if lang == "en" else "zh"],
-        "name": _NAME_LABEL["en" if lang == "en" else "zh"],
-    }
-    if lang == "en":
-        return ", ".join(f"{n} × {labels[k]}" for k, n in found.items())
-    return "、".join(f"{labels[k]} {n} 处" for k, n in found.items())
+    labels = {**KIND_LABELS.get(lang, KIND_LABELS["zh"]), "name": _t("a-name", lang)}
+    return _t("kind-separator", lang).join(
+        _t("kind-count", lang, kind=labels[k], n=n) for k, n in found.items()
+    )
 
 
 def _note_other_sheet(name: str, found: Counter[str], lang: str) -> Finding:
-    if lang == "en":
-        text = (
-            f'sheet "{name}" holds personal data ({_kinds(found, lang)}) that was not masked: '
-            "only the record sheet is masked; remove or mask it by hand"
-        )
-    else:
-        text = f"工作表“{name}”中有未脱敏的个人信息（{_kinds(found, lang)}）：本命令只脱敏记录表，请手动删除或脱敏"
+    text = _t("other-sheet", lang, name=name, kinds=_kinds(found, lang))
     return Finding(ERROR, "pii-in-text", name, None, None, None, redact(text))
 
 
 def _note_comments_left(sheet: str, n: int, lang: str) -> Finding:
-    text = (
-        f"{n} cell comment(s) still hold a phone number or email: edit them by hand"
-        if lang == "en"
-        else f"批注中有 {n} 处手机号/邮箱未脱敏：请手动修改"
-    )
-    return Finding(ERROR, "pii-in-text", sheet, None, None, None, text)
+    return Finding(ERROR, "pii-in-text", sheet, None, None, None, _t("comments-left", lang, n=n))
 
 
 def _note_column(
@@ -527,21 +477,58 @@ def _note_column(
     if spec is not None and first is not None:
         code = "duplicate-column"
         field_name, first_col = spec.title(lang), column_letters(first + 1)
-        rule = (
-            field_name
-            if spec.check in (NAME, CONTACT)
-            else ("free text" if lang == "en" else "自由文本")
-        )
-        text = (
-            f'"{label}" is a second "{field_name}" column (the first is column {first_col}); '
-            f"masked by the {rule} rule: keep one column per field"
-            if lang == "en"
-            else f"“{label}”是第二个“{field_name}”列（第一个在 {first_col} 列），按{rule}规则脱敏：每个字段请只保留一列"
+        rule = field_name if spec.check in (NAME, CONTACT) else _t("free-text", lang)
+        text = _t(
+            "second-column", lang, label=label, field=field_name, first_col=first_col, rule=rule
         )
     else:
-        text = (
-            f'header "{label}" is not a field of this form; phones, emails and ID numbers in it are masked as free text'
-            if lang == "en"
-            else f"表头“{label}”不是本表单的字段：其中的手机号、邮箱、身份证号按自由文本脱敏"
-        )
+        text = _t("unknown-column", lang, label=label)
     return Finding(WARNING, code, sheet.sheet, cell, sheet.header_row, label, text)
+
+
+_TEXT: dict[str, dict[str, str]] = {
+    "column-letter": {"zh": "{letter} 列", "en": "column {letter}"},
+    "label-and-column": {"zh": "{label}（{letter} 列）", "en": "{label} (column {letter})"},
+    "above-header": {"zh": "表头及以上各行", "en": "rows above the header"},
+    "place-book-names": {"zh": "工作表名称或区域名称", "en": "sheet or range names"},
+    "place-sheet-names": {"zh": "工作表名称", "en": "sheet names"},
+    "header-footer": {"zh": "页眉页脚", "en": "header/footer"},
+    "conditional-formats": {"zh": "条件格式", "en": "conditional formats"},
+    "data-validation": {"zh": "数据验证（下拉列表）", "en": "data validation lists"},
+    "place-of-sheet": {"zh": "工作表“{sheet}”的{label}", "en": '{label} of sheet "{sheet}"'},
+    "pii-in-place": {"zh": "{place}中有个人信息", "en": "personal data in {place}"},
+    "note-separator": {"zh": "；", "en": "; "},
+    "refusal": {
+        "zh": "{name}：记录表单元格以外还有个人信息（{where}），无法在副本中脱敏，未写出副本："
+        "请手动删除或脱敏后重新运行",
+        "en": "{name}: personal data outside the record sheet's cells ({where}) cannot be "
+        "masked in a copy: no copy written; delete or mask it by hand and run again",
+    },
+    "a-name": {"zh": "姓名", "en": "a name"},
+    "kind-separator": {"zh": "、", "en": ", "},
+    "kind-count": {"zh": "{kind} {n} 处", "en": "{n} × {kind}"},
+    "other-sheet": {
+        "zh": "工作表“{name}”中有未脱敏的个人信息（{kinds}）：本命令只脱敏记录表，请手动删除或脱敏",
+        "en": 'sheet "{name}" holds personal data ({kinds}) that was not masked: '
+        "only the record sheet is masked; remove or mask it by hand",
+    },
+    "comments-left": {
+        "zh": "批注中有 {n} 处手机号/邮箱未脱敏：请手动修改",
+        "en": "{n} cell comment(s) still hold a phone number or email: edit them by hand",
+    },
+    "free-text": {"zh": "自由文本", "en": "free text"},
+    "second-column": {
+        "zh": "“{label}”是第二个“{field}”列（第一个在 {first_col} 列），按{rule}规则脱敏：每个字段请只保留一列",
+        "en": '"{label}" is a second "{field}" column (the first is column {first_col}); '
+        "masked by the {rule} rule: keep one column per field",
+    },
+    "unknown-column": {
+        "zh": "表头“{label}”不是本表单的字段：其中的手机号、邮箱、身份证号按自由文本脱敏",
+        "en": 'header "{label}" is not a field of this form; phones, emails and ID numbers in '
+        "it are masked as free text",
+    },
+}
+
+
+def _t(key: str, lang: str, **params: Any) -> str:
+    return localise(_TEXT, key, lang, **params)

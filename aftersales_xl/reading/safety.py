@@ -620,13 +620,24 @@ class _SheetFacts:
                     self.max_row = max(self.max_row, int(m.group(1)) + self.implicit_rows)
             # a row without r= after numbered ones is one further down: counted as such, so
             # numbered rows followed by 100,000 bare <row> tags are as tall as they are
-            implicit = len(_IMPLICIT_ROW.findall(buf, 0, min(count_end + 4, end)))
+            stop = min(count_end + 4, end)
+            # Excel writes <row r="…"> every time: the regex runs only when counts leave it open
+            implicit = (
+                len(_IMPLICIT_ROW.findall(buf, 0, stop))
+                if b"<row>" in buf[:stop]
+                or b"<row/>" in buf[:stop]
+                or buf.count(b"<row ", 0, stop) != buf.count(b'<row r="', 0, stop)
+                else 0
+            )
             if implicit:
                 self.implicit_rows += implicit
                 self.max_row += implicit
         # every cell present counts, whatever its position
-        self.cell_count += sum(buf.count(t, 0, count_end) for t in (b"<c ", b"<c>", b"<c/"))
-        if not self.implicit_cells and _has_implicit_cell(buf, end):
+        spaced, bare, empty = (buf.count(t, 0, count_end) for t in (b"<c ", b"<c>", b"<c/"))
+        self.cell_count += spaced + bare + empty
+        if not self.implicit_cells and (
+            bare or empty or _has_implicit_cell(buf, count_end, spaced)
+        ):
             self.implicit_cells = True
         if self.implicit_cells:  # positions implied: the widest row is its count of cells
             self.max_col = max(
@@ -742,12 +753,11 @@ class _SheetFacts:
             )
 
 
-def _has_implicit_cell(buf: bytes, end: int) -> bool:
-    """Whether ``buf[:end]`` has a cell without ``r=``; counted first (Excel writes ``<c r=``
+def _has_implicit_cell(buf: bytes, end: int, spaced: int) -> bool:
+    """Whether one of the ``spaced`` ``<c …>`` tags of ``buf[:end]`` has no ``r=`` (a bare
+    ``<c>``/``<c/>`` the caller has counted already); counted first (Excel writes ``<c r=``
     first in every cell), the slower regex only when the counts leave it open."""
-    if buf.count(b"<c>", 0, end) or buf.count(b"<c/>", 0, end):
-        return True
-    if buf.count(b"<c ", 0, end) == buf.count(b'<c r="', 0, end):
+    if spaced == buf.count(b'<c r="', 0, end):
         return False
     return _IMPLICIT_CELL.search(buf, 0, end) is not None
 
