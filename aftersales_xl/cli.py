@@ -46,7 +46,9 @@ def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
 
 def echo_json(data: Any) -> None:
     """Print ``data`` as the JSON document, every string in the tree redacted as :func:`echo`."""
-    echo(json.dumps(redact_tree(data), ensure_ascii=False, indent=2))
+    # the tree is redacted string by string; serialising it adds no data, so the document is
+    # not scanned a second time as one long text
+    click.echo(json.dumps(redact_tree(data), ensure_ascii=False, indent=2))
 
 
 def common_options(f: Callable) -> Callable:

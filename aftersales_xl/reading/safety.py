@@ -608,7 +608,6 @@ class _SheetFacts:
             close = buf.find(b">", first, end) if first != -1 else -1
             if close != -1:
                 self.rows_have_r = _ROW_R.search(buf, first, close) is not None
-        _refuse_hazards(buf, end)
         if self.rows_have_r is False:  # rows numbered implicitly: count them
             self.row_count += buf.count(b"<row", 0, count_end + 3)
             self.max_row = max(self.max_row, self.row_count)
@@ -664,7 +663,10 @@ class _SheetFacts:
             self._wider = _wider_pattern(widest)
 
     def _details(self, buf: bytes, end: int) -> None:
-        """Hidden rows, value-less formulas and error values in ``buf[:end]``."""
+        """Hidden rows, value-less formulas and error values in ``buf[:end]``; control bytes and
+        NaN/INF numbers refused (here, in the step that overlaps python-calamine's parse: they
+        cost python-calamine nothing, and the reading is refused before it is used)."""
+        _refuse_hazards(buf, end)
         if _HIDDEN_GUARD.search(buf, 0, end):
             for m in _HIDDEN_ROW.finditer(buf, 0, end):
                 r = _ROW_R.search(m.group())
