@@ -56,12 +56,12 @@ def check_paths(
     a record form (validate does this; merge does not, a report is not a submission).
     """
     copy_names: dict[str, Path] = {}  # casefolded copy name -> the input that has it
-    daily = load_form("daily")
+    daily = load_form("daily") if daily_reports else None  # merge never needs it
     for path in expand_paths(list(paths)):
         if on_file:
             on_file(path)
         try:
-            if daily_reports and read_marker(path) == daily.marker:  # a filled 系统监控日报表
+            if daily is not None and read_marker(path) == daily.marker:  # a filled 系统监控日报表
                 checked = check_daily_file(path, daily, policy, lang=lang)
             else:
                 checked = check_file(
@@ -84,7 +84,11 @@ def check_paths(
                     ],
                 )
             )
-        is_daily = checked.report.form == daily.name and not checked.report.unreadable
+        is_daily = (
+            daily is not None
+            and checked.report.form == daily.name
+            and not checked.report.unreadable
+        )
         if (
             annotate_dir is not None
             and (checked.sheet is not None or is_daily)
